@@ -1,0 +1,358 @@
+//! `Config` and its builder: every limit, timeout and switch of the engine, with the defaults
+//! of DESIGN.md, validated once at build time. `Role` lives here too.
+
+use alloc::sync::Arc;
+use core::time::Duration;
+
+use crate::error::ConfigError;
+use crate::rng::{OsRng, Rng, SharedRng};
+
+/// Which end of the connection an engine plays. Clients mask their frames; servers must not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the opening handshake request.
+    Client,
+    /// The end that answered it.
+    Server,
+}
+
+/// The engine's limits, timeouts and switches. Build one with [`Config::builder`], or take
+/// [`Config::default`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`max_message_size`](ConfigBuilder::max_message_size) | 64 MiB (use ~1 MiB for public endpoints) |
+/// | [`max_frame_size`](ConfigBuilder::max_frame_size) | 16 MiB |
+/// | [`max_handshake_bytes`](ConfigBuilder::max_handshake_bytes) / [`max_handshake_headers`](ConfigBuilder::max_handshake_headers) | 8 KiB / 64 |
+/// | [`handshake_timeout`](ConfigBuilder::handshake_timeout) | 10 s, one deadline that bytes do not reset (enforced by adapters) |
+/// | [`close_timeout`](ConfigBuilder::close_timeout) | 5 s |
+/// | [`keepalive_interval`](ConfigBuilder::keepalive_interval) | off in the engine (adapters: 20 s) |
+/// | [`keepalive_timeout`](ConfigBuilder::keepalive_timeout) | 20 s |
+/// | [`idle_timeout`](ConfigBuilder::idle_timeout) | off |
+/// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (enforced by adapters) |
+/// | [`read_buffer_size`](ConfigBuilder::read_buffer_size) | 4 KiB initial, grows on demand |
+/// | [`auto_pong`](ConfigBuilder::auto_pong) | on |
+/// | [`accept_unmasked_frames`](ConfigBuilder::accept_unmasked_frames) | off |
+/// | [`fragment_size`](ConfigBuilder::fragment_size) | off (each message is one frame) |
+///
+/// ```
+/// use core::time::Duration;
+/// use tether_proto::Config;
+/// let config = Config::builder()
+///     .max_message_size(1 << 20)
+///     .max_frame_size(1 << 20)
+///     .keepalive_interval(Some(Duration::from_secs(20)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.max_message_size(), 1 << 20);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    pub(crate) max_message_size: usize,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_handshake_bytes: usize,
+    pub(crate) max_handshake_headers: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) write_high_water_mark: usize,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) auto_pong: bool,
+    pub(crate) accept_unmasked_frames: bool,
+    pub(crate) fragment_size: Option<usize>,
+    pub(crate) rng: SharedRng,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_message_size: 64 << 20,
+            max_frame_size: 16 << 20,
+            max_handshake_bytes: 8 << 10,
+            max_handshake_headers: 64,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
+            idle_timeout: None,
+            write_high_water_mark: 128 << 10,
+            read_buffer_size: 4 << 10,
+            auto_pong: true,
+            accept_unmasked_frames: false,
+            fragment_size: None,
+            rng: SharedRng(Arc::new(OsRng)),
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// A builder starting from this configuration (to change a few settings).
+    pub fn to_builder(&self) -> ConfigBuilder {
+        ConfigBuilder {
+            config: self.clone(),
+        }
+    }
+
+    /// Largest message (sum of its frames' payloads) accepted before failing with 1009.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+    /// Largest single frame payload accepted before failing with 1009.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+    /// Cap on the bytes of an HTTP handshake head (request line or status line + headers).
+    pub fn max_handshake_bytes(&self) -> usize {
+        self.max_handshake_bytes
+    }
+    /// Cap on the number of header lines in an HTTP handshake head.
+    pub fn max_handshake_headers(&self) -> usize {
+        self.max_handshake_headers
+    }
+    /// Total time an opening handshake may take (adapters enforce it; bytes do not reset it).
+    pub fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+    /// How long to wait for the peer's close frame (or, for a client, the server's end of
+    /// the transport) before giving up.
+    pub fn close_timeout(&self) -> Duration {
+        self.close_timeout
+    }
+    /// Send a ping after this long without inbound traffic (`None` = no keepalive).
+    pub fn keepalive_interval(&self) -> Option<Duration> {
+        self.keepalive_interval
+    }
+    /// After a keepalive ping, how long to wait for any inbound traffic before closing.
+    pub fn keepalive_timeout(&self) -> Duration {
+        self.keepalive_timeout
+    }
+    /// Close after this long without inbound traffic (`None` = never).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+    /// Queued outgoing bytes beyond which adapters make `send` wait for the socket.
+    pub fn write_high_water_mark(&self) -> usize {
+        self.write_high_water_mark
+    }
+    /// Initial receive buffer capacity; it grows only as bytes arrive.
+    pub fn read_buffer_size(&self) -> usize {
+        self.read_buffer_size
+    }
+    /// Whether pings are answered automatically.
+    pub fn auto_pong(&self) -> bool {
+        self.auto_pong
+    }
+    /// Whether a server accepts unmasked client frames (against RFC 6455 §5.1).
+    pub fn accept_unmasked_frames(&self) -> bool {
+        self.accept_unmasked_frames
+    }
+    /// Outgoing data messages larger than this are split into frames of this size.
+    pub fn fragment_size(&self) -> Option<usize> {
+        self.fragment_size
+    }
+    pub(crate) fn rng(&self) -> &dyn Rng {
+        &*self.rng.0
+    }
+}
+
+/// Builds a [`Config`]; [`build`](ConfigBuilder::build) rejects inconsistent settings.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.config.$name = value;
+            self
+        }
+    };
+}
+
+impl ConfigBuilder {
+    setter!(
+        /// See [`Config::max_message_size`]. Must be at least 1.
+        max_message_size: usize
+    );
+    setter!(
+        /// See [`Config::max_frame_size`]. Must be at least 1 and at most the max message size.
+        max_frame_size: usize
+    );
+    setter!(
+        /// See [`Config::max_handshake_bytes`]. Must be at least 256.
+        max_handshake_bytes: usize
+    );
+    setter!(
+        /// See [`Config::max_handshake_headers`]. Must be at least 8.
+        max_handshake_headers: usize
+    );
+    setter!(
+        /// See [`Config::handshake_timeout`]. Must be non-zero.
+        handshake_timeout: Duration
+    );
+    setter!(
+        /// See [`Config::close_timeout`]. Must be non-zero.
+        close_timeout: Duration
+    );
+    setter!(
+        /// See [`Config::keepalive_interval`]. Must be non-zero when set.
+        keepalive_interval: Option<Duration>
+    );
+    setter!(
+        /// See [`Config::keepalive_timeout`]. Must be non-zero.
+        keepalive_timeout: Duration
+    );
+    setter!(
+        /// See [`Config::idle_timeout`]. Must be non-zero when set.
+        idle_timeout: Option<Duration>
+    );
+    setter!(
+        /// See [`Config::write_high_water_mark`]. Must be at least 1.
+        write_high_water_mark: usize
+    );
+    setter!(
+        /// See [`Config::read_buffer_size`]. Must be between 64 bytes and 1 MiB.
+        read_buffer_size: usize
+    );
+    setter!(
+        /// See [`Config::auto_pong`].
+        auto_pong: bool
+    );
+    setter!(
+        /// See [`Config::accept_unmasked_frames`].
+        accept_unmasked_frames: bool
+    );
+    setter!(
+        /// See [`Config::fragment_size`]. Must be at least 1 when set.
+        fragment_size: Option<usize>
+    );
+
+    /// The source of mask and handshake keys (default: [`OsRng`]).
+    pub fn rng(mut self, rng: Arc<dyn Rng>) -> Self {
+        self.config.rng = SharedRng(rng);
+        self
+    }
+
+    /// Check the settings and produce the [`Config`].
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first inconsistent setting.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        if c.max_message_size == 0 {
+            return Err(ConfigError::Zero("max_message_size"));
+        }
+        if c.max_frame_size == 0 {
+            return Err(ConfigError::Zero("max_frame_size"));
+        }
+        if c.max_frame_size > c.max_message_size {
+            return Err(ConfigError::FrameLargerThanMessage {
+                max_frame_size: c.max_frame_size,
+                max_message_size: c.max_message_size,
+            });
+        }
+        if c.max_handshake_bytes < 256 {
+            return Err(ConfigError::TooSmall {
+                setting: "max_handshake_bytes",
+                min: 256,
+            });
+        }
+        if c.max_handshake_headers < 8 {
+            return Err(ConfigError::TooSmall {
+                setting: "max_handshake_headers",
+                min: 8,
+            });
+        }
+        if c.read_buffer_size < 64 || c.read_buffer_size > (1 << 20) {
+            return Err(ConfigError::OutOfRange {
+                setting: "read_buffer_size",
+                min: 64,
+                max: 1 << 20,
+            });
+        }
+        if c.write_high_water_mark == 0 {
+            return Err(ConfigError::Zero("write_high_water_mark"));
+        }
+        if c.fragment_size == Some(0) {
+            return Err(ConfigError::Zero("fragment_size"));
+        }
+        for (name, d) in [
+            ("handshake_timeout", Some(c.handshake_timeout)),
+            ("close_timeout", Some(c.close_timeout)),
+            ("keepalive_timeout", Some(c.keepalive_timeout)),
+            ("keepalive_interval", c.keepalive_interval),
+            ("idle_timeout", c.idle_timeout),
+        ] {
+            if d == Some(Duration::ZERO) {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // hostile-peers I3: impossible settings are typed errors at build time, never panics later.
+    #[test]
+    fn builder_rejects_impossible_settings() {
+        assert_eq!(
+            Config::builder().max_frame_size(0).build().unwrap_err(),
+            ConfigError::Zero("max_frame_size")
+        );
+        assert_eq!(
+            Config::builder()
+                .max_message_size(10)
+                .max_frame_size(11)
+                .build()
+                .unwrap_err(),
+            ConfigError::FrameLargerThanMessage {
+                max_frame_size: 11,
+                max_message_size: 10
+            }
+        );
+        assert!(Config::builder().read_buffer_size(0).build().is_err());
+        assert!(Config::builder().write_high_water_mark(0).build().is_err());
+        assert!(Config::builder().fragment_size(Some(0)).build().is_err());
+        assert!(Config::builder()
+            .close_timeout(Duration::ZERO)
+            .build()
+            .is_err());
+        assert!(Config::builder()
+            .keepalive_interval(Some(Duration::ZERO))
+            .build()
+            .is_err());
+        assert!(Config::builder().max_handshake_bytes(10).build().is_err());
+        assert!(Config::builder().build().is_ok());
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.max_message_size(), 64 << 20);
+        assert_eq!(c.max_frame_size(), 16 << 20);
+        assert_eq!(c.max_handshake_bytes(), 8192);
+        assert_eq!(c.max_handshake_headers(), 64);
+        assert_eq!(c.handshake_timeout(), Duration::from_secs(10));
+        assert_eq!(c.close_timeout(), Duration::from_secs(5));
+        assert_eq!(c.write_high_water_mark(), 128 << 10);
+        assert!(c.read_buffer_size() <= 8 << 10);
+        assert!(c.auto_pong());
+        assert!(!c.accept_unmasked_frames());
+    }
+}

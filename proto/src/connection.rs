@@ -1,0 +1,890 @@
+//! `Connection`: the RFC 6455 state machine after the opening handshake — framing,
+//! masking, fragmentation, UTF-8, ping/pong, the close handshake, limits and timers. It
+//! performs no IO and reads no clock: bytes and time come in as arguments.
+
+use alloc::string::String;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::config::{Config, Role};
+use crate::error::{ProtocolError, SendError};
+use crate::event::{CloseCause, Closed, Event};
+use crate::frame::{
+    decode_header, encode_header, DecodeRules, FrameHeader, OpCode, MAX_HEADER_LEN,
+};
+use crate::mask::apply_mask;
+use crate::message::{Message, Utf8Bytes};
+use crate::rng::KeyCache;
+use crate::time::Instant;
+use crate::tx::TxQueue;
+use crate::utf8::Utf8Validator;
+
+/// Unparsed input beyond which [`Connection::read_buf`] stops offering space until events
+/// are taken (read-side backpressure). A frame larger than this may still be buffered whole.
+const READ_AHEAD: usize = 64 << 10;
+
+/// Where a connection is, as far as the caller has seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's; received messages are still delivered.
+    Closing,
+    /// [`Event::Closed`] has been handed out. The transport may still need flushing and
+    /// shutting down: see [`Connection::should_shutdown`].
+    Closed,
+}
+
+/// The frame being received: its header and how much of its payload (at the front of the
+/// receive buffer) has been unmasked and validated in place.
+#[derive(Debug)]
+struct InFrame {
+    header: FrameHeader,
+    len: usize,
+    processed: usize,
+}
+
+/// A fragmented message being reassembled.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    buf: BytesMut,
+}
+
+#[derive(Debug)]
+enum End {
+    Running,
+    /// Decided (timeout, abort) but not handed out yet: complete frames still buffered are
+    /// delivered first.
+    Pending(Closed),
+    Emitted,
+}
+
+/// One WebSocket connection after the opening handshake: a sans-IO state machine.
+///
+/// Method kinds (as in quinn-proto):
+/// - inputs: [`read_buf`](Self::read_buf) + [`commit_read`](Self::commit_read),
+///   [`receive`](Self::receive), [`receive_eof`](Self::receive_eof),
+///   [`handle_timeout`](Self::handle_timeout);
+/// - commands: [`send`](Self::send), [`close`](Self::close) — misuse is a synchronous
+///   [`SendError`];
+/// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit) +
+///   [`consume_transmit`](Self::consume_transmit), [`poll_timeout`](Self::poll_timeout);
+/// - getters: [`state`](Self::state), [`buffered_transmit`](Self::buffered_transmit),
+///   [`should_shutdown`](Self::should_shutdown), and more.
+///
+/// Any call order is legal and extra calls are no-ops. A driver loop: write what
+/// `poll_transmit` offers, hand out `poll_event`s, call `handle_timeout` when
+/// `poll_timeout` is due, read into `read_buf`; after [`Event::Closed`], flush and shut the
+/// transport down once `should_shutdown` says so.
+///
+/// ```
+/// use tether_proto::{Connection, Config, Role, Event, Message, Instant};
+/// // Embedding after your own HTTP upgrade (e.g. in a server framework):
+/// let mut conn = Connection::new(Role::Server, Config::default());
+/// let frame = [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]; // masked "hi"
+/// conn.receive(Instant::ZERO, &frame);
+/// assert_eq!(conn.poll_event(), Some(Event::Message(Message::text("hi"))));
+/// conn.send(Message::text("hello")).unwrap();
+/// assert_eq!(conn.buffered_transmit(), 7);
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    protocol: Option<String>,
+
+    // Receive side. `rx[..filled]` is input; `rx[filled..]` is zeroed spare space that
+    // `read_buf` lends out. The current frame's payload starts at `rx[0]`.
+    rx: BytesMut,
+    filled: usize,
+    frame: Option<InFrame>,
+    partial: Option<Partial>,
+    utf8: Utf8Validator,
+    eof: bool,
+
+    // Send side.
+    tx: TxQueue,
+    keys: KeyCache,
+    pending_pong: Option<Bytes>,
+    pending_keepalive_ping: bool,
+    close_sent: bool,
+
+    // Ending.
+    end: End,
+    closed: Option<Closed>,
+    /// After the end: the transport may be shut down once the queue is flushed.
+    shutdown_ready: bool,
+    /// After the end: give up on flushing/waiting and shut down now.
+    shutdown_now: bool,
+
+    // Time.
+    now: Option<Instant>,
+    last_rx: Option<Instant>,
+    ping_sent_at: Option<Instant>,
+    close_deadline: Option<Instant>,
+}
+
+impl Connection {
+    /// A connection for `role` whose opening handshake is already done (by
+    /// [`ServerHandshake`](crate::ServerHandshake), [`ClientHandshake`](crate::ClientHandshake),
+    /// or your own HTTP stack).
+    pub fn new(role: Role, config: Config) -> Connection {
+        let rx = BytesMut::new();
+        Connection {
+            role,
+            config,
+            protocol: None,
+            rx,
+            filled: 0,
+            frame: None,
+            partial: None,
+            utf8: Utf8Validator::new(),
+            eof: false,
+            tx: TxQueue::default(),
+            keys: KeyCache::new(),
+            pending_pong: None,
+            pending_keepalive_ping: false,
+            close_sent: false,
+            end: End::Running,
+            closed: None,
+            shutdown_ready: false,
+            shutdown_now: false,
+            now: None,
+            last_rx: None,
+            ping_sent_at: None,
+            close_deadline: None,
+        }
+    }
+
+    // ----- handshake hand-over -----
+
+    /// Queue raw bytes (the handshake response) ahead of any frame.
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.tx.push_copy(bytes, true);
+    }
+
+    /// Bytes that followed the handshake head in the same read: they are frames.
+    pub(crate) fn push_leftover(&mut self, bytes: &[u8]) {
+        self.append(bytes);
+    }
+
+    pub(crate) fn set_protocol(&mut self, protocol: Option<String>) {
+        self.protocol = protocol;
+    }
+
+    // ----- inputs -----
+
+    /// Spare buffer space to read transport bytes into; pass the count read to
+    /// [`commit_read`](Self::commit_read).
+    ///
+    /// An empty slice means "stop reading for now": either enough input is buffered that
+    /// events should be taken first (backpressure), or the connection has ended.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        if !self.accepts_input() {
+            return &mut [];
+        }
+        let needed = self.frame.as_ref().map_or(0, |f| f.len);
+        if self.filled >= READ_AHEAD && self.filled >= needed {
+            return &mut [];
+        }
+        self.reserve_spare(needed);
+        &mut self.rx[self.filled..]
+    }
+
+    /// Commit `n` bytes written into the slice [`read_buf`](Self::read_buf) returned.
+    /// A read of 0 bytes is *not* end-of-file: call [`receive_eof`](Self::receive_eof).
+    pub fn commit_read(&mut self, now: Instant, n: usize) {
+        self.tick(now);
+        let n = n.min(self.rx.len() - self.filled);
+        if n > 0 {
+            self.filled += n;
+            self.note_activity(now);
+        }
+    }
+
+    /// Copy received transport bytes in (for callers that own their read buffer).
+    pub fn receive(&mut self, now: Instant, data: &[u8]) {
+        self.tick(now);
+        if !data.is_empty() && self.accepts_input() {
+            self.append(data);
+            self.note_activity(now);
+        }
+    }
+
+    /// The transport's read side ended (the peer closed or half-closed TCP).
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.tick(now);
+        self.eof = true;
+        if matches!(self.end, End::Emitted) {
+            // A client waiting for the server to end the transport: done waiting.
+            self.shutdown_ready = true;
+        }
+    }
+
+    /// Let timers fire: the close timeout, keepalive pings and their timeout, and the idle
+    /// timeout. Call it when [`poll_timeout`](Self::poll_timeout) is due (calling it at
+    /// other times is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        match self.end {
+            End::Running => {}
+            End::Pending(_) => return,
+            End::Emitted => {
+                if self.close_deadline.is_some_and(|d| now >= d) {
+                    self.shutdown_now = true;
+                    self.close_deadline = None;
+                }
+                return;
+            }
+        }
+        let last_rx = self.last_rx.unwrap_or(now);
+        if self.close_sent {
+            if self.close_deadline.is_some_and(|d| now >= d) {
+                self.abort(CloseCause::CloseTimeout);
+            }
+            return;
+        }
+        if self.config.idle_timeout.is_some_and(|t| now >= last_rx + t) {
+            self.abort(CloseCause::IdleTimeout);
+            return;
+        }
+        if let Some(interval) = self.config.keepalive_interval {
+            match self.ping_sent_at {
+                Some(sent) if now >= sent + self.config.keepalive_timeout => {
+                    self.abort(CloseCause::IdleTimeout);
+                }
+                None if now >= last_rx + interval => {
+                    self.pending_keepalive_ping = true;
+                    self.ping_sent_at = Some(now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ----- commands -----
+
+    /// Queue a message. Text and binary payloads are framed (and fragmented, if
+    /// [`Config::fragment_size`] is set); `Message::Close` is the same as
+    /// [`close`](Self::close) at the latest time the engine has been given.
+    ///
+    /// # Errors
+    /// [`SendError::AlreadyClosed`] once a close frame was queued or the connection ended;
+    /// [`SendError::ControlPayloadTooLarge`] for pings and pongs over 125 bytes; close
+    /// errors as for [`close`](Self::close).
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        if !self.can_send() {
+            return Err(SendError::AlreadyClosed);
+        }
+        match message {
+            Message::Text(text) => self.queue_data(OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => self.queue_data(OpCode::Binary, data),
+            Message::Ping(data) | Message::Pong(data) if data.len() > 125 => {
+                return Err(SendError::ControlPayloadTooLarge { len: data.len() })
+            }
+            Message::Ping(data) => self.queue_frame(true, OpCode::Ping, data),
+            Message::Pong(data) => self.queue_frame(true, OpCode::Pong, data),
+            Message::Close(frame) => {
+                if let Some(f) = &frame {
+                    CloseFrame::new(f.code, f.reason.clone())?;
+                }
+                self.start_close(frame);
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the close handshake: queue a close frame after the data already queued and
+    /// wait (at most [`Config::close_timeout`]) for the peer's.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidCloseCode`] for codes that may not be sent (1005, 1006, 1015, …),
+    /// [`SendError::CloseReasonTooLong`] beyond 123 bytes, [`SendError::AlreadyClosed`] if
+    /// a close frame was already queued or the connection ended.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.tick(now);
+        if !self.can_send() {
+            return Err(SendError::AlreadyClosed);
+        }
+        let frame = CloseFrame::new(code, reason)?;
+        self.start_close(Some(frame));
+        Ok(())
+    }
+
+    // ----- outputs -----
+
+    /// The next event: a message, or the final [`Event::Closed`]. Frames are parsed here,
+    /// one message per call; `None` means "nothing until more input or time".
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if matches!(self.end, End::Emitted) {
+            // Only a client waiting for the server's end of the transport reads now.
+            self.rx.clear();
+            self.filled = 0;
+            return None;
+        }
+        let aborting = matches!(self.end, End::Pending(_));
+        loop {
+            match self.decode_next() {
+                Ok(Step::Event(event)) => return Some(event),
+                Ok(Step::Continue) => continue,
+                Ok(Step::NeedMore) => break,
+                Err(error) if aborting => {
+                    // Already ending for another reason; stop parsing.
+                    let _ = error;
+                    break;
+                }
+                Err(error) => return Some(self.fail(error)),
+            }
+        }
+        if let End::Pending(_) = self.end {
+            if let End::Pending(closed) = core::mem::replace(&mut self.end, End::Running) {
+                return Some(self.emit(closed));
+            }
+        }
+        if self.eof {
+            let closed = Closed {
+                code: CloseCode::ABNORMAL,
+                reason: Utf8Bytes::default(),
+                cause: CloseCause::TransportEof,
+            };
+            self.shutdown_ready = true;
+            return Some(self.emit(closed));
+        }
+        None
+    }
+
+    /// Fill `chunks` with the next bytes to write, in order, for a vectored write; returns
+    /// how many chunks were filled (0: nothing to send). After writing, report how many
+    /// bytes were written with [`consume_transmit`](Self::consume_transmit); partial
+    /// writes are fine.
+    #[must_use]
+    pub fn poll_transmit<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
+        self.encode_pending_control();
+        self.tx.chunks(chunks)
+    }
+
+    /// Mark `n` bytes of what [`poll_transmit`](Self::poll_transmit) offered as written.
+    pub fn consume_transmit(&mut self, n: usize) {
+        self.tx.consume(n);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.end {
+            End::Pending(_) => None,
+            End::Emitted => {
+                if self.should_shutdown() {
+                    None
+                } else {
+                    self.close_deadline
+                }
+            }
+            End::Running => {
+                if self.close_sent {
+                    return self.close_deadline;
+                }
+                let last_rx = self.last_rx?;
+                let idle = self.config.idle_timeout.map(|t| last_rx + t);
+                let keepalive =
+                    self.config
+                        .keepalive_interval
+                        .map(|interval| match self.ping_sent_at {
+                            Some(sent) => sent + self.config.keepalive_timeout,
+                            None => last_rx + interval,
+                        });
+                match (idle, keepalive) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
+
+    // ----- getters -----
+
+    /// Where the connection is, as far as events handed out so far tell.
+    pub fn state(&self) -> State {
+        match self.end {
+            End::Emitted => State::Closed,
+            _ if self.close_sent => State::Closing,
+            _ => State::Open,
+        }
+    }
+
+    /// Bytes queued for the transport and not yet consumed.
+    pub fn buffered_transmit(&self) -> usize {
+        let pending = self.pending_pong.as_ref().map_or(0, |p| 2 + p.len())
+            + usize::from(self.pending_keepalive_ping) * 2;
+        self.tx.len() + pending
+    }
+
+    /// Received bytes not yet turned into events.
+    pub fn buffered_receive(&self) -> usize {
+        self.filled
+    }
+
+    /// Whether the caller should now flush nothing more and shut the transport down: after
+    /// [`Event::Closed`], once our frames are written (the server closes TCP first, RFC 6455
+    /// §7.1.1), or once the client has seen the server end the transport, or when the close
+    /// timeout expired.
+    pub fn should_shutdown(&self) -> bool {
+        matches!(self.end, End::Emitted)
+            && (self.shutdown_now || (self.shutdown_ready && self.tx.is_empty()))
+    }
+
+    /// How the connection ended, once [`Event::Closed`] has been handed out.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.closed.as_ref()
+    }
+
+    /// Whether messages may still be sent.
+    pub fn can_send(&self) -> bool {
+        !self.close_sent && matches!(self.end, End::Running)
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- receive internals -----
+
+    fn accepts_input(&self) -> bool {
+        match self.end {
+            End::Running => !self.eof,
+            End::Pending(_) => false,
+            // A client still reads until the server ends the transport (bytes discarded).
+            End::Emitted => !self.eof && !self.shutdown_ready,
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if self.now.is_none_or(|t| now > t) {
+            self.now = Some(now);
+        }
+        if self.last_rx.is_none() {
+            self.last_rx = Some(now);
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.now.unwrap_or(Instant::ZERO)
+    }
+
+    fn note_activity(&mut self, now: Instant) {
+        self.last_rx = Some(now);
+        self.ping_sent_at = None;
+    }
+
+    /// Make sure there is spare space after `filled`, growing only with what has arrived:
+    /// at least the configured buffer size, at most what is already buffered (doubling),
+    /// and no more than the current frame still needs when that is known.
+    fn reserve_spare(&mut self, frame_len: usize) {
+        let spare = self.rx.len() - self.filled;
+        if spare >= 512 || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
+            return;
+        }
+        let base = self.config.read_buffer_size;
+        let mut want = base.max(self.filled);
+        if frame_len > self.filled {
+            want = want.min((frame_len - self.filled).max(base));
+        }
+        if self.rx.capacity() < self.filled + want {
+            // Move the unconsumed part into a fresh buffer sized for it, rather than letting
+            // the old allocation (possibly shared with delivered messages) grow.
+            let mut fresh = BytesMut::with_capacity(self.filled + want);
+            fresh.extend_from_slice(&self.rx[..self.filled]);
+            self.rx = fresh;
+        } else {
+            self.rx.truncate(self.filled);
+        }
+        self.rx.resize(self.filled + want, 0);
+    }
+
+    fn append(&mut self, data: &[u8]) {
+        self.rx.truncate(self.filled);
+        self.rx.extend_from_slice(data);
+        self.filled = self.rx.len();
+    }
+
+    /// Drop the consumed front of the receive buffer.
+    fn consume_rx(&mut self, n: usize) -> BytesMut {
+        self.filled -= n;
+        let taken = self.rx.split_to(n);
+        if self.filled == 0
+            && self.frame.is_none()
+            && self.rx.capacity() > 4 * self.config.read_buffer_size.max(READ_AHEAD)
+        {
+            // Shrink after a large message instead of keeping its buffer forever.
+            self.rx = BytesMut::new();
+        }
+        taken
+    }
+
+    fn decode_next(&mut self) -> Result<Step, ProtocolError> {
+        if self.frame.is_none() {
+            let rules = DecodeRules {
+                role: self.role,
+                accept_unmasked: self.config.accept_unmasked_frames,
+                max_frame_size: self.config.max_frame_size,
+            };
+            let Some((header, header_len)) = decode_header(&self.rx[..self.filled], &rules)? else {
+                return Ok(Step::NeedMore);
+            };
+            self.check_sequence(&header)?;
+            self.filled -= header_len;
+            self.rx.advance(header_len);
+            // Fits in usize: bounded by max_frame_size above.
+            let len = header.payload_len as usize;
+            self.frame = Some(InFrame {
+                header,
+                len,
+                processed: 0,
+            });
+        }
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(Step::NeedMore);
+        };
+        let available = self.filled.min(frame.len);
+        if available > frame.processed {
+            let chunk = &mut self.rx[frame.processed..available];
+            if let Some(key) = frame.header.mask {
+                apply_mask(chunk, key, frame.processed);
+            }
+            let is_text = match frame.header.opcode {
+                OpCode::Text => true,
+                OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text),
+                _ => false,
+            };
+            if is_text && self.utf8.feed(chunk).is_err() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            frame.processed = available;
+        }
+        if available < frame.len {
+            return Ok(Step::NeedMore);
+        }
+        let header = frame.header;
+        let len = frame.len;
+        self.frame = None;
+        let payload = self.consume_rx(len);
+        self.complete_frame(header, payload)
+    }
+
+    /// The rules that depend on what came before (§5.4) and the message size limit.
+    fn check_sequence(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        let max = self.config.max_message_size;
+        match header.opcode {
+            OpCode::Continuation => {
+                let Some(partial) = &self.partial else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                let size = partial.buf.len() as u64 + header.payload_len;
+                if size > max as u64 {
+                    return Err(ProtocolError::MessageTooLarge { size, max });
+                }
+            }
+            OpCode::Text | OpCode::Binary => {
+                if self.partial.is_some() {
+                    return Err(ProtocolError::DataFrameInsideFragmentedMessage);
+                }
+                if header.payload_len > max as u64 {
+                    return Err(ProtocolError::MessageTooLarge {
+                        size: header.payload_len,
+                        max,
+                    });
+                }
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+        }
+        Ok(())
+    }
+
+    fn complete_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Step, ProtocolError> {
+        match header.opcode {
+            OpCode::Text | OpCode::Binary if header.fin => Ok(Step::Event(
+                self.finish_message(header.opcode == OpCode::Text, payload)?,
+            )),
+            OpCode::Text | OpCode::Binary => {
+                self.partial = Some(Partial {
+                    text: header.opcode == OpCode::Text,
+                    buf: payload,
+                });
+                Ok(Step::Continue)
+            }
+            OpCode::Continuation => {
+                let Some(partial) = self.partial.as_mut() else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                partial.buf.extend_from_slice(&payload);
+                if !header.fin {
+                    return Ok(Step::Continue);
+                }
+                let Some(Partial { text, buf }) = self.partial.take() else {
+                    return Ok(Step::Continue);
+                };
+                Ok(Step::Event(self.finish_message(text, buf)?))
+            }
+            OpCode::Ping => {
+                let payload = payload.freeze();
+                if self.config.auto_pong && self.can_send() {
+                    // At most one pong pending: the latest ping wins (§5.5.3).
+                    self.pending_pong = Some(payload.clone());
+                }
+                Ok(Step::Event(Event::Message(Message::Ping(payload))))
+            }
+            OpCode::Pong => Ok(Step::Event(Event::Message(Message::Pong(payload.freeze())))),
+            OpCode::Close => {
+                let frame = CloseFrame::parse(&payload)?;
+                Ok(Step::Event(self.peer_closed(frame)))
+            }
+        }
+    }
+
+    fn finish_message(&mut self, text: bool, payload: BytesMut) -> Result<Event, ProtocolError> {
+        let payload = payload.freeze();
+        let message = if text {
+            if self.utf8.finish().is_err() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        Ok(Event::Message(message))
+    }
+
+    // ----- ending -----
+
+    /// The peer's close frame arrived (§5.5.1, §7.1.2).
+    fn peer_closed(&mut self, frame: Option<CloseFrame>) -> Event {
+        let cause = if self.close_sent {
+            CloseCause::LocallyInitiated
+        } else {
+            // Echo the code (no reason), after the data already queued: see the manual.
+            let reply = frame.as_ref().map(|f| CloseFrame {
+                code: f.code,
+                reason: Utf8Bytes::default(),
+            });
+            self.queue_close(reply, false);
+            CloseCause::PeerInitiated
+        };
+        let (code, reason) = match frame {
+            Some(f) => (f.code, f.reason),
+            None => (CloseCode::NO_STATUS, Utf8Bytes::default()),
+        };
+        // The server ends TCP first (§7.1.1); a client waits a bounded time for it.
+        self.shutdown_ready = self.role == Role::Server;
+        self.emit(Closed {
+            code,
+            reason,
+            cause,
+        })
+    }
+
+    /// Fail the WebSocket connection (§7.1.7): close frame with the error's code ahead of
+    /// unstarted data, then end the transport once it is written.
+    fn fail(&mut self, error: ProtocolError) -> Event {
+        let code = error.close_code();
+        if !self.close_sent {
+            let reason = short_reason(&error);
+            self.queue_close(
+                Some(CloseFrame {
+                    code,
+                    reason: reason.clone(),
+                }),
+                true,
+            );
+        }
+        self.shutdown_ready = true;
+        self.emit(Closed {
+            code,
+            reason: Utf8Bytes::default(),
+            cause: CloseCause::Protocol(error),
+        })
+    }
+
+    /// A timeout ended the connection: send 1011 best-effort (unless our close is already
+    /// out), report 1006, and hand the event out after complete buffered frames.
+    fn abort(&mut self, cause: CloseCause) {
+        if !self.close_sent {
+            self.queue_close(
+                Some(CloseFrame {
+                    code: CloseCode::INTERNAL_ERROR,
+                    reason: Utf8Bytes::default(),
+                }),
+                true,
+            );
+        }
+        // Best-effort: the peer is unresponsive, so do not wait for the flush.
+        self.shutdown_now = true;
+        self.end = End::Pending(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: Utf8Bytes::default(),
+            cause,
+        });
+    }
+
+    fn emit(&mut self, closed: Closed) -> Event {
+        self.end = End::Emitted;
+        self.partial = None;
+        self.frame = None;
+        self.pending_pong = None;
+        self.pending_keepalive_ping = false;
+        self.rx = BytesMut::new();
+        self.filled = 0;
+        // Bound the flush (and a client's wait for the server's FIN) by the close timeout.
+        self.close_deadline = Some(self.now() + self.config.close_timeout);
+        self.closed = Some(closed.clone());
+        Event::Closed(closed)
+    }
+
+    fn start_close(&mut self, frame: Option<CloseFrame>) {
+        self.queue_close(frame, false);
+        self.close_deadline = Some(self.now() + self.config.close_timeout);
+    }
+
+    /// Queue our one close frame. `urgent`: ahead of unstarted data (failing), else after it.
+    fn queue_close(&mut self, frame: Option<CloseFrame>, urgent: bool) {
+        if self.close_sent {
+            return;
+        }
+        self.close_sent = true;
+        self.pending_pong = None;
+        self.pending_keepalive_ping = false;
+        let mut payload = [0u8; 125];
+        let len = match &frame {
+            Some(f) => {
+                let mut w = &mut payload[..];
+                f.encode_into(&mut w);
+                f.wire_len()
+            }
+            None => 0,
+        };
+        if urgent {
+            self.tx.discard_unstarted();
+            self.encode_control_urgent(OpCode::Close, &payload[..len]);
+        } else {
+            self.queue_frame(true, OpCode::Close, Bytes::copy_from_slice(&payload[..len]));
+        }
+    }
+
+    // ----- send internals -----
+
+    fn encode_pending_control(&mut self) {
+        if self.tx.has_urgent() {
+            return;
+        }
+        if let Some(payload) = self.pending_pong.take() {
+            self.encode_control_urgent(OpCode::Pong, &payload);
+        } else if core::mem::take(&mut self.pending_keepalive_ping) {
+            self.encode_control_urgent(OpCode::Ping, &[]);
+        }
+    }
+
+    fn encode_control_urgent(&mut self, opcode: OpCode, payload: &[u8]) {
+        let mut frame = [0u8; MAX_HEADER_LEN + 125];
+        let mask = self.next_mask();
+        let n = encode_header(
+            (&mut frame[..MAX_HEADER_LEN])
+                .try_into()
+                .unwrap_or(&mut [0; MAX_HEADER_LEN]),
+            true,
+            opcode,
+            mask,
+            payload.len(),
+        );
+        frame[n..n + payload.len()].copy_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut frame[n..n + payload.len()], key, 0);
+        }
+        self.tx.push_urgent(&frame[..n + payload.len()]);
+    }
+
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(self.keys.mask_key(self.config.rng())),
+            Role::Server => None,
+        }
+    }
+
+    fn queue_data(&mut self, opcode: OpCode, payload: Bytes) {
+        match self.config.fragment_size {
+            Some(size) if payload.len() > size => {
+                let mut rest = payload;
+                let mut op = opcode;
+                while rest.len() > size {
+                    let piece = rest.split_to(size);
+                    self.queue_frame(false, op, piece);
+                    op = OpCode::Continuation;
+                }
+                self.queue_frame(true, op, rest);
+            }
+            _ => self.queue_frame(true, opcode, payload),
+        }
+    }
+
+    fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let mask = self.next_mask();
+        let n = encode_header(&mut header, fin, opcode, mask, payload.len());
+        match mask {
+            Some(key) => {
+                // Clients mask in one copy (§5.3).
+                self.tx.push_copy(&header[..n], false);
+                self.tx
+                    .push_copy_with(&payload, true, |buf| apply_mask(buf, key, 0));
+            }
+            None => {
+                self.tx.push_copy(&header[..n], payload.is_empty());
+                if !payload.is_empty() {
+                    self.tx.push_shared(payload, true);
+                }
+            }
+        }
+    }
+}
+
+enum Step {
+    Event(Event),
+    Continue,
+    NeedMore,
+}
+
+/// A close reason naming the violation, cut to fit a close frame.
+fn short_reason(error: &ProtocolError) -> Utf8Bytes {
+    use core::fmt::Write;
+    let mut s = String::new();
+    let _ = write!(s, "{error}");
+    if s.len() > 123 {
+        let mut cut = 123;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    Utf8Bytes::from(s)
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

@@ -1,0 +1,883 @@
+//! Scenario tests for the connection (cfg(test) only): every rule of RFC 6455 after the
+//! handshake, both roles, each test naming its section or hostile-peers item.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::*;
+use crate::pair::{client_frame, drain, feed, server_frame, test_config, Chunker, Pair};
+
+const TEXT: u8 = 0x1;
+const BINARY: u8 = 0x2;
+const CONT: u8 = 0x0;
+const CLOSE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+
+fn server() -> Connection {
+    Connection::new(Role::Server, test_config())
+}
+
+fn client() -> Connection {
+    Connection::new(Role::Client, test_config())
+}
+
+fn server_with(f: impl FnOnce(crate::ConfigBuilder) -> crate::ConfigBuilder) -> Connection {
+    Connection::new(Role::Server, f(test_config().to_builder()).build().unwrap())
+}
+
+/// Feed whole, then one byte at a time; both must give the same events.
+fn events_both_ways(make: impl Fn() -> Connection, bytes: &[u8]) -> Vec<Event> {
+    let mut a = make();
+    let whole = feed(&mut a, Instant::ZERO, bytes, &mut Chunker::new(1, 0));
+    let mut b = make();
+    let bytewise = feed(&mut b, Instant::ZERO, bytes, &mut Chunker::new(1, 1));
+    assert_eq!(whole, bytewise, "chunking changed the events");
+    whole
+}
+
+fn text(s: &str) -> Event {
+    Event::Message(Message::text(s))
+}
+
+fn binary(b: &[u8]) -> Event {
+    Event::Message(Message::Binary(Bytes::copy_from_slice(b)))
+}
+
+fn protocol_error(events: &[Event]) -> (CloseCode, ProtocolError) {
+    match events.last() {
+        Some(Event::Closed(Closed {
+            code,
+            cause: CloseCause::Protocol(e),
+            ..
+        })) => (*code, e.clone()),
+        other => panic!("expected a protocol failure, got {other:?} in {events:?}"),
+    }
+}
+
+/// The close frame a failing server wrote (unmasked): its code.
+fn sent_close_code(conn: &mut Connection) -> u16 {
+    let out = drain(conn);
+    let pos = out
+        .windows(1)
+        .rposition(|w| w[0] == 0x88)
+        .expect("a close frame");
+    u16::from_be_bytes([out[pos + 2], out[pos + 3]])
+}
+
+// ---- messages ----
+
+// §5.6: text and binary round trip both ways, including empty and large messages, with
+// random chunking (1-byte reads among them).
+#[test]
+fn messages_round_trip_both_ways_rfc6455_5_6() {
+    for max_chunk in [0, 1, 7, 1000] {
+        let mut p = Pair::new(test_config(), 9, max_chunk);
+        let big = vec![0xA5u8; 1 << 20];
+        p.client.send(Message::text("hello")).unwrap();
+        p.client.send(Message::binary(Vec::new())).unwrap();
+        p.client
+            .send(Message::Binary(Bytes::from(big.clone())))
+            .unwrap();
+        p.server.send(Message::text("héllo wörld")).unwrap();
+        p.server
+            .send(Message::Binary(Bytes::from(big.clone())))
+            .unwrap();
+        p.drive();
+        assert_eq!(
+            p.server_events,
+            vec![text("hello"), binary(&[]), binary(&big)]
+        );
+        assert_eq!(p.client_events, vec![text("héllo wörld"), binary(&big)]);
+    }
+}
+
+// §5.4: a fragmented outgoing message is reassembled; pings interleave between fragments.
+#[test]
+fn fragmentation_with_interleaved_ping_rfc6455_5_4() {
+    let cfg = test_config()
+        .to_builder()
+        .fragment_size(Some(10))
+        .build()
+        .unwrap();
+    let mut p = Pair::new(cfg, 3, 5);
+    let msg = "0123456789abcdefghijklmnopqrstuvwxyz";
+    p.client.send(Message::text(msg)).unwrap();
+    let wire = drain(&mut p.client);
+    // 4 frames: 10 + 10 + 10 + 6 bytes of payload, the first Text, then continuations.
+    assert_eq!(wire[0] & 0x8F, 0x01);
+    let frames = 36 + 4 * 6;
+    assert_eq!(wire.len(), frames);
+    let events = feed(&mut p.server, p.now, &wire, &mut Chunker::new(5, 3));
+    assert_eq!(events, vec![text(msg)]);
+
+    // Hostile-peers D4: a ping between fragments is answered; the message survives.
+    let mut s = server();
+    let mut bytes = client_frame(false, TEXT, b"abc");
+    bytes.extend(client_frame(true, PING, b"p"));
+    bytes.extend(client_frame(false, CONT, b"def"));
+    bytes.extend(client_frame(true, CONT, b"ghi"));
+    let events = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(2, 2));
+    assert_eq!(
+        events,
+        vec![
+            Event::Message(Message::Ping(Bytes::from_static(b"p"))),
+            text("abcdefghi")
+        ]
+    );
+    assert_eq!(drain(&mut s), server_frame(true, PONG, b"p"));
+}
+
+// Hostile-peers D5: 4 MiB in 64-byte fragments (Autobahn 9.3.1), reassembled.
+#[test]
+fn many_small_fragments_rfc6455_5_4() {
+    let mut bytes = Vec::new();
+    let n = (4 << 20) / 64;
+    for i in 0..n {
+        let op = if i == 0 { BINARY } else { CONT };
+        bytes.extend(client_frame(i == n - 1, op, &[7u8; 64]));
+    }
+    let mut s = server();
+    let events = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(1, 70_000));
+    assert_eq!(events.len(), 1);
+    match &events[0] {
+        Event::Message(Message::Binary(b)) => assert_eq!(b.len(), 4 << 20),
+        other => panic!("{other:?}"),
+    }
+}
+
+// Hostile-peers D6: endless empty continuations keep memory flat.
+#[test]
+fn empty_continuation_flood_is_flat() {
+    let mut s = server();
+    let _ = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(false, BINARY, b"x"),
+        &mut Chunker::new(1, 0),
+    );
+    let empty = client_frame(false, CONT, b"");
+    let mut chunk = Vec::new();
+    for _ in 0..10_000 {
+        chunk.extend_from_slice(&empty);
+    }
+    for _ in 0..100 {
+        let events = feed(&mut s, Instant::ZERO, &chunk, &mut Chunker::new(1, 0));
+        assert!(events.is_empty());
+        assert!(
+            s.rx.capacity() <= 256 << 10,
+            "receive buffer grew to {}",
+            s.rx.capacity()
+        );
+        assert_eq!(s.partial.as_ref().unwrap().buf.len(), 1);
+    }
+}
+
+// ---- framing violations (§5.1, §5.2, §5.4, §5.5): fail with 1002, nothing after ----
+
+#[test]
+fn framing_violations_fail_with_1002() {
+    let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
+        // C1: unmasked client frame.
+        (
+            server_frame(true, TEXT, b"hello"),
+            ProtocolError::UnmaskedClientFrame,
+        ),
+        // C7: reserved bits.
+        (
+            {
+                let mut f = client_frame(true, TEXT, b"");
+                f[0] |= 0x40;
+                f
+            },
+            ProtocolError::ReservedBitsSet { bits: 4 },
+        ),
+        // C8: reserved opcodes.
+        (
+            client_frame(true, 0x3, b""),
+            ProtocolError::ReservedOpcode(3),
+        ),
+        (
+            client_frame(true, 0xB, b""),
+            ProtocolError::ReservedOpcode(0xB),
+        ),
+        // D1: continuation with nothing to continue.
+        (
+            client_frame(true, CONT, b"x"),
+            ProtocolError::UnexpectedContinuation,
+        ),
+        // D2: new data frame inside a fragmented message.
+        (
+            {
+                let mut f = client_frame(false, TEXT, b"a");
+                f.extend(client_frame(true, BINARY, b"b"));
+                f
+            },
+            ProtocolError::DataFrameInsideFragmentedMessage,
+        ),
+        // D3: fragmented control frames.
+        (
+            client_frame(false, PING, b""),
+            ProtocolError::FragmentedControlFrame,
+        ),
+        (
+            client_frame(false, CLOSE, b""),
+            ProtocolError::FragmentedControlFrame,
+        ),
+        // E1: control frame over 125 bytes.
+        (
+            client_frame(true, PING, &[0; 126]),
+            ProtocolError::ControlFrameTooLarge { len: 126 },
+        ),
+        (
+            client_frame(true, PONG, &[0; 126]),
+            ProtocolError::ControlFrameTooLarge { len: 126 },
+        ),
+        // E4: 1-byte close payload.
+        (
+            client_frame(true, CLOSE, &[3]),
+            ProtocolError::ClosePayloadTooShort,
+        ),
+        // E5: codes that must not appear on the wire.
+        (
+            client_frame(true, CLOSE, &1005u16.to_be_bytes()),
+            ProtocolError::InvalidCloseCode(1005),
+        ),
+        (
+            client_frame(true, CLOSE, &999u16.to_be_bytes()),
+            ProtocolError::InvalidCloseCode(999),
+        ),
+        // C3: 64-bit length with the MSB set.
+        (
+            vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4],
+            ProtocolError::PayloadLengthMsbSet,
+        ),
+    ];
+    for (bytes, expected) in cases {
+        let mut s = server();
+        let mut all = client_frame(true, TEXT, b"before");
+        all.extend(&bytes);
+        all.extend(client_frame(true, TEXT, b"after"));
+        let events = events_both_ways(server, &all);
+        assert_eq!(
+            events[0],
+            text("before"),
+            "messages before a violation are delivered"
+        );
+        assert_eq!(events.len(), 2, "nothing after the failure: {events:?}");
+        let (code, error) = protocol_error(&events);
+        assert_eq!(error, expected);
+        assert_eq!(code, CloseCode::PROTOCOL_ERROR);
+        let _ = feed(&mut s, Instant::ZERO, &all, &mut Chunker::new(1, 0));
+        assert_eq!(sent_close_code(&mut s), 1002);
+        assert_eq!(s.state(), State::Closed);
+        assert!(s.should_shutdown());
+        assert!(s.read_buf().is_empty());
+        assert_eq!(s.poll_event(), None);
+        assert_eq!(s.send(Message::text("x")), Err(SendError::AlreadyClosed));
+    }
+}
+
+// C2 (§5.1): a client fails on a masked server frame.
+#[test]
+fn client_rejects_masked_frames_rfc6455_5_1() {
+    let events = events_both_ways(client, &client_frame(true, TEXT, b"hi"));
+    assert_eq!(protocol_error(&events).1, ProtocolError::MaskedServerFrame);
+}
+
+// C1: the opt-in for unmasked client frames.
+#[test]
+fn unmasked_frames_opt_in() {
+    let events = events_both_ways(
+        || server_with(|b| b.accept_unmasked_frames(true)),
+        &server_frame(true, TEXT, b"hi"),
+    );
+    assert_eq!(events, vec![text("hi")]);
+}
+
+// ---- limits (§10.4): C10, D7 ----
+
+#[test]
+fn frame_and_message_limits_rfc6455_10_4() {
+    let make = || server_with(|b| b.max_message_size(100).max_frame_size(50));
+    // Exactly at the frame limit: accepted.
+    assert_eq!(
+        events_both_ways(make, &client_frame(true, BINARY, &[1; 50])),
+        vec![binary(&[1; 50])]
+    );
+    // One over: 1009, decided at the header.
+    let mut s = make();
+    let events = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(true, BINARY, &[1; 51])[..4],
+        &mut Chunker::new(1, 0),
+    );
+    let (code, error) = protocol_error(&events);
+    assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
+    assert_eq!(error, ProtocolError::FrameTooLarge { size: 51, max: 50 });
+    assert_eq!(sent_close_code(&mut s), 1009);
+    // Message exactly at the limit across fragments: accepted.
+    let mut at = client_frame(false, BINARY, &[1; 50]);
+    at.extend(client_frame(true, CONT, &[2; 50]));
+    assert_eq!(events_both_ways(make, &at).len(), 1);
+    // D7: the running total crosses the cap: fail at that frame's header, not at FIN.
+    let mut over = client_frame(false, BINARY, &[1; 50]);
+    over.extend(client_frame(false, CONT, &[2; 50]));
+    over.extend(&client_frame(false, CONT, &[3; 1])[..6]); // header only
+    let mut s = make();
+    let events = feed(&mut s, Instant::ZERO, &over, &mut Chunker::new(1, 0));
+    assert_eq!(
+        protocol_error(&events).1,
+        ProtocolError::MessageTooLarge {
+            size: 101,
+            max: 100
+        }
+    );
+}
+
+// C4, C5: a huge announced length reserves nothing; memory follows received bytes.
+#[test]
+fn announced_length_reserves_nothing() {
+    let mut s = server();
+    let header = [0x82, 0xff, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 1, 2, 3, 4]; // 16 MiB - 1
+    let _ = feed(&mut s, Instant::ZERO, &header, &mut Chunker::new(1, 0));
+    let mut received = 0usize;
+    for _ in 0..64 {
+        let buf = s.read_buf();
+        assert!(!buf.is_empty());
+        let n = buf.len().min(1000);
+        s.commit_read(Instant::ZERO, n);
+        received += n;
+        assert_eq!(s.poll_event(), None);
+        assert!(
+            s.rx.capacity() <= 2 * received + 2 * s.config.read_buffer_size,
+            "capacity {} after {} bytes",
+            s.rx.capacity(),
+            received
+        );
+    }
+}
+
+// Read-side backpressure: with complete frames waiting, read_buf stops offering space.
+#[test]
+fn read_buf_applies_backpressure() {
+    let mut s = server();
+    let msg = client_frame(true, BINARY, &[0; 1000]);
+    let mut total = 0;
+    loop {
+        let buf = s.read_buf();
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len().min(msg.len());
+        buf[..n].copy_from_slice(&msg[..n]);
+        s.commit_read(Instant::ZERO, n);
+        total += n;
+        assert!(total < 1 << 20, "read_buf never pushed back");
+    }
+    assert!(total >= READ_AHEAD);
+    assert!(s.poll_event().is_some());
+}
+
+// ---- UTF-8 (§8.1): F1-F4 through the connection ----
+
+#[test]
+fn invalid_utf8_fails_with_1007_rfc6455_8_1() {
+    for bad in [
+        &b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..],
+        b"\xc0\xaf",
+        b"\xf4\x90\x80\x80",
+        b"ok\xe2\x82",
+    ] {
+        let events = events_both_ways(server, &client_frame(true, TEXT, bad));
+        let (code, error) = protocol_error(&events);
+        assert_eq!(
+            (code, error),
+            (CloseCode::INVALID_PAYLOAD, ProtocolError::InvalidUtf8)
+        );
+    }
+    // F2: a code point split across fragments is fine.
+    let mut ok = client_frame(false, TEXT, b"\xf0\x9f");
+    ok.extend(client_frame(true, CONT, b"\x98\x80"));
+    assert_eq!(events_both_ways(server, &ok), vec![text("😀")]);
+    // F4: truncated at the end of a fragmented message.
+    let mut trunc = client_frame(false, TEXT, b"a");
+    trunc.extend(client_frame(true, CONT, b"\xe2\x82"));
+    assert_eq!(
+        protocol_error(&events_both_ways(server, &trunc)).1,
+        ProtocolError::InvalidUtf8
+    );
+}
+
+// F3 / Autobahn 6.4.x: fail as soon as the prefix is impossible — before later fragments,
+// and even in the middle of a frame whose rest has not arrived.
+#[test]
+fn utf8_fails_fast_rfc6455_8_1() {
+    let mut s = server();
+    let first = client_frame(false, TEXT, b"\xce\xba\xf4\x90");
+    let events = feed(&mut s, Instant::ZERO, &first, &mut Chunker::new(1, 0));
+    assert_eq!(protocol_error(&events).1, ProtocolError::InvalidUtf8);
+
+    let mut s = server();
+    let whole = client_frame(
+        true,
+        TEXT,
+        b"valid \xed\xa0\x80 and more bytes that never come",
+    );
+    let events = feed(
+        &mut s,
+        Instant::ZERO,
+        &whole[..6 + 9],
+        &mut Chunker::new(1, 0),
+    );
+    assert_eq!(protocol_error(&events).1, ProtocolError::InvalidUtf8);
+}
+
+// ---- ping / pong (§5.5.2, §5.5.3) ----
+
+#[test]
+fn automatic_pong_with_same_payload_rfc6455_5_5_2() {
+    let mut p = Pair::new(test_config(), 1, 3);
+    p.client
+        .send(Message::Ping(Bytes::from_static(b"abc")))
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.server_events,
+        vec![Event::Message(Message::Ping(Bytes::from_static(b"abc")))]
+    );
+    assert_eq!(
+        p.client_events,
+        vec![Event::Message(Message::Pong(Bytes::from_static(b"abc")))]
+    );
+    // Turned off: no pong.
+    let mut s = server_with(|b| b.auto_pong(false));
+    let _ = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(true, PING, b"x"),
+        &mut Chunker::new(1, 0),
+    );
+    assert!(drain(&mut s).is_empty());
+}
+
+// Pongs go ahead of queued data that has not started, never inside a frame.
+#[test]
+fn pong_goes_ahead_of_unstarted_data() {
+    let mut s = server();
+    s.send(Message::binary(vec![1u8; 10])).unwrap();
+    s.send(Message::binary(vec![2u8; 10])).unwrap();
+    // Write 3 bytes of the first frame.
+    let mut chunks = [&[][..]; 4];
+    let _ = s.poll_transmit(&mut chunks);
+    s.consume_transmit(3);
+    let _ = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(true, PING, b"p"),
+        &mut Chunker::new(1, 0),
+    );
+    let out = drain(&mut s);
+    let mut expected = server_frame(true, BINARY, &[1; 10])[3..].to_vec();
+    expected.extend(server_frame(true, PONG, b"p"));
+    expected.extend(server_frame(true, BINARY, &[2; 10]));
+    assert_eq!(out, expected);
+}
+
+// E2: a ping flood while we never write keeps at most one pong pending.
+#[test]
+fn ping_flood_keeps_one_pong() {
+    let mut s = server();
+    let mut flood = Vec::new();
+    for i in 0..1000u32 {
+        flood.extend(client_frame(true, PING, &[(i % 256) as u8; 125]));
+    }
+    for _ in 0..100 {
+        let events = feed(&mut s, Instant::ZERO, &flood, &mut Chunker::new(1, 0));
+        assert_eq!(events.len(), 1000);
+        assert!(
+            s.buffered_transmit() <= 2 * (2 + 125),
+            "{}",
+            s.buffered_transmit()
+        );
+    }
+    assert_eq!(
+        drain(&mut s),
+        server_frame(true, PONG, &[(999 % 256) as u8; 125])
+    );
+}
+
+// E3: unsolicited pongs are delivered (if asked for) and otherwise ignored.
+#[test]
+fn unsolicited_pongs_are_harmless() {
+    let mut bytes = Vec::new();
+    for _ in 0..5 {
+        bytes.extend(client_frame(true, PONG, b"?"));
+    }
+    let events = events_both_ways(server, &bytes);
+    assert_eq!(events.len(), 5);
+}
+
+// ---- close handshake (§5.5.1, §7) ----
+
+// Local close: the peer echoes the code; the server closes TCP first, the client after.
+#[test]
+fn close_initiated_by_client_rfc6455_7_1_2() {
+    let mut p = Pair::new(test_config(), 4, 3);
+    p.client.send(Message::text("last")).unwrap();
+    p.client.close(p.now, CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(p.client.state(), State::Closing);
+    assert_eq!(
+        p.client.send(Message::text("x")),
+        Err(SendError::AlreadyClosed)
+    );
+    assert_eq!(
+        p.client.close(p.now, CloseCode::NORMAL, ""),
+        Err(SendError::AlreadyClosed)
+    );
+    p.drive();
+    assert_eq!(p.server_events[0], text("last"));
+    let s = p.server_closed().unwrap();
+    assert_eq!(
+        (s.code, s.reason.as_str(), &s.cause),
+        (CloseCode::NORMAL, "bye", &CloseCause::PeerInitiated)
+    );
+    let c = p.client_closed().unwrap();
+    assert_eq!(
+        (c.code, &c.cause),
+        (CloseCode::NORMAL, &CloseCause::LocallyInitiated)
+    );
+    assert!(c.is_clean() && s.is_clean());
+    // E11: the server shut down first; the client then saw EOF and shut down too.
+    assert!(p.server_shut && p.client_shut);
+    assert_eq!(p.client.state(), State::Closed);
+}
+
+// The server initiates; the client answers and waits for the server's EOF.
+#[test]
+fn close_initiated_by_server_rfc6455_7_1_1() {
+    let mut p = Pair::new(test_config(), 5, 0);
+    p.server
+        .close(p.now, CloseCode::new(4000).unwrap(), "done")
+        .unwrap();
+    p.drive();
+    let c = p.client_closed().unwrap();
+    assert_eq!(
+        (c.code.as_u16(), c.reason.as_str(), &c.cause),
+        (4000, "done", &CloseCause::PeerInitiated)
+    );
+    assert_eq!(
+        p.server_closed().unwrap().cause,
+        CloseCause::LocallyInitiated
+    );
+    assert!(p.server_shut && p.client_shut);
+}
+
+// A client whose server never ends TCP gives up after the close timeout.
+#[test]
+fn client_waits_bounded_for_server_eof() {
+    let mut c = client();
+    let _ = feed(
+        &mut c,
+        Instant::ZERO,
+        &server_frame(true, CLOSE, &1000u16.to_be_bytes()),
+        &mut Chunker::new(1, 0),
+    );
+    let reply = drain(&mut c);
+    assert_eq!(reply.len(), 2 + 4 + 2, "masked close reply with the code");
+    assert!(!c.should_shutdown());
+    let deadline = c.poll_timeout().unwrap();
+    assert_eq!(deadline, Instant::ZERO + Duration::from_secs(5));
+    c.handle_timeout(deadline);
+    assert!(c.should_shutdown());
+}
+
+// E8: data after the peer's close is discarded; one close is sent.
+#[test]
+fn data_after_close_is_discarded_e8() {
+    let mut bytes = client_frame(true, CLOSE, &1000u16.to_be_bytes());
+    bytes.extend(client_frame(true, TEXT, b"late"));
+    let events = events_both_ways(server, &bytes);
+    assert_eq!(events.len(), 1);
+    let mut s = server();
+    let _ = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(1, 0));
+    assert_eq!(
+        drain(&mut s),
+        server_frame(true, CLOSE, &1000u16.to_be_bytes())
+    );
+}
+
+// Empty close: reported as 1005, answered with an empty close.
+#[test]
+fn empty_close_reports_1005_rfc6455_7_1_5() {
+    let mut s = server();
+    let events = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(true, CLOSE, b""),
+        &mut Chunker::new(1, 0),
+    );
+    match &events[0] {
+        Event::Closed(c) => assert_eq!(
+            (c.code, &c.cause),
+            (CloseCode::NO_STATUS, &CloseCause::PeerInitiated)
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(drain(&mut s), server_frame(true, CLOSE, b""));
+}
+
+// E6: an invalid UTF-8 close reason fails with 1007.
+#[test]
+fn invalid_close_reason_fails_1007_e6() {
+    let mut s = server();
+    let events = feed(
+        &mut s,
+        Instant::ZERO,
+        &client_frame(true, CLOSE, &[3, 0xe8, 0xff, 0xfe]),
+        &mut Chunker::new(1, 0),
+    );
+    assert_eq!(
+        protocol_error(&events),
+        (
+            CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidCloseReason
+        )
+    );
+    assert_eq!(sent_close_code(&mut s), 1007);
+}
+
+// E7: a 123-byte reason is fine; 124 makes the frame too large.
+#[test]
+fn close_reason_lengths_e7() {
+    let mut ok = 1000u16.to_be_bytes().to_vec();
+    ok.extend([b'a'; 123]);
+    assert!(matches!(
+        events_both_ways(server, &client_frame(true, CLOSE, &ok))[0],
+        Event::Closed(Closed {
+            cause: CloseCause::PeerInitiated,
+            ..
+        })
+    ));
+    ok.push(b'a');
+    let events = events_both_ways(server, &client_frame(true, CLOSE, &ok));
+    assert_eq!(
+        protocol_error(&events).1,
+        ProtocolError::ControlFrameTooLarge { len: 126 }
+    );
+}
+
+// E9: we close, the peer never answers: 1006 after the close timeout, then shut down.
+#[test]
+fn close_timeout_reports_1006_e9() {
+    let mut p = Pair::new(test_config(), 6, 0);
+    p.server_reads = false;
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert!(p.client_closed().is_none());
+    assert_eq!(
+        p.client.poll_timeout(),
+        Some(Instant::ZERO + Duration::from_secs(5))
+    );
+    p.advance(Duration::from_secs(4));
+    assert!(p.client_closed().is_none());
+    p.advance(Duration::from_secs(1));
+    let c = p.client_closed().unwrap();
+    assert_eq!(
+        (c.code, &c.cause),
+        (CloseCode::ABNORMAL, &CloseCause::CloseTimeout)
+    );
+    assert!(p.client.should_shutdown());
+}
+
+// E10: both sides close at once: one close each, clean 1000 on both.
+#[test]
+fn simultaneous_close_e10() {
+    let mut p = Pair::new(test_config(), 7, 2);
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.server.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    for c in [p.client_closed().unwrap(), p.server_closed().unwrap()] {
+        assert_eq!(
+            (c.code, &c.cause),
+            (CloseCode::NORMAL, &CloseCause::LocallyInitiated)
+        );
+    }
+    assert!(p.client_shut && p.server_shut);
+}
+
+// Messages that arrive after we sent close (but before the peer's) are still delivered.
+#[test]
+fn messages_in_flight_during_close_are_delivered() {
+    let mut p = Pair::new(test_config(), 8, 0);
+    p.server.send(Message::text("in flight")).unwrap();
+    p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
+    p.drive();
+    assert_eq!(p.client_events[0], text("in flight"));
+    assert!(p.client_closed().unwrap().is_clean());
+}
+
+// G5: EOF mid-frame without a close frame: 1006, the partial message is dropped, complete
+// messages before it are delivered.
+#[test]
+fn eof_mid_frame_reports_1006_g5() {
+    let mut s = server();
+    let mut bytes = client_frame(true, TEXT, b"whole");
+    bytes.extend(&client_frame(true, TEXT, b"partial")[..5]);
+    let mut events = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(1, 0));
+    s.receive_eof(Instant::ZERO);
+    while let Some(e) = s.poll_event() {
+        events.push(e);
+    }
+    assert_eq!(events[0], text("whole"));
+    match &events[1] {
+        Event::Closed(c) => assert_eq!(
+            (c.code, &c.cause),
+            (CloseCode::ABNORMAL, &CloseCause::TransportEof)
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(events.len(), 2);
+    assert!(s.should_shutdown());
+}
+
+// ---- keepalive and idle timeout (time is an argument) ----
+
+#[test]
+fn keepalive_detects_dead_peer() {
+    let cfg = test_config()
+        .to_builder()
+        .keepalive_interval(Some(Duration::from_secs(20)))
+        .keepalive_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut s = Connection::new(Role::Server, cfg);
+    s.handle_timeout(Instant::ZERO);
+    assert_eq!(
+        s.poll_timeout(),
+        Some(Instant::ZERO + Duration::from_secs(20))
+    );
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(19));
+    assert!(drain(&mut s).is_empty());
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(20));
+    assert_eq!(drain(&mut s), server_frame(true, PING, b""));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(Instant::ZERO + Duration::from_secs(40))
+    );
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(40));
+    match s.poll_event() {
+        Some(Event::Closed(c)) => assert_eq!(
+            (c.code, &c.cause),
+            (CloseCode::ABNORMAL, &CloseCause::IdleTimeout)
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        drain(&mut s),
+        server_frame(true, CLOSE, &1011u16.to_be_bytes())
+    );
+    assert!(s.should_shutdown());
+}
+
+#[test]
+fn keepalive_is_satisfied_by_any_traffic() {
+    let cfg = test_config()
+        .to_builder()
+        .keepalive_interval(Some(Duration::from_secs(20)))
+        .build()
+        .unwrap();
+    let mut p = Pair::new(cfg, 11, 0);
+    p.client.handle_timeout(p.now);
+    p.server.handle_timeout(p.now);
+    for _ in 0..10 {
+        p.advance(Duration::from_secs(20)); // both ping, both answer
+    }
+    assert!(p.client_closed().is_none() && p.server_closed().is_none());
+    assert!(p
+        .client_events
+        .iter()
+        .all(|e| matches!(e, Event::Message(Message::Ping(_) | Message::Pong(_)))));
+}
+
+#[test]
+fn idle_timeout_closes() {
+    let mut s = server_with(|b| b.idle_timeout(Some(Duration::from_secs(30))));
+    s.handle_timeout(Instant::ZERO);
+    let _ = feed(
+        &mut s,
+        Instant::ZERO + Duration::from_secs(10),
+        &client_frame(true, TEXT, b"x"),
+        &mut Chunker::new(1, 0),
+    );
+    assert_eq!(
+        s.poll_timeout(),
+        Some(Instant::ZERO + Duration::from_secs(40))
+    );
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(39));
+    assert_eq!(s.poll_event(), None);
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(40));
+    assert!(matches!(
+        s.poll_event(),
+        Some(Event::Closed(Closed {
+            cause: CloseCause::IdleTimeout,
+            ..
+        }))
+    ));
+}
+
+// ---- local misuse (hostile-peers I) ----
+
+#[test]
+fn local_misuse_is_a_typed_error() {
+    let mut s = server();
+    assert_eq!(
+        s.send(Message::Ping(Bytes::from(vec![0; 126]))),
+        Err(SendError::ControlPayloadTooLarge { len: 126 })
+    );
+    assert_eq!(
+        s.close(Instant::ZERO, CloseCode::ABNORMAL, ""),
+        Err(SendError::InvalidCloseCode(1006))
+    );
+    assert_eq!(
+        s.close(Instant::ZERO, CloseCode::NORMAL, &"x".repeat(124)),
+        Err(SendError::CloseReasonTooLong { len: 124 })
+    );
+    assert!(drain(&mut s).is_empty(), "nothing invalid reached the wire");
+    s.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(
+        s.close(Instant::ZERO, CloseCode::NORMAL, ""),
+        Err(SendError::AlreadyClosed)
+    );
+    assert_eq!(s.send(Message::text("x")), Err(SendError::AlreadyClosed));
+}
+
+// B6 (§5.3, §10.3): a fresh mask key per frame.
+#[test]
+fn fresh_mask_key_per_frame_rfc6455_5_3() {
+    let mut c = Connection::new(Role::Client, Config::default());
+    let mut keys = alloc::collections::BTreeSet::new();
+    for _ in 0..10_000 {
+        c.send(Message::binary(vec![0u8; 4])).unwrap();
+        let out = drain(&mut c);
+        assert_eq!(out[1], 0x84);
+        keys.insert([out[2], out[3], out[4], out[5]]);
+    }
+    // 10^4 draws from 2^32: a repeat has probability ~1%; allow a couple.
+    assert!(keys.len() >= 9_998, "only {} distinct keys", keys.len());
+}
+
+// Bytes are never emitted in non-minimal form, and server payloads are not copied.
+#[test]
+fn large_server_payloads_are_not_copied() {
+    let mut s = server();
+    let payload = Bytes::from(vec![9u8; 100_000]);
+    s.send(Message::Binary(payload.clone())).unwrap();
+    let mut chunks = [&[][..]; 4];
+    let n = s.poll_transmit(&mut chunks);
+    assert_eq!(n, 2);
+    assert_eq!(chunks[0], &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0][..]);
+    assert_eq!(chunks[1].as_ptr(), payload.as_ptr());
+}

@@ -1,0 +1,312 @@
+//! Frame headers (RFC 6455 §5.2): opcodes, and decoding/encoding the 2-14 byte header with
+//! every check that needs only the header itself. Rules that need connection state
+//! (continuations, limits, close handling) live in the connection.
+
+use crate::config::Role;
+use crate::error::ProtocolError;
+
+/// A frame opcode (§5.2). Reserved values never get this far: they fail decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpCode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+}
+
+impl OpCode {
+    fn from_bits(bits: u8) -> Result<OpCode, ProtocolError> {
+        Ok(match bits {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            other => return Err(ProtocolError::ReservedOpcode(other)),
+        })
+    }
+
+    pub(crate) fn bits(self) -> u8 {
+        match self {
+            OpCode::Continuation => 0x0,
+            OpCode::Text => 0x1,
+            OpCode::Binary => 0x2,
+            OpCode::Close => 0x8,
+            OpCode::Ping => 0x9,
+            OpCode::Pong => 0xA,
+        }
+    }
+
+    pub(crate) fn is_control(self) -> bool {
+        matches!(self, OpCode::Close | OpCode::Ping | OpCode::Pong)
+    }
+}
+
+/// A decoded frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    pub(crate) fin: bool,
+    pub(crate) opcode: OpCode,
+    pub(crate) mask: Option<[u8; 4]>,
+    pub(crate) payload_len: u64,
+}
+
+/// Largest header: 2 + 8 (64-bit length) + 4 (mask key).
+pub(crate) const MAX_HEADER_LEN: usize = 14;
+
+/// What the decoder checks that depends on the local endpoint, not on connection state.
+pub(crate) struct DecodeRules {
+    pub(crate) role: Role,
+    pub(crate) accept_unmasked: bool,
+    pub(crate) max_frame_size: usize,
+}
+
+/// Decode a header from the start of `buf`. `Ok(None)` means more bytes are needed; the
+/// checks run in an order that never needs more than the header (so an impossible length
+/// fails before anything is reserved, hostile-peers C3/C4).
+pub(crate) fn decode_header(
+    buf: &[u8],
+    rules: &DecodeRules,
+) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    if buf.len() < 2 {
+        return Ok(None);
+    }
+    let (b0, b1) = (buf[0], buf[1]);
+    let rsv = (b0 >> 4) & 0x7;
+    if rsv != 0 {
+        return Err(ProtocolError::ReservedBitsSet { bits: rsv });
+    }
+    let opcode = OpCode::from_bits(b0 & 0x0F)?;
+    let fin = b0 & 0x80 != 0;
+    let masked = b1 & 0x80 != 0;
+    let len7 = b1 & 0x7F;
+    if opcode.is_control() {
+        if !fin {
+            return Err(ProtocolError::FragmentedControlFrame);
+        }
+        if len7 > 125 {
+            return Err(ProtocolError::ControlFrameTooLarge {
+                len: u64::from(len7),
+            });
+        }
+    }
+    match (rules.role, masked) {
+        (Role::Server, false) if !rules.accept_unmasked => {
+            return Err(ProtocolError::UnmaskedClientFrame)
+        }
+        (Role::Client, true) => return Err(ProtocolError::MaskedServerFrame),
+        _ => {}
+    }
+    let (payload_len, mut pos) = match len7 {
+        126 => {
+            if buf.len() < 4 {
+                return Ok(None);
+            }
+            (u64::from(u16::from_be_bytes([buf[2], buf[3]])), 4)
+        }
+        127 => {
+            if buf.len() < 10 {
+                return Ok(None);
+            }
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[2..10]);
+            let len = u64::from_be_bytes(b);
+            if len >> 63 != 0 {
+                return Err(ProtocolError::PayloadLengthMsbSet);
+            }
+            (len, 10)
+        }
+        n => (u64::from(n), 2),
+    };
+    // Non-minimal length encodings (e.g. 7E 00 05) are accepted, as most receivers do;
+    // RFC 6455 §5.2 binds senders, and this engine never emits them (hostile-peers C6).
+    if payload_len > rules.max_frame_size as u64 {
+        return Err(ProtocolError::FrameTooLarge {
+            size: payload_len,
+            max: rules.max_frame_size,
+        });
+    }
+    let mask = if masked {
+        if buf.len() < pos + 4 {
+            return Ok(None);
+        }
+        let key = [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]];
+        pos += 4;
+        Some(key)
+    } else {
+        None
+    };
+    Ok(Some((
+        FrameHeader {
+            fin,
+            opcode,
+            mask,
+            payload_len,
+        },
+        pos,
+    )))
+}
+
+/// Encode a header into `out`, returning its length. Lengths always use the minimal form.
+pub(crate) fn encode_header(
+    out: &mut [u8; MAX_HEADER_LEN],
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload_len: usize,
+) -> usize {
+    out[0] = (u8::from(fin) << 7) | opcode.bits();
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    let mut pos = if payload_len < 126 {
+        out[1] = mask_bit | payload_len as u8;
+        2
+    } else if payload_len <= usize::from(u16::MAX) {
+        out[1] = mask_bit | 126;
+        out[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
+        4
+    } else {
+        out[1] = mask_bit | 127;
+        out[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
+        10
+    };
+    if let Some(key) = mask {
+        out[pos..pos + 4].copy_from_slice(&key);
+        pos += 4;
+    }
+    pos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(role: Role) -> DecodeRules {
+        DecodeRules {
+            role,
+            accept_unmasked: false,
+            max_frame_size: 16 << 20,
+        }
+    }
+
+    fn dec(role: Role, bytes: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+        decode_header(bytes, &rules(role))
+    }
+
+    // §5.2: 7-, 16- and 64-bit lengths round-trip, always in the minimal form.
+    #[test]
+    fn lengths_roundtrip_minimal_rfc6455_5_2() {
+        for len in [0usize, 1, 125, 126, 127, 65535, 65536, 1 << 20] {
+            let mut buf = [0u8; MAX_HEADER_LEN];
+            let n = encode_header(&mut buf, true, OpCode::Binary, None, len);
+            let expected = if len < 126 {
+                2
+            } else if len <= 65535 {
+                4
+            } else {
+                10
+            };
+            assert_eq!(n, expected, "len {len}");
+            let (h, used) = dec(Role::Client, &buf[..n]).unwrap().unwrap();
+            assert_eq!(
+                (h.payload_len, used, h.fin, h.opcode),
+                (len as u64, n, true, OpCode::Binary)
+            );
+            // Every strict prefix asks for more bytes instead of guessing.
+            for cut in 0..n {
+                assert_eq!(dec(Role::Client, &buf[..cut]).unwrap(), None);
+            }
+        }
+    }
+
+    // hostile-peers C3: a 64-bit length with the MSB set fails before anything is reserved.
+    #[test]
+    fn length_msb_set_fails_rfc6455_5_2() {
+        let bytes = [0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            dec(Role::Client, &bytes),
+            Err(ProtocolError::PayloadLengthMsbSet)
+        );
+    }
+
+    // hostile-peers C4: a huge announced length fails at header time with 1009.
+    #[test]
+    fn oversized_frame_fails_at_header_time() {
+        let bytes = [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            dec(Role::Client, &bytes),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
+    }
+
+    // hostile-peers C6: non-minimal lengths are accepted (documented policy).
+    #[test]
+    fn non_minimal_length_accepted() {
+        let (h, n) = dec(Role::Client, &[0x81, 0x7e, 0x00, 0x05])
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.payload_len, n), (5, 4));
+    }
+
+    // hostile-peers C1, C2 (§5.1): masking direction is enforced.
+    #[test]
+    fn mask_direction_rfc6455_5_1() {
+        assert_eq!(
+            dec(Role::Server, &[0x81, 0x05]),
+            Err(ProtocolError::UnmaskedClientFrame)
+        );
+        assert_eq!(
+            dec(Role::Client, &[0x81, 0x85, 1, 2, 3, 4]),
+            Err(ProtocolError::MaskedServerFrame)
+        );
+        let lenient = DecodeRules {
+            role: Role::Server,
+            accept_unmasked: true,
+            max_frame_size: 100,
+        };
+        assert!(decode_header(&[0x81, 0x05], &lenient).unwrap().is_some());
+    }
+
+    // hostile-peers C7, C8 (§5.2): reserved bits and opcodes.
+    #[test]
+    fn reserved_bits_and_opcodes_rfc6455_5_2() {
+        assert_eq!(
+            dec(Role::Client, &[0xc1, 0x00]),
+            Err(ProtocolError::ReservedBitsSet { bits: 4 })
+        );
+        assert_eq!(
+            dec(Role::Client, &[0xa2, 0x00]),
+            Err(ProtocolError::ReservedBitsSet { bits: 2 })
+        );
+        for op in (0x3..=0x7).chain(0xB..=0xF) {
+            assert_eq!(
+                dec(Role::Client, &[0x80 | op, 0x00]),
+                Err(ProtocolError::ReservedOpcode(op))
+            );
+        }
+    }
+
+    // hostile-peers D3, E1 (§5.5): control frames are short and never fragmented.
+    #[test]
+    fn control_frame_rules_rfc6455_5_5() {
+        assert_eq!(
+            dec(Role::Client, &[0x09, 0x00]),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+        assert_eq!(
+            dec(Role::Client, &[0x89, 0x7e, 0x00, 0x7e]),
+            Err(ProtocolError::ControlFrameTooLarge { len: 126 })
+        );
+        assert_eq!(
+            dec(Role::Client, &[0x8a, 0x7e]),
+            Err(ProtocolError::ControlFrameTooLarge { len: 126 })
+        );
+        assert_eq!(
+            dec(Role::Client, &[0x88, 0x7f]),
+            Err(ProtocolError::ControlFrameTooLarge { len: 127 })
+        );
+        assert!(dec(Role::Client, &[0x89, 0x7d]).unwrap().is_some());
+    }
+}

@@ -1,0 +1,90 @@
+//! `tether-proto`: a sans-IO WebSocket (RFC 6455) protocol engine — what lives here is every
+//! rule of the protocol; what does not is sockets, async, clocks, threads and runtimes.
+//!
+//! Bytes go in, events and bytes come out, and time is always an argument. The crate is
+//! `#![no_std]` + `alloc`; the default `std` feature only adds `std::error::Error` impls.
+//!
+//! The two halves:
+//! - the opening handshake: [`ServerHandshake`] (parse a request, then accept or reject it)
+//!   and [`ClientHandshake`] (build a request, validate the response). Both hand over a
+//!   [`Connection`] with any bytes that followed the HTTP head;
+//! - the [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the close
+//!   handshake, limits and timers.
+//!
+//! ```
+//! use tether_proto::{ClientHandshake, ClientRequest, Config, Event, Instant, Message, ServerHandshake, AcceptOptions};
+//!
+//! let now = Instant::ZERO;
+//! let request = ClientRequest::from_url("ws://example.com/chat").unwrap();
+//! let mut client = ClientHandshake::new(request, Config::default()).unwrap();
+//! let mut server = ServerHandshake::new(Config::default());
+//! // The client's request bytes go to the server...
+//! assert!(server.receive(client.request_bytes()).unwrap().is_some());
+//! let mut server = server.accept(&AcceptOptions::default()).unwrap();
+//! // ...and the server's 101 response goes back.
+//! let response = drain(&mut server);
+//! client.receive(&response).unwrap().expect("handshake complete");
+//! let mut client = client.into_connection().unwrap();
+//!
+//! client.send(Message::text("hello")).unwrap();
+//! server.receive(now, &drain(&mut client));
+//! match server.poll_event() {
+//!     Some(Event::Message(Message::Text(text))) => assert_eq!(text, "hello"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//!
+//! fn drain(conn: &mut tether_proto::Connection) -> Vec<u8> {
+//!     let mut out = Vec::new();
+//!     loop {
+//!         let mut chunks = [&[][..]; 8];
+//!         let n = conn.poll_transmit(&mut chunks);
+//!         if n == 0 { return out; }
+//!         let len: usize = chunks[..n].iter().map(|c| c.len()).sum();
+//!         for c in &chunks[..n] { out.extend_from_slice(c); }
+//!         conn.consume_transmit(len);
+//!     }
+//! }
+//! ```
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod close;
+mod config;
+mod connection;
+mod error;
+mod event;
+mod frame;
+mod handshake;
+pub mod manual;
+mod mask;
+mod message;
+mod rng;
+mod time;
+mod tx;
+mod utf8;
+
+#[cfg(test)]
+mod pair;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::{Config, ConfigBuilder, Role};
+pub use connection::{Connection, State};
+pub use error::{ConfigError, HandshakeError, ProtocolError, SendError};
+pub use event::{CloseCause, Closed, Event};
+pub use handshake::{
+    AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake,
+};
+pub use mask::apply_mask;
+pub use message::{Message, Utf8Bytes};
+pub use rng::{OsRng, Rng, SeededRng};
+pub use time::Instant;
+pub use utf8::{InvalidUtf8, Utf8Validator};
+
+/// Re-exported so callers can name payload types without depending on `bytes` themselves.
+pub use bytes::{Bytes, BytesMut};

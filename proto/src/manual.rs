@@ -1,0 +1,54 @@
+//! Design notes: why the engine is shaped the way it is. Nothing here is code; it is the
+//! place for rationale that would otherwise be scattered through comments.
+//!
+//! # Sans-IO
+//! The engine never performs IO, never reads a clock and never spawns anything. Callers
+//! feed it bytes ([`Connection::read_buf`](crate::Connection::read_buf) +
+//! [`commit_read`](crate::Connection::commit_read), or
+//! [`receive`](crate::Connection::receive)), take bytes out
+//! ([`poll_transmit`](crate::Connection::poll_transmit) +
+//! [`consume_transmit`](crate::Connection::consume_transmit)), and pass the current
+//! [`Instant`](crate::Instant) in. Any call order is legal; order changes latency, never
+//! correctness. All partial state lives in the engine, so an async caller that drops a
+//! future halfway loses nothing.
+//!
+//! # Events are handed out lazily
+//! Received bytes are only buffered; frames are parsed when
+//! [`poll_event`](crate::Connection::poll_event) is called, one message per call. State
+//! changes happen there too, so [`state`](crate::Connection::state) always agrees with what
+//! the caller has seen. The read side applies backpressure: when enough parsed-but-unread
+//! input is buffered, `read_buf` returns an empty slice until events are taken.
+//!
+//! # Ending
+//! Every connection ends with exactly one [`Event::Closed`](crate::Event::Closed), and it
+//! is the last event. Its [`CloseCause`](crate::CloseCause) separates a peer's close frame
+//! from a protocol violation, a timeout and a vanished transport. On a violation the
+//! engine has already queued the close frame with the right code (RFC 6455 §7.1.7) ahead
+//! of any data that had not started, and delivers nothing further.
+//!
+//! # Ordering of what we send
+//! Pongs and failure closes are urgent: they go out at the next frame boundary, ahead of
+//! data frames that have not started, never inside one. At most one pong is pending: a
+//! newer ping replaces the payload of an older one that has not been written (§5.5.3).
+//!
+//! Our *reply* to a peer's close frame, and a close we initiate, keep their place after the
+//! data already queued: the peer may still read data until it sees our close, and an
+//! application that echoed a message just before the peer's close expects it delivered.
+//! (DESIGN.md says close replies go ahead of unstarted data; doing so would drop messages
+//! the application had already handed to `send`, so this engine only does that when it
+//! fails the connection.)
+//!
+//! # Memory
+//! The receive buffer starts at [`Config::read_buffer_size`](crate::Config::read_buffer_size)
+//! and grows only as bytes arrive, never by the length a frame header announces: at most
+//! it doubles what has actually been received. A frame header announcing more than the max
+//! frame size fails at header time (1009), before anything is reserved. Fragments are
+//! reassembled into one contiguous buffer capped by the max message size, with no
+//! per-fragment objects, so a flood of empty continuation frames costs nothing.
+//!
+//! # Receive-side policies
+//! - Non-minimal payload length encodings are accepted (RFC 6455 §5.2 binds senders;
+//!   this engine never emits them).
+//! - Text is validated incrementally as bytes arrive, so a message fails with 1007 as soon
+//!   as its prefix can no longer be valid UTF-8, even in the middle of a frame.
+//! - Data frames that arrive after the peer's close frame are discarded.

@@ -1,0 +1,184 @@
+//! Incremental UTF-8 validation for text messages that arrive in pieces (RFC 6455 §8.1):
+//! fails as soon as a prefix can no longer become valid, not at the end of the message.
+
+use simdutf8::compat::from_utf8;
+
+/// A streaming UTF-8 validator. Feed it the pieces of a text message in order; it fails
+/// as soon as the bytes seen so far cannot be the start of valid UTF-8 (Autobahn 6.4.x
+/// "fail fast"), and [`finish`](Utf8Validator::finish) fails on a truncated last character.
+///
+/// ```
+/// use tether_proto::Utf8Validator;
+/// let mut v = Utf8Validator::new();
+/// assert!(v.feed(b"caf\xc3").is_ok());   // incomplete, but may still become valid
+/// assert!(v.feed(b"\xa9").is_ok());
+/// assert!(v.finish().is_ok());
+/// assert!(Utf8Validator::new().feed(b"\xed\xa0\x80").is_err()); // a surrogate: fails at once
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Utf8Validator {
+    /// Bytes of a character split across pieces (at most 3).
+    partial: [u8; 4],
+    partial_len: u8,
+}
+
+/// The input is not, and can no longer become, valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidUtf8;
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub const fn new() -> Self {
+        Utf8Validator {
+            partial: [0; 4],
+            partial_len: 0,
+        }
+    }
+
+    /// Validate the next piece.
+    ///
+    /// # Errors
+    /// When the bytes seen so far cannot be a prefix of valid UTF-8.
+    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
+        if self.partial_len > 0 {
+            let have = self.partial_len as usize;
+            let need = char_width(self.partial[0]);
+            let take = (need - have).min(input.len());
+            self.partial[have..have + take].copy_from_slice(&input[..take]);
+            let total = have + take;
+            match from_utf8(&self.partial[..total]) {
+                Ok(_) => {}
+                Err(e) if e.error_len().is_none() => {}
+                Err(_) => return Err(InvalidUtf8),
+            }
+            if total < need {
+                self.partial_len = total as u8;
+                return Ok(());
+            }
+            self.partial_len = 0;
+            input = &input[take..];
+        }
+        match from_utf8(input) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let tail = &input[e.valid_up_to()..];
+                self.partial[..tail.len()].copy_from_slice(tail);
+                self.partial_len = tail.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(InvalidUtf8),
+        }
+    }
+
+    /// The message ended: fail if it stopped inside a character.
+    ///
+    /// # Errors
+    /// When the last character is truncated.
+    pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
+        let complete = self.partial_len == 0;
+        *self = Utf8Validator::new();
+        if complete {
+            Ok(())
+        } else {
+            Err(InvalidUtf8)
+        }
+    }
+
+    /// Whether no character is split at the current position.
+    pub fn is_at_boundary(&self) -> bool {
+        self.partial_len == 0
+    }
+}
+
+impl core::fmt::Display for InvalidUtf8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("invalid UTF-8")
+    }
+}
+
+impl core::error::Error for InvalidUtf8 {}
+
+fn char_width(first: u8) -> usize {
+    match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    fn chunked(data: &[u8], cuts: &[usize]) -> bool {
+        let mut v = Utf8Validator::new();
+        let mut pos = 0;
+        for &c in cuts {
+            let end = (pos + c).min(data.len());
+            if v.feed(&data[pos..end]).is_err() {
+                return false;
+            }
+            pos = end;
+        }
+        v.feed(&data[pos..]).is_ok() && v.finish().is_ok()
+    }
+
+    // hostile-peers F1 (§8.1): surrogates, overlongs and code points above U+10FFFF fail.
+    #[test]
+    fn rejects_invalid_sequences_rfc6455_8_1() {
+        for bad in [
+            &b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..],
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\xff",
+        ] {
+            assert!(Utf8Validator::new().feed(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    // hostile-peers F2: a 4-byte code point split across pieces is accepted.
+    #[test]
+    fn accepts_split_code_point() {
+        let mut v = Utf8Validator::new();
+        v.feed(b"\xf0\x9f").unwrap();
+        v.feed(b"\x98").unwrap();
+        v.feed(b"\x80").unwrap();
+        v.finish().unwrap();
+    }
+
+    // hostile-peers F3: the verdict comes as soon as the prefix is impossible.
+    #[test]
+    fn fails_fast_on_impossible_prefix() {
+        let mut v = Utf8Validator::new();
+        v.feed(b"ok \xf4").unwrap();
+        assert!(v.feed(b"\x90").is_err(), "F4 90 is above U+10FFFF already");
+        let mut v = Utf8Validator::new();
+        v.feed(b"\xed").unwrap();
+        assert!(v.feed(b"\xa0").is_err(), "ED A0 starts a surrogate");
+    }
+
+    // hostile-peers F4: a message ending inside a character fails at finish.
+    #[test]
+    fn truncated_end_fails() {
+        let mut v = Utf8Validator::new();
+        v.feed(b"\xe2\x82").unwrap();
+        assert!(v.finish().is_err());
+    }
+
+    proptest! {
+        // hostile-peers F5: the streaming verdict equals std's, for any input and any cuts.
+        #[test]
+        fn differential_against_std(data in proptest::collection::vec(any::<u8>(), 0..64),
+                                    cuts in proptest::collection::vec(0usize..8, 0..16)) {
+            prop_assert_eq!(chunked(&data, &cuts), core::str::from_utf8(&data).is_ok());
+        }
+
+        #[test]
+        fn differential_on_valid_text(s in "\\PC*", cuts in proptest::collection::vec(0usize..5, 0..16)) {
+            let data: Vec<u8> = s.into_bytes();
+            prop_assert!(chunked(&data, &cuts));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Placeholder: the cross-runtime suite arrives with issue 3.
