@@ -176,14 +176,9 @@ mod tests {
             let expected = matches!(v, 1000..=1003 | 1007..=1014 | 3000..=4999);
             assert_eq!(code.is_sendable(), expected, "code {v}");
         }
-        for bad in [
-            0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
-        ] {
+        for bad in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             let payload = bad.to_be_bytes();
-            assert_eq!(
-                CloseFrame::parse(&payload),
-                Err(ProtocolError::InvalidCloseCode(bad))
-            );
+            assert_eq!(CloseFrame::parse(&payload), Err(ProtocolError::InvalidCloseCode(bad)));
         }
     }
 
@@ -191,14 +186,8 @@ mod tests {
     #[test]
     fn close_payload_parsing_rfc6455_5_5_1() {
         assert_eq!(CloseFrame::parse(&[]), Ok(None));
-        assert_eq!(
-            CloseFrame::parse(&[3]),
-            Err(ProtocolError::ClosePayloadTooShort)
-        );
-        assert_eq!(
-            CloseFrame::parse(&[3, 0xe8, 0xff, 0xfe]),
-            Err(ProtocolError::InvalidCloseReason)
-        );
+        assert_eq!(CloseFrame::parse(&[3]), Err(ProtocolError::ClosePayloadTooShort));
+        assert_eq!(CloseFrame::parse(&[3, 0xe8, 0xff, 0xfe]), Err(ProtocolError::InvalidCloseReason));
         let ok = CloseFrame::parse(&[3, 0xe8, b'h', b'i']).unwrap().unwrap();
         assert_eq!(ok.code, CloseCode::NORMAL);
         assert_eq!(ok.reason, "hi");
@@ -208,16 +197,10 @@ mod tests {
     #[test]
     fn local_close_frames_are_checked() {
         for code in [1005u16, 1006, 1015, 999, 5000] {
-            assert_eq!(
-                CloseFrame::new(CloseCode::new(code).unwrap(), ""),
-                Err(SendError::InvalidCloseCode(code))
-            );
+            assert_eq!(CloseFrame::new(CloseCode::new(code).unwrap(), ""), Err(SendError::InvalidCloseCode(code)));
         }
         let long = "x".repeat(124);
-        assert_eq!(
-            CloseFrame::new(CloseCode::NORMAL, long.as_str()),
-            Err(SendError::CloseReasonTooLong { len: 124 })
-        );
+        assert_eq!(CloseFrame::new(CloseCode::NORMAL, long.as_str()), Err(SendError::CloseReasonTooLong { len: 124 }));
         assert!(CloseFrame::new(CloseCode::NORMAL, "x".repeat(123).as_str()).is_ok());
     }
 }

@@ -91,16 +91,12 @@ impl Default for Config {
 impl Config {
     /// A builder starting from the defaults.
     pub fn builder() -> ConfigBuilder {
-        ConfigBuilder {
-            config: Config::default(),
-        }
+        ConfigBuilder { config: Config::default() }
     }
 
     /// A builder starting from this configuration (to change a few settings).
     pub fn to_builder(&self) -> ConfigBuilder {
-        ConfigBuilder {
-            config: self.clone(),
-        }
+        ConfigBuilder { config: self.clone() }
     }
 
     /// Largest message (sum of its frames' payloads) accepted before failing with 1009.
@@ -265,23 +261,13 @@ impl ConfigBuilder {
             });
         }
         if c.max_handshake_bytes < 256 {
-            return Err(ConfigError::TooSmall {
-                setting: "max_handshake_bytes",
-                min: 256,
-            });
+            return Err(ConfigError::TooSmall { setting: "max_handshake_bytes", min: 256 });
         }
         if c.max_handshake_headers < 8 {
-            return Err(ConfigError::TooSmall {
-                setting: "max_handshake_headers",
-                min: 8,
-            });
+            return Err(ConfigError::TooSmall { setting: "max_handshake_headers", min: 8 });
         }
         if c.read_buffer_size < 64 || c.read_buffer_size > (1 << 20) {
-            return Err(ConfigError::OutOfRange {
-                setting: "read_buffer_size",
-                min: 64,
-                max: 1 << 20,
-            });
+            return Err(ConfigError::OutOfRange { setting: "read_buffer_size", min: 64, max: 1 << 20 });
         }
         if c.write_high_water_mark == 0 {
             return Err(ConfigError::Zero("write_high_water_mark"));
@@ -311,32 +297,16 @@ mod tests {
     // hostile-peers I3: impossible settings are typed errors at build time, never panics later.
     #[test]
     fn builder_rejects_impossible_settings() {
+        assert_eq!(Config::builder().max_frame_size(0).build().unwrap_err(), ConfigError::Zero("max_frame_size"));
         assert_eq!(
-            Config::builder().max_frame_size(0).build().unwrap_err(),
-            ConfigError::Zero("max_frame_size")
-        );
-        assert_eq!(
-            Config::builder()
-                .max_message_size(10)
-                .max_frame_size(11)
-                .build()
-                .unwrap_err(),
-            ConfigError::FrameLargerThanMessage {
-                max_frame_size: 11,
-                max_message_size: 10
-            }
+            Config::builder().max_message_size(10).max_frame_size(11).build().unwrap_err(),
+            ConfigError::FrameLargerThanMessage { max_frame_size: 11, max_message_size: 10 }
         );
         assert!(Config::builder().read_buffer_size(0).build().is_err());
         assert!(Config::builder().write_high_water_mark(0).build().is_err());
         assert!(Config::builder().fragment_size(Some(0)).build().is_err());
-        assert!(Config::builder()
-            .close_timeout(Duration::ZERO)
-            .build()
-            .is_err());
-        assert!(Config::builder()
-            .keepalive_interval(Some(Duration::ZERO))
-            .build()
-            .is_err());
+        assert!(Config::builder().close_timeout(Duration::ZERO).build().is_err());
+        assert!(Config::builder().keepalive_interval(Some(Duration::ZERO)).build().is_err());
         assert!(Config::builder().max_handshake_bytes(10).build().is_err());
         assert!(Config::builder().build().is_ok());
     }

@@ -10,9 +10,7 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{CloseCause, Closed, Event};
-use crate::frame::{
-    decode_header, encode_header, DecodeRules, FrameHeader, OpCode, MAX_HEADER_LEN,
-};
+use crate::frame::{decode_header, encode_header, DecodeRules, FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
 use crate::message::{Message, Utf8Bytes};
 use crate::rng::KeyCache;
@@ -346,11 +344,8 @@ impl Connection {
             }
         }
         if self.eof {
-            let closed = Closed {
-                code: CloseCode::ABNORMAL,
-                reason: Utf8Bytes::default(),
-                cause: CloseCause::TransportEof,
-            };
+            let closed =
+                Closed { code: CloseCode::ABNORMAL, reason: Utf8Bytes::default(), cause: CloseCause::TransportEof };
             self.shutdown_ready = true;
             return Some(self.emit(closed));
         }
@@ -390,13 +385,10 @@ impl Connection {
                 }
                 let last_rx = self.last_rx?;
                 let idle = self.config.idle_timeout.map(|t| last_rx + t);
-                let keepalive =
-                    self.config
-                        .keepalive_interval
-                        .map(|interval| match self.ping_sent_at {
-                            Some(sent) => sent + self.config.keepalive_timeout,
-                            None => last_rx + interval,
-                        });
+                let keepalive = self.config.keepalive_interval.map(|interval| match self.ping_sent_at {
+                    Some(sent) => sent + self.config.keepalive_timeout,
+                    None => last_rx + interval,
+                });
                 match (idle, keepalive) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -418,8 +410,8 @@ impl Connection {
 
     /// Bytes queued for the transport and not yet consumed.
     pub fn buffered_transmit(&self) -> usize {
-        let pending = self.pending_pong.as_ref().map_or(0, |p| 2 + p.len())
-            + usize::from(self.pending_keepalive_ping) * 2;
+        let pending =
+            self.pending_pong.as_ref().map_or(0, |p| 2 + p.len()) + usize::from(self.pending_keepalive_ping) * 2;
         self.tx.len() + pending
     }
 
@@ -433,8 +425,7 @@ impl Connection {
     /// §7.1.1), or once the client has seen the server end the transport, or when the close
     /// timeout expired.
     pub fn should_shutdown(&self) -> bool {
-        matches!(self.end, End::Emitted)
-            && (self.shutdown_now || (self.shutdown_ready && self.tx.is_empty()))
+        matches!(self.end, End::Emitted) && (self.shutdown_now || (self.shutdown_ready && self.tx.is_empty()))
     }
 
     /// How the connection ended, once [`Event::Closed`] has been handed out.
@@ -551,11 +542,7 @@ impl Connection {
             self.rx.advance(header_len);
             // Fits in usize: bounded by max_frame_size above.
             let len = header.payload_len as usize;
-            self.frame = Some(InFrame {
-                header,
-                len,
-                processed: 0,
-            });
+            self.frame = Some(InFrame { header, len, processed: 0 });
         }
         let Some(frame) = self.frame.as_mut() else {
             return Ok(Step::NeedMore);
@@ -604,10 +591,7 @@ impl Connection {
                     return Err(ProtocolError::DataFrameInsideFragmentedMessage);
                 }
                 if header.payload_len > max as u64 {
-                    return Err(ProtocolError::MessageTooLarge {
-                        size: header.payload_len,
-                        max,
-                    });
+                    return Err(ProtocolError::MessageTooLarge { size: header.payload_len, max });
                 }
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => {}
@@ -615,20 +599,13 @@ impl Connection {
         Ok(())
     }
 
-    fn complete_frame(
-        &mut self,
-        header: FrameHeader,
-        payload: BytesMut,
-    ) -> Result<Step, ProtocolError> {
+    fn complete_frame(&mut self, header: FrameHeader, payload: BytesMut) -> Result<Step, ProtocolError> {
         match header.opcode {
-            OpCode::Text | OpCode::Binary if header.fin => Ok(Step::Event(
-                self.finish_message(header.opcode == OpCode::Text, payload)?,
-            )),
+            OpCode::Text | OpCode::Binary if header.fin => {
+                Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload)?))
+            }
             OpCode::Text | OpCode::Binary => {
-                self.partial = Some(Partial {
-                    text: header.opcode == OpCode::Text,
-                    buf: payload,
-                });
+                self.partial = Some(Partial { text: header.opcode == OpCode::Text, buf: payload });
                 Ok(Step::Continue)
             }
             OpCode::Continuation => {
@@ -681,10 +658,7 @@ impl Connection {
             CloseCause::LocallyInitiated
         } else {
             // Echo the code (no reason), after the data already queued: see the manual.
-            let reply = frame.as_ref().map(|f| CloseFrame {
-                code: f.code,
-                reason: Utf8Bytes::default(),
-            });
+            let reply = frame.as_ref().map(|f| CloseFrame { code: f.code, reason: Utf8Bytes::default() });
             self.queue_close(reply, false);
             CloseCause::PeerInitiated
         };
@@ -694,11 +668,7 @@ impl Connection {
         };
         // The server ends TCP first (§7.1.1); a client waits a bounded time for it.
         self.shutdown_ready = self.role == Role::Server;
-        self.emit(Closed {
-            code,
-            reason,
-            cause,
-        })
+        self.emit(Closed { code, reason, cause })
     }
 
     /// Fail the WebSocket connection (§7.1.7): close frame with the error's code ahead of
@@ -707,41 +677,21 @@ impl Connection {
         let code = error.close_code();
         if !self.close_sent {
             let reason = short_reason(&error);
-            self.queue_close(
-                Some(CloseFrame {
-                    code,
-                    reason: reason.clone(),
-                }),
-                true,
-            );
+            self.queue_close(Some(CloseFrame { code, reason: reason.clone() }), true);
         }
         self.shutdown_ready = true;
-        self.emit(Closed {
-            code,
-            reason: Utf8Bytes::default(),
-            cause: CloseCause::Protocol(error),
-        })
+        self.emit(Closed { code, reason: Utf8Bytes::default(), cause: CloseCause::Protocol(error) })
     }
 
     /// A timeout ended the connection: send 1011 best-effort (unless our close is already
     /// out), report 1006, and hand the event out after complete buffered frames.
     fn abort(&mut self, cause: CloseCause) {
         if !self.close_sent {
-            self.queue_close(
-                Some(CloseFrame {
-                    code: CloseCode::INTERNAL_ERROR,
-                    reason: Utf8Bytes::default(),
-                }),
-                true,
-            );
+            self.queue_close(Some(CloseFrame { code: CloseCode::INTERNAL_ERROR, reason: Utf8Bytes::default() }), true);
         }
         // Best-effort: the peer is unresponsive, so do not wait for the flush.
         self.shutdown_now = true;
-        self.end = End::Pending(Closed {
-            code: CloseCode::ABNORMAL,
-            reason: Utf8Bytes::default(),
-            cause,
-        });
+        self.end = End::Pending(Closed { code: CloseCode::ABNORMAL, reason: Utf8Bytes::default(), cause });
     }
 
     fn emit(&mut self, closed: Closed) -> Event {
@@ -802,22 +752,17 @@ impl Connection {
     }
 
     fn encode_control_urgent(&mut self, opcode: OpCode, payload: &[u8]) {
-        let mut frame = [0u8; MAX_HEADER_LEN + 125];
+        let mut header = [0u8; MAX_HEADER_LEN];
         let mask = self.next_mask();
-        let n = encode_header(
-            (&mut frame[..MAX_HEADER_LEN])
-                .try_into()
-                .unwrap_or(&mut [0; MAX_HEADER_LEN]),
-            true,
-            opcode,
-            mask,
-            payload.len(),
-        );
-        frame[n..n + payload.len()].copy_from_slice(payload);
+        let n = encode_header(&mut header, true, opcode, mask, payload.len());
+        let mut frame = [0u8; MAX_HEADER_LEN + 125];
+        frame[..n].copy_from_slice(&header[..n]);
+        let end = n + payload.len();
+        frame[n..end].copy_from_slice(payload);
         if let Some(key) = mask {
-            apply_mask(&mut frame[n..n + payload.len()], key, 0);
+            apply_mask(&mut frame[n..end], key, 0);
         }
-        self.tx.push_urgent(&frame[..n + payload.len()]);
+        self.tx.push_urgent(&frame[..end]);
     }
 
     fn next_mask(&mut self) -> Option<[u8; 4]> {
@@ -851,8 +796,7 @@ impl Connection {
             Some(key) => {
                 // Clients mask in one copy (§5.3).
                 self.tx.push_copy(&header[..n], false);
-                self.tx
-                    .push_copy_with(&payload, true, |buf| apply_mask(buf, key, 0));
+                self.tx.push_copy_with(&payload, true, |buf| apply_mask(buf, key, 0));
             }
             None => {
                 self.tx.push_copy(&header[..n], payload.is_empty());

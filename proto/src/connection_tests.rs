@@ -47,11 +47,7 @@ fn binary(b: &[u8]) -> Event {
 
 fn protocol_error(events: &[Event]) -> (CloseCode, ProtocolError) {
     match events.last() {
-        Some(Event::Closed(Closed {
-            code,
-            cause: CloseCause::Protocol(e),
-            ..
-        })) => (*code, e.clone()),
+        Some(Event::Closed(Closed { code, cause: CloseCause::Protocol(e), .. })) => (*code, e.clone()),
         other => panic!("expected a protocol failure, got {other:?} in {events:?}"),
     }
 }
@@ -59,10 +55,7 @@ fn protocol_error(events: &[Event]) -> (CloseCode, ProtocolError) {
 /// The close frame a failing server wrote (unmasked): its code.
 fn sent_close_code(conn: &mut Connection) -> u16 {
     let out = drain(conn);
-    let pos = out
-        .windows(1)
-        .rposition(|w| w[0] == 0x88)
-        .expect("a close frame");
+    let pos = out.windows(1).rposition(|w| w[0] == 0x88).expect("a close frame");
     u16::from_be_bytes([out[pos + 2], out[pos + 3]])
 }
 
@@ -77,18 +70,11 @@ fn messages_round_trip_both_ways_rfc6455_5_6() {
         let big = vec![0xA5u8; 1 << 20];
         p.client.send(Message::text("hello")).unwrap();
         p.client.send(Message::binary(Vec::new())).unwrap();
-        p.client
-            .send(Message::Binary(Bytes::from(big.clone())))
-            .unwrap();
+        p.client.send(Message::Binary(Bytes::from(big.clone()))).unwrap();
         p.server.send(Message::text("héllo wörld")).unwrap();
-        p.server
-            .send(Message::Binary(Bytes::from(big.clone())))
-            .unwrap();
+        p.server.send(Message::Binary(Bytes::from(big.clone()))).unwrap();
         p.drive();
-        assert_eq!(
-            p.server_events,
-            vec![text("hello"), binary(&[]), binary(&big)]
-        );
+        assert_eq!(p.server_events, vec![text("hello"), binary(&[]), binary(&big)]);
         assert_eq!(p.client_events, vec![text("héllo wörld"), binary(&big)]);
     }
 }
@@ -96,11 +82,7 @@ fn messages_round_trip_both_ways_rfc6455_5_6() {
 // §5.4: a fragmented outgoing message is reassembled; pings interleave between fragments.
 #[test]
 fn fragmentation_with_interleaved_ping_rfc6455_5_4() {
-    let cfg = test_config()
-        .to_builder()
-        .fragment_size(Some(10))
-        .build()
-        .unwrap();
+    let cfg = test_config().to_builder().fragment_size(Some(10)).build().unwrap();
     let mut p = Pair::new(cfg, 3, 5);
     let msg = "0123456789abcdefghijklmnopqrstuvwxyz";
     p.client.send(Message::text(msg)).unwrap();
@@ -119,13 +101,7 @@ fn fragmentation_with_interleaved_ping_rfc6455_5_4() {
     bytes.extend(client_frame(false, CONT, b"def"));
     bytes.extend(client_frame(true, CONT, b"ghi"));
     let events = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(2, 2));
-    assert_eq!(
-        events,
-        vec![
-            Event::Message(Message::Ping(Bytes::from_static(b"p"))),
-            text("abcdefghi")
-        ]
-    );
+    assert_eq!(events, vec![Event::Message(Message::Ping(Bytes::from_static(b"p"))), text("abcdefghi")]);
     assert_eq!(drain(&mut s), server_frame(true, PONG, b"p"));
 }
 
@@ -151,12 +127,7 @@ fn many_small_fragments_rfc6455_5_4() {
 #[test]
 fn empty_continuation_flood_is_flat() {
     let mut s = server();
-    let _ = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(false, BINARY, b"x"),
-        &mut Chunker::new(1, 0),
-    );
+    let _ = feed(&mut s, Instant::ZERO, &client_frame(false, BINARY, b"x"), &mut Chunker::new(1, 0));
     let empty = client_frame(false, CONT, b"");
     let mut chunk = Vec::new();
     for _ in 0..10_000 {
@@ -165,11 +136,7 @@ fn empty_continuation_flood_is_flat() {
     for _ in 0..100 {
         let events = feed(&mut s, Instant::ZERO, &chunk, &mut Chunker::new(1, 0));
         assert!(events.is_empty());
-        assert!(
-            s.rx.capacity() <= 256 << 10,
-            "receive buffer grew to {}",
-            s.rx.capacity()
-        );
+        assert!(s.rx.capacity() <= 256 << 10, "receive buffer grew to {}", s.rx.capacity());
         assert_eq!(s.partial.as_ref().unwrap().buf.len(), 1);
     }
 }
@@ -180,10 +147,7 @@ fn empty_continuation_flood_is_flat() {
 fn framing_violations_fail_with_1002() {
     let cases: Vec<(Vec<u8>, ProtocolError)> = vec![
         // C1: unmasked client frame.
-        (
-            server_frame(true, TEXT, b"hello"),
-            ProtocolError::UnmaskedClientFrame,
-        ),
+        (server_frame(true, TEXT, b"hello"), ProtocolError::UnmaskedClientFrame),
         // C7: reserved bits.
         (
             {
@@ -194,19 +158,10 @@ fn framing_violations_fail_with_1002() {
             ProtocolError::ReservedBitsSet { bits: 4 },
         ),
         // C8: reserved opcodes.
-        (
-            client_frame(true, 0x3, b""),
-            ProtocolError::ReservedOpcode(3),
-        ),
-        (
-            client_frame(true, 0xB, b""),
-            ProtocolError::ReservedOpcode(0xB),
-        ),
+        (client_frame(true, 0x3, b""), ProtocolError::ReservedOpcode(3)),
+        (client_frame(true, 0xB, b""), ProtocolError::ReservedOpcode(0xB)),
         // D1: continuation with nothing to continue.
-        (
-            client_frame(true, CONT, b"x"),
-            ProtocolError::UnexpectedContinuation,
-        ),
+        (client_frame(true, CONT, b"x"), ProtocolError::UnexpectedContinuation),
         // D2: new data frame inside a fragmented message.
         (
             {
@@ -217,42 +172,18 @@ fn framing_violations_fail_with_1002() {
             ProtocolError::DataFrameInsideFragmentedMessage,
         ),
         // D3: fragmented control frames.
-        (
-            client_frame(false, PING, b""),
-            ProtocolError::FragmentedControlFrame,
-        ),
-        (
-            client_frame(false, CLOSE, b""),
-            ProtocolError::FragmentedControlFrame,
-        ),
+        (client_frame(false, PING, b""), ProtocolError::FragmentedControlFrame),
+        (client_frame(false, CLOSE, b""), ProtocolError::FragmentedControlFrame),
         // E1: control frame over 125 bytes.
-        (
-            client_frame(true, PING, &[0; 126]),
-            ProtocolError::ControlFrameTooLarge { len: 126 },
-        ),
-        (
-            client_frame(true, PONG, &[0; 126]),
-            ProtocolError::ControlFrameTooLarge { len: 126 },
-        ),
+        (client_frame(true, PING, &[0; 126]), ProtocolError::ControlFrameTooLarge { len: 126 }),
+        (client_frame(true, PONG, &[0; 126]), ProtocolError::ControlFrameTooLarge { len: 126 }),
         // E4: 1-byte close payload.
-        (
-            client_frame(true, CLOSE, &[3]),
-            ProtocolError::ClosePayloadTooShort,
-        ),
+        (client_frame(true, CLOSE, &[3]), ProtocolError::ClosePayloadTooShort),
         // E5: codes that must not appear on the wire.
-        (
-            client_frame(true, CLOSE, &1005u16.to_be_bytes()),
-            ProtocolError::InvalidCloseCode(1005),
-        ),
-        (
-            client_frame(true, CLOSE, &999u16.to_be_bytes()),
-            ProtocolError::InvalidCloseCode(999),
-        ),
+        (client_frame(true, CLOSE, &1005u16.to_be_bytes()), ProtocolError::InvalidCloseCode(1005)),
+        (client_frame(true, CLOSE, &999u16.to_be_bytes()), ProtocolError::InvalidCloseCode(999)),
         // C3: 64-bit length with the MSB set.
-        (
-            vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4],
-            ProtocolError::PayloadLengthMsbSet,
-        ),
+        (vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4], ProtocolError::PayloadLengthMsbSet),
     ];
     for (bytes, expected) in cases {
         let mut s = server();
@@ -260,11 +191,7 @@ fn framing_violations_fail_with_1002() {
         all.extend(&bytes);
         all.extend(client_frame(true, TEXT, b"after"));
         let events = events_both_ways(server, &all);
-        assert_eq!(
-            events[0],
-            text("before"),
-            "messages before a violation are delivered"
-        );
+        assert_eq!(events[0], text("before"), "messages before a violation are delivered");
         assert_eq!(events.len(), 2, "nothing after the failure: {events:?}");
         let (code, error) = protocol_error(&events);
         assert_eq!(error, expected);
@@ -289,10 +216,7 @@ fn client_rejects_masked_frames_rfc6455_5_1() {
 // C1: the opt-in for unmasked client frames.
 #[test]
 fn unmasked_frames_opt_in() {
-    let events = events_both_ways(
-        || server_with(|b| b.accept_unmasked_frames(true)),
-        &server_frame(true, TEXT, b"hi"),
-    );
+    let events = events_both_ways(|| server_with(|b| b.accept_unmasked_frames(true)), &server_frame(true, TEXT, b"hi"));
     assert_eq!(events, vec![text("hi")]);
 }
 
@@ -302,18 +226,10 @@ fn unmasked_frames_opt_in() {
 fn frame_and_message_limits_rfc6455_10_4() {
     let make = || server_with(|b| b.max_message_size(100).max_frame_size(50));
     // Exactly at the frame limit: accepted.
-    assert_eq!(
-        events_both_ways(make, &client_frame(true, BINARY, &[1; 50])),
-        vec![binary(&[1; 50])]
-    );
+    assert_eq!(events_both_ways(make, &client_frame(true, BINARY, &[1; 50])), vec![binary(&[1; 50])]);
     // One over: 1009, decided at the header.
     let mut s = make();
-    let events = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(true, BINARY, &[1; 51])[..4],
-        &mut Chunker::new(1, 0),
-    );
+    let events = feed(&mut s, Instant::ZERO, &client_frame(true, BINARY, &[1; 51])[..4], &mut Chunker::new(1, 0));
     let (code, error) = protocol_error(&events);
     assert_eq!(code, CloseCode::MESSAGE_TOO_BIG);
     assert_eq!(error, ProtocolError::FrameTooLarge { size: 51, max: 50 });
@@ -328,13 +244,7 @@ fn frame_and_message_limits_rfc6455_10_4() {
     over.extend(&client_frame(false, CONT, &[3; 1])[..6]); // header only
     let mut s = make();
     let events = feed(&mut s, Instant::ZERO, &over, &mut Chunker::new(1, 0));
-    assert_eq!(
-        protocol_error(&events).1,
-        ProtocolError::MessageTooLarge {
-            size: 101,
-            max: 100
-        }
-    );
+    assert_eq!(protocol_error(&events).1, ProtocolError::MessageTooLarge { size: 101, max: 100 });
 }
 
 // C4, C5: a huge announced length reserves nothing; memory follows received bytes.
@@ -385,18 +295,10 @@ fn read_buf_applies_backpressure() {
 
 #[test]
 fn invalid_utf8_fails_with_1007_rfc6455_8_1() {
-    for bad in [
-        &b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..],
-        b"\xc0\xaf",
-        b"\xf4\x90\x80\x80",
-        b"ok\xe2\x82",
-    ] {
+    for bad in [&b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..], b"\xc0\xaf", b"\xf4\x90\x80\x80", b"ok\xe2\x82"] {
         let events = events_both_ways(server, &client_frame(true, TEXT, bad));
         let (code, error) = protocol_error(&events);
-        assert_eq!(
-            (code, error),
-            (CloseCode::INVALID_PAYLOAD, ProtocolError::InvalidUtf8)
-        );
+        assert_eq!((code, error), (CloseCode::INVALID_PAYLOAD, ProtocolError::InvalidUtf8));
     }
     // F2: a code point split across fragments is fine.
     let mut ok = client_frame(false, TEXT, b"\xf0\x9f");
@@ -405,10 +307,7 @@ fn invalid_utf8_fails_with_1007_rfc6455_8_1() {
     // F4: truncated at the end of a fragmented message.
     let mut trunc = client_frame(false, TEXT, b"a");
     trunc.extend(client_frame(true, CONT, b"\xe2\x82"));
-    assert_eq!(
-        protocol_error(&events_both_ways(server, &trunc)).1,
-        ProtocolError::InvalidUtf8
-    );
+    assert_eq!(protocol_error(&events_both_ways(server, &trunc)).1, ProtocolError::InvalidUtf8);
 }
 
 // F3 / Autobahn 6.4.x: fail as soon as the prefix is impossible — before later fragments,
@@ -421,17 +320,8 @@ fn utf8_fails_fast_rfc6455_8_1() {
     assert_eq!(protocol_error(&events).1, ProtocolError::InvalidUtf8);
 
     let mut s = server();
-    let whole = client_frame(
-        true,
-        TEXT,
-        b"valid \xed\xa0\x80 and more bytes that never come",
-    );
-    let events = feed(
-        &mut s,
-        Instant::ZERO,
-        &whole[..6 + 9],
-        &mut Chunker::new(1, 0),
-    );
+    let whole = client_frame(true, TEXT, b"valid \xed\xa0\x80 and more bytes that never come");
+    let events = feed(&mut s, Instant::ZERO, &whole[..6 + 9], &mut Chunker::new(1, 0));
     assert_eq!(protocol_error(&events).1, ProtocolError::InvalidUtf8);
 }
 
@@ -440,26 +330,13 @@ fn utf8_fails_fast_rfc6455_8_1() {
 #[test]
 fn automatic_pong_with_same_payload_rfc6455_5_5_2() {
     let mut p = Pair::new(test_config(), 1, 3);
-    p.client
-        .send(Message::Ping(Bytes::from_static(b"abc")))
-        .unwrap();
+    p.client.send(Message::Ping(Bytes::from_static(b"abc"))).unwrap();
     p.drive();
-    assert_eq!(
-        p.server_events,
-        vec![Event::Message(Message::Ping(Bytes::from_static(b"abc")))]
-    );
-    assert_eq!(
-        p.client_events,
-        vec![Event::Message(Message::Pong(Bytes::from_static(b"abc")))]
-    );
+    assert_eq!(p.server_events, vec![Event::Message(Message::Ping(Bytes::from_static(b"abc")))]);
+    assert_eq!(p.client_events, vec![Event::Message(Message::Pong(Bytes::from_static(b"abc")))]);
     // Turned off: no pong.
     let mut s = server_with(|b| b.auto_pong(false));
-    let _ = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(true, PING, b"x"),
-        &mut Chunker::new(1, 0),
-    );
+    let _ = feed(&mut s, Instant::ZERO, &client_frame(true, PING, b"x"), &mut Chunker::new(1, 0));
     assert!(drain(&mut s).is_empty());
 }
 
@@ -473,12 +350,7 @@ fn pong_goes_ahead_of_unstarted_data() {
     let mut chunks = [&[][..]; 4];
     let _ = s.poll_transmit(&mut chunks);
     s.consume_transmit(3);
-    let _ = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(true, PING, b"p"),
-        &mut Chunker::new(1, 0),
-    );
+    let _ = feed(&mut s, Instant::ZERO, &client_frame(true, PING, b"p"), &mut Chunker::new(1, 0));
     let out = drain(&mut s);
     let mut expected = server_frame(true, BINARY, &[1; 10])[3..].to_vec();
     expected.extend(server_frame(true, PONG, b"p"));
@@ -497,16 +369,9 @@ fn ping_flood_keeps_one_pong() {
     for _ in 0..100 {
         let events = feed(&mut s, Instant::ZERO, &flood, &mut Chunker::new(1, 0));
         assert_eq!(events.len(), 1000);
-        assert!(
-            s.buffered_transmit() <= 2 * (2 + 125),
-            "{}",
-            s.buffered_transmit()
-        );
+        assert!(s.buffered_transmit() <= 2 * (2 + 125), "{}", s.buffered_transmit());
     }
-    assert_eq!(
-        drain(&mut s),
-        server_frame(true, PONG, &[(999 % 256) as u8; 125])
-    );
+    assert_eq!(drain(&mut s), server_frame(true, PONG, &[(999 % 256) as u8; 125]));
 }
 
 // E3: unsolicited pongs are delivered (if asked for) and otherwise ignored.
@@ -529,26 +394,14 @@ fn close_initiated_by_client_rfc6455_7_1_2() {
     p.client.send(Message::text("last")).unwrap();
     p.client.close(p.now, CloseCode::NORMAL, "bye").unwrap();
     assert_eq!(p.client.state(), State::Closing);
-    assert_eq!(
-        p.client.send(Message::text("x")),
-        Err(SendError::AlreadyClosed)
-    );
-    assert_eq!(
-        p.client.close(p.now, CloseCode::NORMAL, ""),
-        Err(SendError::AlreadyClosed)
-    );
+    assert_eq!(p.client.send(Message::text("x")), Err(SendError::AlreadyClosed));
+    assert_eq!(p.client.close(p.now, CloseCode::NORMAL, ""), Err(SendError::AlreadyClosed));
     p.drive();
     assert_eq!(p.server_events[0], text("last"));
     let s = p.server_closed().unwrap();
-    assert_eq!(
-        (s.code, s.reason.as_str(), &s.cause),
-        (CloseCode::NORMAL, "bye", &CloseCause::PeerInitiated)
-    );
+    assert_eq!((s.code, s.reason.as_str(), &s.cause), (CloseCode::NORMAL, "bye", &CloseCause::PeerInitiated));
     let c = p.client_closed().unwrap();
-    assert_eq!(
-        (c.code, &c.cause),
-        (CloseCode::NORMAL, &CloseCause::LocallyInitiated)
-    );
+    assert_eq!((c.code, &c.cause), (CloseCode::NORMAL, &CloseCause::LocallyInitiated));
     assert!(c.is_clean() && s.is_clean());
     // E11: the server shut down first; the client then saw EOF and shut down too.
     assert!(p.server_shut && p.client_shut);
@@ -559,19 +412,11 @@ fn close_initiated_by_client_rfc6455_7_1_2() {
 #[test]
 fn close_initiated_by_server_rfc6455_7_1_1() {
     let mut p = Pair::new(test_config(), 5, 0);
-    p.server
-        .close(p.now, CloseCode::new(4000).unwrap(), "done")
-        .unwrap();
+    p.server.close(p.now, CloseCode::new(4000).unwrap(), "done").unwrap();
     p.drive();
     let c = p.client_closed().unwrap();
-    assert_eq!(
-        (c.code.as_u16(), c.reason.as_str(), &c.cause),
-        (4000, "done", &CloseCause::PeerInitiated)
-    );
-    assert_eq!(
-        p.server_closed().unwrap().cause,
-        CloseCause::LocallyInitiated
-    );
+    assert_eq!((c.code.as_u16(), c.reason.as_str(), &c.cause), (4000, "done", &CloseCause::PeerInitiated));
+    assert_eq!(p.server_closed().unwrap().cause, CloseCause::LocallyInitiated);
     assert!(p.server_shut && p.client_shut);
 }
 
@@ -579,12 +424,7 @@ fn close_initiated_by_server_rfc6455_7_1_1() {
 #[test]
 fn client_waits_bounded_for_server_eof() {
     let mut c = client();
-    let _ = feed(
-        &mut c,
-        Instant::ZERO,
-        &server_frame(true, CLOSE, &1000u16.to_be_bytes()),
-        &mut Chunker::new(1, 0),
-    );
+    let _ = feed(&mut c, Instant::ZERO, &server_frame(true, CLOSE, &1000u16.to_be_bytes()), &mut Chunker::new(1, 0));
     let reply = drain(&mut c);
     assert_eq!(reply.len(), 2 + 4 + 2, "masked close reply with the code");
     assert!(!c.should_shutdown());
@@ -603,27 +443,16 @@ fn data_after_close_is_discarded_e8() {
     assert_eq!(events.len(), 1);
     let mut s = server();
     let _ = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(1, 0));
-    assert_eq!(
-        drain(&mut s),
-        server_frame(true, CLOSE, &1000u16.to_be_bytes())
-    );
+    assert_eq!(drain(&mut s), server_frame(true, CLOSE, &1000u16.to_be_bytes()));
 }
 
 // Empty close: reported as 1005, answered with an empty close.
 #[test]
 fn empty_close_reports_1005_rfc6455_7_1_5() {
     let mut s = server();
-    let events = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(true, CLOSE, b""),
-        &mut Chunker::new(1, 0),
-    );
+    let events = feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, b""), &mut Chunker::new(1, 0));
     match &events[0] {
-        Event::Closed(c) => assert_eq!(
-            (c.code, &c.cause),
-            (CloseCode::NO_STATUS, &CloseCause::PeerInitiated)
-        ),
+        Event::Closed(c) => assert_eq!((c.code, &c.cause), (CloseCode::NO_STATUS, &CloseCause::PeerInitiated)),
         e => panic!("{e:?}"),
     }
     assert_eq!(drain(&mut s), server_frame(true, CLOSE, b""));
@@ -633,19 +462,9 @@ fn empty_close_reports_1005_rfc6455_7_1_5() {
 #[test]
 fn invalid_close_reason_fails_1007_e6() {
     let mut s = server();
-    let events = feed(
-        &mut s,
-        Instant::ZERO,
-        &client_frame(true, CLOSE, &[3, 0xe8, 0xff, 0xfe]),
-        &mut Chunker::new(1, 0),
-    );
-    assert_eq!(
-        protocol_error(&events),
-        (
-            CloseCode::INVALID_PAYLOAD,
-            ProtocolError::InvalidCloseReason
-        )
-    );
+    let events =
+        feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, &[3, 0xe8, 0xff, 0xfe]), &mut Chunker::new(1, 0));
+    assert_eq!(protocol_error(&events), (CloseCode::INVALID_PAYLOAD, ProtocolError::InvalidCloseReason));
     assert_eq!(sent_close_code(&mut s), 1007);
 }
 
@@ -656,17 +475,11 @@ fn close_reason_lengths_e7() {
     ok.extend([b'a'; 123]);
     assert!(matches!(
         events_both_ways(server, &client_frame(true, CLOSE, &ok))[0],
-        Event::Closed(Closed {
-            cause: CloseCause::PeerInitiated,
-            ..
-        })
+        Event::Closed(Closed { cause: CloseCause::PeerInitiated, .. })
     ));
     ok.push(b'a');
     let events = events_both_ways(server, &client_frame(true, CLOSE, &ok));
-    assert_eq!(
-        protocol_error(&events).1,
-        ProtocolError::ControlFrameTooLarge { len: 126 }
-    );
+    assert_eq!(protocol_error(&events).1, ProtocolError::ControlFrameTooLarge { len: 126 });
 }
 
 // E9: we close, the peer never answers: 1006 after the close timeout, then shut down.
@@ -677,18 +490,12 @@ fn close_timeout_reports_1006_e9() {
     p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
     p.drive();
     assert!(p.client_closed().is_none());
-    assert_eq!(
-        p.client.poll_timeout(),
-        Some(Instant::ZERO + Duration::from_secs(5))
-    );
+    assert_eq!(p.client.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(5)));
     p.advance(Duration::from_secs(4));
     assert!(p.client_closed().is_none());
     p.advance(Duration::from_secs(1));
     let c = p.client_closed().unwrap();
-    assert_eq!(
-        (c.code, &c.cause),
-        (CloseCode::ABNORMAL, &CloseCause::CloseTimeout)
-    );
+    assert_eq!((c.code, &c.cause), (CloseCode::ABNORMAL, &CloseCause::CloseTimeout));
     assert!(p.client.should_shutdown());
 }
 
@@ -700,10 +507,7 @@ fn simultaneous_close_e10() {
     p.server.close(p.now, CloseCode::NORMAL, "").unwrap();
     p.drive();
     for c in [p.client_closed().unwrap(), p.server_closed().unwrap()] {
-        assert_eq!(
-            (c.code, &c.cause),
-            (CloseCode::NORMAL, &CloseCause::LocallyInitiated)
-        );
+        assert_eq!((c.code, &c.cause), (CloseCode::NORMAL, &CloseCause::LocallyInitiated));
     }
     assert!(p.client_shut && p.server_shut);
 }
@@ -733,10 +537,7 @@ fn eof_mid_frame_reports_1006_g5() {
     }
     assert_eq!(events[0], text("whole"));
     match &events[1] {
-        Event::Closed(c) => assert_eq!(
-            (c.code, &c.cause),
-            (CloseCode::ABNORMAL, &CloseCause::TransportEof)
-        ),
+        Event::Closed(c) => assert_eq!((c.code, &c.cause), (CloseCode::ABNORMAL, &CloseCause::TransportEof)),
         e => panic!("{e:?}"),
     }
     assert_eq!(events.len(), 2);
@@ -755,40 +556,24 @@ fn keepalive_detects_dead_peer() {
         .unwrap();
     let mut s = Connection::new(Role::Server, cfg);
     s.handle_timeout(Instant::ZERO);
-    assert_eq!(
-        s.poll_timeout(),
-        Some(Instant::ZERO + Duration::from_secs(20))
-    );
+    assert_eq!(s.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(20)));
     s.handle_timeout(Instant::ZERO + Duration::from_secs(19));
     assert!(drain(&mut s).is_empty());
     s.handle_timeout(Instant::ZERO + Duration::from_secs(20));
     assert_eq!(drain(&mut s), server_frame(true, PING, b""));
-    assert_eq!(
-        s.poll_timeout(),
-        Some(Instant::ZERO + Duration::from_secs(40))
-    );
+    assert_eq!(s.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(40)));
     s.handle_timeout(Instant::ZERO + Duration::from_secs(40));
     match s.poll_event() {
-        Some(Event::Closed(c)) => assert_eq!(
-            (c.code, &c.cause),
-            (CloseCode::ABNORMAL, &CloseCause::IdleTimeout)
-        ),
+        Some(Event::Closed(c)) => assert_eq!((c.code, &c.cause), (CloseCode::ABNORMAL, &CloseCause::IdleTimeout)),
         e => panic!("{e:?}"),
     }
-    assert_eq!(
-        drain(&mut s),
-        server_frame(true, CLOSE, &1011u16.to_be_bytes())
-    );
+    assert_eq!(drain(&mut s), server_frame(true, CLOSE, &1011u16.to_be_bytes()));
     assert!(s.should_shutdown());
 }
 
 #[test]
 fn keepalive_is_satisfied_by_any_traffic() {
-    let cfg = test_config()
-        .to_builder()
-        .keepalive_interval(Some(Duration::from_secs(20)))
-        .build()
-        .unwrap();
+    let cfg = test_config().to_builder().keepalive_interval(Some(Duration::from_secs(20))).build().unwrap();
     let mut p = Pair::new(cfg, 11, 0);
     p.client.handle_timeout(p.now);
     p.server.handle_timeout(p.now);
@@ -796,36 +581,20 @@ fn keepalive_is_satisfied_by_any_traffic() {
         p.advance(Duration::from_secs(20)); // both ping, both answer
     }
     assert!(p.client_closed().is_none() && p.server_closed().is_none());
-    assert!(p
-        .client_events
-        .iter()
-        .all(|e| matches!(e, Event::Message(Message::Ping(_) | Message::Pong(_)))));
+    assert!(p.client_events.iter().all(|e| matches!(e, Event::Message(Message::Ping(_) | Message::Pong(_)))));
 }
 
 #[test]
 fn idle_timeout_closes() {
     let mut s = server_with(|b| b.idle_timeout(Some(Duration::from_secs(30))));
     s.handle_timeout(Instant::ZERO);
-    let _ = feed(
-        &mut s,
-        Instant::ZERO + Duration::from_secs(10),
-        &client_frame(true, TEXT, b"x"),
-        &mut Chunker::new(1, 0),
-    );
-    assert_eq!(
-        s.poll_timeout(),
-        Some(Instant::ZERO + Duration::from_secs(40))
-    );
+    let _ =
+        feed(&mut s, Instant::ZERO + Duration::from_secs(10), &client_frame(true, TEXT, b"x"), &mut Chunker::new(1, 0));
+    assert_eq!(s.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(40)));
     s.handle_timeout(Instant::ZERO + Duration::from_secs(39));
     assert_eq!(s.poll_event(), None);
     s.handle_timeout(Instant::ZERO + Duration::from_secs(40));
-    assert!(matches!(
-        s.poll_event(),
-        Some(Event::Closed(Closed {
-            cause: CloseCause::IdleTimeout,
-            ..
-        }))
-    ));
+    assert!(matches!(s.poll_event(), Some(Event::Closed(Closed { cause: CloseCause::IdleTimeout, .. }))));
 }
 
 // ---- local misuse (hostile-peers I) ----
@@ -833,24 +602,15 @@ fn idle_timeout_closes() {
 #[test]
 fn local_misuse_is_a_typed_error() {
     let mut s = server();
-    assert_eq!(
-        s.send(Message::Ping(Bytes::from(vec![0; 126]))),
-        Err(SendError::ControlPayloadTooLarge { len: 126 })
-    );
-    assert_eq!(
-        s.close(Instant::ZERO, CloseCode::ABNORMAL, ""),
-        Err(SendError::InvalidCloseCode(1006))
-    );
+    assert_eq!(s.send(Message::Ping(Bytes::from(vec![0; 126]))), Err(SendError::ControlPayloadTooLarge { len: 126 }));
+    assert_eq!(s.close(Instant::ZERO, CloseCode::ABNORMAL, ""), Err(SendError::InvalidCloseCode(1006)));
     assert_eq!(
         s.close(Instant::ZERO, CloseCode::NORMAL, &"x".repeat(124)),
         Err(SendError::CloseReasonTooLong { len: 124 })
     );
     assert!(drain(&mut s).is_empty(), "nothing invalid reached the wire");
     s.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
-    assert_eq!(
-        s.close(Instant::ZERO, CloseCode::NORMAL, ""),
-        Err(SendError::AlreadyClosed)
-    );
+    assert_eq!(s.close(Instant::ZERO, CloseCode::NORMAL, ""), Err(SendError::AlreadyClosed));
     assert_eq!(s.send(Message::text("x")), Err(SendError::AlreadyClosed));
 }
 

@@ -87,12 +87,8 @@ impl ProtocolError {
     /// ```
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
-            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
-                CloseCode::MESSAGE_TOO_BIG
-            }
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -212,9 +208,7 @@ impl HandshakeError {
     /// ```
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            HandshakeError::HeadTooLarge { .. } | HandshakeError::TooManyHeaders { .. } => {
-                Some(431)
-            }
+            HandshakeError::HeadTooLarge { .. } | HandshakeError::TooManyHeaders { .. } => Some(431),
             HandshakeError::UnsupportedVersion => Some(426),
             HandshakeError::MethodNotGet => Some(405),
             HandshakeError::MalformedHttp(_)

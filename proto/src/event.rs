@@ -33,10 +33,7 @@ pub struct Closed {
 impl Closed {
     /// Whether the close handshake completed (both close frames exchanged).
     pub fn is_clean(&self) -> bool {
-        matches!(
-            self.cause,
-            CloseCause::PeerInitiated | CloseCause::LocallyInitiated
-        )
+        matches!(self.cause, CloseCause::PeerInitiated | CloseCause::LocallyInitiated)
     }
 }
 

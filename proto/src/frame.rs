@@ -67,10 +67,7 @@ pub(crate) struct DecodeRules {
 /// Decode a header from the start of `buf`. `Ok(None)` means more bytes are needed; the
 /// checks run in an order that never needs more than the header (so an impossible length
 /// fails before anything is reserved, hostile-peers C3/C4).
-pub(crate) fn decode_header(
-    buf: &[u8],
-    rules: &DecodeRules,
-) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
     if buf.len() < 2 {
         return Ok(None);
     }
@@ -88,15 +85,11 @@ pub(crate) fn decode_header(
             return Err(ProtocolError::FragmentedControlFrame);
         }
         if len7 > 125 {
-            return Err(ProtocolError::ControlFrameTooLarge {
-                len: u64::from(len7),
-            });
+            return Err(ProtocolError::ControlFrameTooLarge { len: u64::from(len7) });
         }
     }
     match (rules.role, masked) {
-        (Role::Server, false) if !rules.accept_unmasked => {
-            return Err(ProtocolError::UnmaskedClientFrame)
-        }
+        (Role::Server, false) if !rules.accept_unmasked => return Err(ProtocolError::UnmaskedClientFrame),
         (Role::Client, true) => return Err(ProtocolError::MaskedServerFrame),
         _ => {}
     }
@@ -124,10 +117,7 @@ pub(crate) fn decode_header(
     // Non-minimal length encodings (e.g. 7E 00 05) are accepted, as most receivers do;
     // RFC 6455 §5.2 binds senders, and this engine never emits them (hostile-peers C6).
     if payload_len > rules.max_frame_size as u64 {
-        return Err(ProtocolError::FrameTooLarge {
-            size: payload_len,
-            max: rules.max_frame_size,
-        });
+        return Err(ProtocolError::FrameTooLarge { size: payload_len, max: rules.max_frame_size });
     }
     let mask = if masked {
         if buf.len() < pos + 4 {
@@ -139,15 +129,7 @@ pub(crate) fn decode_header(
     } else {
         None
     };
-    Ok(Some((
-        FrameHeader {
-            fin,
-            opcode,
-            mask,
-            payload_len,
-        },
-        pos,
-    )))
+    Ok(Some((FrameHeader { fin, opcode, mask, payload_len }, pos)))
 }
 
 /// Encode a header into `out`, returning its length. Lengths always use the minimal form.
@@ -184,11 +166,7 @@ mod tests {
     use super::*;
 
     fn rules(role: Role) -> DecodeRules {
-        DecodeRules {
-            role,
-            accept_unmasked: false,
-            max_frame_size: 16 << 20,
-        }
+        DecodeRules { role, accept_unmasked: false, max_frame_size: 16 << 20 }
     }
 
     fn dec(role: Role, bytes: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
@@ -210,10 +188,7 @@ mod tests {
             };
             assert_eq!(n, expected, "len {len}");
             let (h, used) = dec(Role::Client, &buf[..n]).unwrap().unwrap();
-            assert_eq!(
-                (h.payload_len, used, h.fin, h.opcode),
-                (len as u64, n, true, OpCode::Binary)
-            );
+            assert_eq!((h.payload_len, used, h.fin, h.opcode), (len as u64, n, true, OpCode::Binary));
             // Every strict prefix asks for more bytes instead of guessing.
             for cut in 0..n {
                 assert_eq!(dec(Role::Client, &buf[..cut]).unwrap(), None);
@@ -225,88 +200,49 @@ mod tests {
     #[test]
     fn length_msb_set_fails_rfc6455_5_2() {
         let bytes = [0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(
-            dec(Role::Client, &bytes),
-            Err(ProtocolError::PayloadLengthMsbSet)
-        );
+        assert_eq!(dec(Role::Client, &bytes), Err(ProtocolError::PayloadLengthMsbSet));
     }
 
     // hostile-peers C4: a huge announced length fails at header time with 1009.
     #[test]
     fn oversized_frame_fails_at_header_time() {
         let bytes = [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(
-            dec(Role::Client, &bytes),
-            Err(ProtocolError::FrameTooLarge { .. })
-        ));
+        assert!(matches!(dec(Role::Client, &bytes), Err(ProtocolError::FrameTooLarge { .. })));
     }
 
     // hostile-peers C6: non-minimal lengths are accepted (documented policy).
     #[test]
     fn non_minimal_length_accepted() {
-        let (h, n) = dec(Role::Client, &[0x81, 0x7e, 0x00, 0x05])
-            .unwrap()
-            .unwrap();
+        let (h, n) = dec(Role::Client, &[0x81, 0x7e, 0x00, 0x05]).unwrap().unwrap();
         assert_eq!((h.payload_len, n), (5, 4));
     }
 
     // hostile-peers C1, C2 (§5.1): masking direction is enforced.
     #[test]
     fn mask_direction_rfc6455_5_1() {
-        assert_eq!(
-            dec(Role::Server, &[0x81, 0x05]),
-            Err(ProtocolError::UnmaskedClientFrame)
-        );
-        assert_eq!(
-            dec(Role::Client, &[0x81, 0x85, 1, 2, 3, 4]),
-            Err(ProtocolError::MaskedServerFrame)
-        );
-        let lenient = DecodeRules {
-            role: Role::Server,
-            accept_unmasked: true,
-            max_frame_size: 100,
-        };
+        assert_eq!(dec(Role::Server, &[0x81, 0x05]), Err(ProtocolError::UnmaskedClientFrame));
+        assert_eq!(dec(Role::Client, &[0x81, 0x85, 1, 2, 3, 4]), Err(ProtocolError::MaskedServerFrame));
+        let lenient = DecodeRules { role: Role::Server, accept_unmasked: true, max_frame_size: 100 };
         assert!(decode_header(&[0x81, 0x05], &lenient).unwrap().is_some());
     }
 
     // hostile-peers C7, C8 (§5.2): reserved bits and opcodes.
     #[test]
     fn reserved_bits_and_opcodes_rfc6455_5_2() {
-        assert_eq!(
-            dec(Role::Client, &[0xc1, 0x00]),
-            Err(ProtocolError::ReservedBitsSet { bits: 4 })
-        );
-        assert_eq!(
-            dec(Role::Client, &[0xa2, 0x00]),
-            Err(ProtocolError::ReservedBitsSet { bits: 2 })
-        );
+        assert_eq!(dec(Role::Client, &[0xc1, 0x00]), Err(ProtocolError::ReservedBitsSet { bits: 4 }));
+        assert_eq!(dec(Role::Client, &[0xa2, 0x00]), Err(ProtocolError::ReservedBitsSet { bits: 2 }));
         for op in (0x3..=0x7).chain(0xB..=0xF) {
-            assert_eq!(
-                dec(Role::Client, &[0x80 | op, 0x00]),
-                Err(ProtocolError::ReservedOpcode(op))
-            );
+            assert_eq!(dec(Role::Client, &[0x80 | op, 0x00]), Err(ProtocolError::ReservedOpcode(op)));
         }
     }
 
     // hostile-peers D3, E1 (§5.5): control frames are short and never fragmented.
     #[test]
     fn control_frame_rules_rfc6455_5_5() {
-        assert_eq!(
-            dec(Role::Client, &[0x09, 0x00]),
-            Err(ProtocolError::FragmentedControlFrame)
-        );
-        assert_eq!(
-            dec(Role::Client, &[0x89, 0x7e, 0x00, 0x7e]),
-            Err(ProtocolError::ControlFrameTooLarge { len: 126 })
-        );
-        assert_eq!(
-            dec(Role::Client, &[0x8a, 0x7e]),
-            Err(ProtocolError::ControlFrameTooLarge { len: 126 })
-        );
-        assert_eq!(
-            dec(Role::Client, &[0x88, 0x7f]),
-            Err(ProtocolError::ControlFrameTooLarge { len: 127 })
-        );
+        assert_eq!(dec(Role::Client, &[0x09, 0x00]), Err(ProtocolError::FragmentedControlFrame));
+        assert_eq!(dec(Role::Client, &[0x89, 0x7e, 0x00, 0x7e]), Err(ProtocolError::ControlFrameTooLarge { len: 126 }));
+        assert_eq!(dec(Role::Client, &[0x8a, 0x7e]), Err(ProtocolError::ControlFrameTooLarge { len: 126 }));
+        assert_eq!(dec(Role::Client, &[0x88, 0x7f]), Err(ProtocolError::ControlFrameTooLarge { len: 127 }));
         assert!(dec(Role::Client, &[0x89, 0x7d]).unwrap().is_some());
     }
 }

@@ -71,15 +71,15 @@ mod utf8;
 
 #[cfg(test)]
 mod pair;
+#[cfg(test)]
+mod proptests;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
 pub use error::{ConfigError, HandshakeError, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
-pub use handshake::{
-    AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake,
-};
+pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};
 pub use mask::apply_mask;
 pub use message::{Message, Utf8Bytes};
 pub use rng::{OsRng, Rng, SeededRng};

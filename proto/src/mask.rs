@@ -20,12 +20,7 @@
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     let shift = phase & 3;
-    let key = [
-        key[shift],
-        key[(shift + 1) & 3],
-        key[(shift + 2) & 3],
-        key[(shift + 3) & 3],
-    ];
+    let key = [key[shift], key[(shift + 1) & 3], key[(shift + 2) & 3], key[(shift + 3) & 3]];
     if buf.len() < 16 {
         for (i, b) in buf.iter_mut().enumerate() {
             *b ^= key[i & 3];
@@ -33,9 +28,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
         return;
     }
     // 32-byte blocks of four u64 lanes: the compiler turns this into vector XORs.
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
     let mut blocks = buf.chunks_exact_mut(32);
     for block in &mut blocks {
         for lane in block.chunks_exact_mut(8) {

@@ -22,10 +22,7 @@ pub(crate) struct Chunker {
 
 impl Chunker {
     pub(crate) fn new(seed: u64, max: usize) -> Self {
-        Chunker {
-            state: seed | 1,
-            max,
-        }
+        Chunker { state: seed | 1, max }
     }
     pub(crate) fn next(&mut self, available: usize) -> usize {
         if self.max == 0 {
@@ -57,12 +54,7 @@ pub(crate) fn drain(conn: &mut Connection) -> Vec<u8> {
 
 /// Feed `bytes` into `conn` through `read_buf`/`commit_read` in chunks, taking events
 /// whenever the engine pushes back, and return all events.
-pub(crate) fn feed(
-    conn: &mut Connection,
-    now: Instant,
-    bytes: &[u8],
-    chunker: &mut Chunker,
-) -> Vec<Event> {
+pub(crate) fn feed(conn: &mut Connection, now: Instant, bytes: &[u8], chunker: &mut Chunker) -> Vec<Event> {
     let mut events = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -118,10 +110,7 @@ pub(crate) fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 pub(crate) fn test_config() -> Config {
-    Config::builder()
-        .rng(Arc::new(SeededRng::new(42)))
-        .build()
-        .unwrap()
+    Config::builder().rng(Arc::new(SeededRng::new(42))).build().unwrap()
 }
 
 /// A client and a server engine connected back to back.
@@ -145,12 +134,7 @@ impl Pair {
         Pair::with_configs(config.clone(), config, seed, max_chunk)
     }
 
-    pub(crate) fn with_configs(
-        client: Config,
-        server: Config,
-        seed: u64,
-        max_chunk: usize,
-    ) -> Pair {
+    pub(crate) fn with_configs(client: Config, server: Config, seed: u64, max_chunk: usize) -> Pair {
         Pair {
             client: Connection::new(Role::Client, client),
             server: Connection::new(Role::Server, server),
@@ -229,11 +213,7 @@ fn closed_of(events: &[Event]) -> Option<&Closed> {
     let mut found = None;
     for (i, e) in events.iter().enumerate() {
         if let Event::Closed(c) = e {
-            assert_eq!(
-                i,
-                events.len() - 1,
-                "Closed must be the last event: {events:?}"
-            );
+            assert_eq!(i, events.len() - 1, "Closed must be the last event: {events:?}");
             assert!(found.is_none(), "Closed handed out twice");
             found = Some(c);
         }

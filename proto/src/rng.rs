@@ -56,16 +56,11 @@ pub struct SeededRng {
 impl SeededRng {
     /// A generator whose output depends only on `seed`.
     pub fn new(seed: u64) -> Self {
-        SeededRng {
-            state: AtomicU64::new(seed),
-        }
+        SeededRng { state: AtomicU64::new(seed) }
     }
 
     fn next_u64(&self) -> u64 {
-        let mut z = self
-            .state
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed).wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -106,10 +101,7 @@ impl fmt::Debug for KeyCache {
 
 impl KeyCache {
     pub(crate) fn new() -> Self {
-        KeyCache {
-            buf: [0; 64],
-            pos: 64,
-        }
+        KeyCache { buf: [0; 64], pos: 64 }
     }
 
     /// Four fresh random bytes: a frame's mask key.

@@ -93,26 +93,15 @@ impl TxQueue {
             return;
         }
         self.inline.extend_from_slice(bytes);
-        self.push_seg(Seg::Inline {
-            len: bytes.len(),
-            frame_end,
-        });
+        self.push_seg(Seg::Inline { len: bytes.len(), frame_end });
     }
 
     /// Append bytes by copy, then let `f` transform the copied bytes in place (masking).
-    pub(crate) fn push_copy_with(
-        &mut self,
-        bytes: &[u8],
-        frame_end: bool,
-        f: impl FnOnce(&mut [u8]),
-    ) {
+    pub(crate) fn push_copy_with(&mut self, bytes: &[u8], frame_end: bool, f: impl FnOnce(&mut [u8])) {
         let start = self.inline.len();
         self.inline.extend_from_slice(bytes);
         f(&mut self.inline[start..]);
-        self.push_seg(Seg::Inline {
-            len: bytes.len(),
-            frame_end,
-        });
+        self.push_seg(Seg::Inline { len: bytes.len(), frame_end });
     }
 
     /// Append a payload by reference.
@@ -127,20 +116,12 @@ impl TxQueue {
     fn push_seg(&mut self, seg: Seg) {
         self.len += seg.len();
         // Merge adjacent inline pieces of the same frame so they form one segment.
-        if let (
-            Seg::Inline { len, frame_end },
-            Some(Seg::Inline {
-                len: last_len,
-                frame_end: false,
-            }),
-        ) = (&seg, self.segs.back_mut())
+        if let (Seg::Inline { len, frame_end }, Some(Seg::Inline { len: last_len, frame_end: false })) =
+            (&seg, self.segs.back_mut())
         {
             *last_len += *len;
             let fe = *frame_end;
-            if let Some(Seg::Inline {
-                frame_end: last_fe, ..
-            }) = self.segs.back_mut()
-            {
+            if let Some(Seg::Inline { frame_end: last_fe, .. }) = self.segs.back_mut() {
                 *last_fe = fe;
             }
             return;
@@ -196,11 +177,7 @@ impl TxQueue {
     /// Fill `out` with the next chunks to write, in order; returns how many were filled.
     /// Adjacent copied pieces come out as one chunk.
     pub(crate) fn chunks<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
-        let mut w = ChunkWriter {
-            out,
-            n: 0,
-            full: false,
-        };
+        let mut w = ChunkWriter { out, n: 0, full: false };
         let mut inline_pos = self.inline_head;
         let mut idx = 0;
         // Phase A: finish the frame in progress.

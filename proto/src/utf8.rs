@@ -29,10 +29,7 @@ pub struct InvalidUtf8;
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
-        Utf8Validator {
-            partial: [0; 4],
-            partial_len: 0,
-        }
+        Utf8Validator { partial: [0; 4], partial_len: 0 }
     }
 
     /// Validate the next piece.
@@ -128,12 +125,7 @@ mod tests {
     // hostile-peers F1 (§8.1): surrogates, overlongs and code points above U+10FFFF fail.
     #[test]
     fn rejects_invalid_sequences_rfc6455_8_1() {
-        for bad in [
-            &b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..],
-            b"\xc0\xaf",
-            b"\xf4\x90\x80\x80",
-            b"\xff",
-        ] {
+        for bad in [&b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..], b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xff"] {
             assert!(Utf8Validator::new().feed(bad).is_err(), "{bad:?}");
         }
     }

@@ -1,16 +1,35 @@
-//! The opening handshake (RFC 6455 §4), both roles: parsing and validating HTTP heads,
-//! building requests and responses. Framing lives in the connection, not here.
+//! The opening handshake (RFC 6455 §4), both roles: the shared [`Header`] type, the
+//! `Sec-WebSocket-Accept` computation and the module map. Parsing lives in `http.rs`, the
+//! server in `server.rs`, the client in `client.rs`, URL parsing in `url.rs`; framing lives
+//! in the connection, not here.
 //!
-//! STUB: the API below is fixed; the bodies are being written (issue 2).
+//! Both roles read the peer's HTTP head through the same incremental reader: every byte is
+//! scanned once, the byte cap ([`Config::max_handshake_bytes`](crate::Config::max_handshake_bytes))
+//! and the line cap ([`Config::max_handshake_headers`](crate::Config::max_handshake_headers))
+//! are enforced as bytes arrive, httparse runs once on the complete head, and the bytes that
+//! followed the head are handed to the [`Connection`](crate::Connection) untouched.
+//! Line ends may be CRLF or a bare LF (RFC 9112 §2.2 allows recipients to accept it, and
+//! httparse does; the reader agrees with httparse on where a head ends), and empty lines
+//! before the start line are skipped. Slow drips are not refused (no minimum read size): a
+//! one-byte-at-a-time head costs the same total work, and the total handshake deadline
+//! ([`Config::handshake_timeout`](crate::Config::handshake_timeout), enforced by the
+//! adapters) is what ends a slowloris.
+
+mod client;
+mod http;
+mod server;
+mod url;
+
+#[cfg(test)]
+mod tests;
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
+use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::config::Config;
-use crate::connection::Connection;
-use crate::error::HandshakeError;
+pub use client::{ClientHandshake, ClientRequest, Response};
+pub use server::{AcceptOptions, Request, ServerHandshake};
 
 /// One HTTP header, as received or to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,103 +40,38 @@ pub struct Header {
     pub value: Bytes,
 }
 
-/// A parsed, validated upgrade request (server side).
-#[derive(Clone, Debug)]
-pub struct Request {
-    _p: (),
-}
-
-/// How a server accepts a request.
-#[derive(Clone, Debug, Default)]
-pub struct AcceptOptions {
-    _p: (),
-}
-
-/// The server side of the opening handshake.
-#[derive(Debug)]
-pub struct ServerHandshake {
-    _p: (),
-}
-
-impl ServerHandshake {
-    /// A server handshake that reads a request under `config`'s limits.
-    pub fn new(_config: Config) -> Self {
-        todo!("issue 2")
-    }
-    /// Feed received bytes.
+impl Header {
+    /// The value as UTF-8, or `None` if it is not (HTTP allows opaque bytes).
     ///
-    /// # Errors
-    /// When the request is invalid.
-    pub fn receive(&mut self, _data: &[u8]) -> Result<Option<&Request>, HandshakeError> {
-        todo!("issue 2")
-    }
-    /// Accept.
-    ///
-    /// # Errors
-    /// When the options are invalid.
-    pub fn accept(self, _options: &AcceptOptions) -> Result<Connection, HandshakeError> {
-        todo!("issue 2")
+    /// ```
+    /// use tether_proto::{Bytes, Header};
+    /// let h = Header { name: "Origin".into(), value: Bytes::from_static(b"https://a.example") };
+    /// assert_eq!(h.value_str(), Some("https://a.example"));
+    /// ```
+    pub fn value_str(&self) -> Option<&str> {
+        core::str::from_utf8(&self.value).ok()
     }
 }
 
-/// What a client asks for.
-#[derive(Clone, Debug)]
-pub struct ClientRequest {
-    _p: (),
+/// The GUID that RFC 6455 §1.3 appends to the key before hashing.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
+/// The key is hashed as sent (its base64 text), not decoded.
+pub(crate) fn accept_key(key: &[u8]) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(ACCEPT_GUID);
+    base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
 }
 
-impl ClientRequest {
-    /// Parse a URL.
-    ///
-    /// # Errors
-    /// When the URL is invalid.
-    pub fn from_url(_url: &str) -> Result<ClientRequest, HandshakeError> {
-        todo!("issue 2")
+#[cfg(test)]
+mod accept_key_tests {
+    use super::*;
+
+    // RFC 6455 §1.3 / §4.2.2: the worked example.
+    #[test]
+    fn rfc_example_accept_key() {
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 }
-
-/// The server's accepted response (client side).
-#[derive(Clone, Debug)]
-pub struct Response {
-    _p: (),
-}
-
-/// The client side of the opening handshake.
-#[derive(Debug)]
-pub struct ClientHandshake {
-    _p: (),
-}
-
-impl ClientHandshake {
-    /// Build.
-    ///
-    /// # Errors
-    /// When the request is invalid.
-    pub fn new(
-        _request: ClientRequest,
-        _config: Config,
-    ) -> Result<ClientHandshake, HandshakeError> {
-        todo!("issue 2")
-    }
-    /// The request bytes.
-    pub fn request_bytes(&self) -> &[u8] {
-        todo!("issue 2")
-    }
-    /// Feed received bytes.
-    ///
-    /// # Errors
-    /// When the response is invalid.
-    pub fn receive(&mut self, _data: &[u8]) -> Result<Option<&Response>, HandshakeError> {
-        todo!("issue 2")
-    }
-    /// Finish.
-    ///
-    /// # Errors
-    /// When incomplete.
-    pub fn into_connection(self) -> Result<Connection, HandshakeError> {
-        todo!("issue 2")
-    }
-}
-
-#[allow(dead_code)]
-fn _unused(_: Vec<u8>) {}

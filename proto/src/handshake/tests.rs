@@ -1,0 +1,258 @@
+//! Cross-role handshake tests: client ↔ server round trips, randomly chunked input, and
+//! heads as real peers (Chromium, Python `websockets`) send them. Single-role rules are
+//! tested next to their code in `server.rs`, `client.rs`, `http.rs` and `url.rs`.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::*;
+use crate::config::{Config, Role};
+use crate::error::HandshakeError;
+use crate::rng::{Rng, SeededRng};
+
+fn seeded(seed: u64) -> Config {
+    Config::builder().rng(Arc::new(SeededRng::new(seed))).build().unwrap()
+}
+
+/// Splits `data` into random chunks of 1..=max bytes, drawn from `rng`.
+fn chunks<'a>(data: &'a [u8], rng: &SeededRng, max: usize) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let mut b = [0u8; 1];
+        rng.fill(&mut b);
+        let n = (b[0] as usize % max + 1).min(rest.len());
+        out.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    out
+}
+
+/// Key / accept pair quoted in many references (e.g. Wikipedia's WebSocket article).
+const KEY: &str = "x3JJHMbDL1EzLkh9GBhXDw==";
+const ACCEPT: &str = "HSmrc0sMlYUkAGmm5OPpG2HaGWk=";
+
+/// What Chromium (desktop, v124) sends for `new WebSocket("ws://localhost:8765/chat",
+/// ["chat", "superchat"])` from a page on localhost:8000.
+fn chromium_request() -> Vec<u8> {
+    format!(
+        "GET /chat HTTP/1.1\r\n\
+Host: localhost:8765\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: http://localhost:8000\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\
+Cookie: sid=abc123; theme=dark\r\n\
+Sec-WebSocket-Key: {KEY}\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+Sec-WebSocket-Protocol: chat, superchat\r\n\
+\r\n"
+    )
+    .into_bytes()
+}
+
+// Interop (DESIGN.md "real peers"): a Chromium request is accepted, everything the app
+// needs is exposed, and the 101 carries the right accept and only the chosen protocol.
+#[test]
+fn chromium_request_is_accepted() {
+    let mut hs = ServerHandshake::new(Config::default());
+    let req = hs.receive(&chromium_request()).unwrap().unwrap();
+    assert_eq!((req.path(), req.query(), req.host()), ("/chat", None, Some("localhost:8765")));
+    assert_eq!(req.origin(), Some("http://localhost:8000"));
+    assert_eq!(req.header("cookie"), Some("sid=abc123; theme=dark"));
+    assert_eq!(req.protocols(), ["chat", "superchat"]);
+    assert_eq!(req.extensions(), ["permessage-deflate; client_max_window_bits"]);
+    assert_eq!(req.key(), KEY);
+    let resp = hs.response_bytes(&AcceptOptions::new().protocol("superchat")).unwrap();
+    let text = core::str::from_utf8(&resp).unwrap();
+    assert!(text.contains(&format!("\r\nSec-WebSocket-Accept: {ACCEPT}\r\n")));
+    assert!(text.contains("\r\nSec-WebSocket-Protocol: superchat\r\n"));
+    assert!(!text.contains("Extensions"), "deflate is declined by not answering it");
+}
+
+// Interop: Firefox sends `Connection: keep-alive, Upgrade` (hostile-peers A7's must-accept).
+#[test]
+fn firefox_connection_header_is_accepted() {
+    let text = String::from_utf8(chromium_request())
+        .unwrap()
+        .replace("Connection: Upgrade", "Connection: keep-alive, Upgrade");
+    assert!(ServerHandshake::new(Config::default()).receive(text.as_bytes()).unwrap().is_some());
+}
+
+// Interop: what Python `websockets` (13.x, asyncio client) sends.
+#[test]
+fn python_websockets_request_is_accepted() {
+    let request = format!(
+        "GET /ws?token=abc HTTP/1.1\r\n\
+Host: 127.0.0.1:9001\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Key: {KEY}\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+User-Agent: Python/3.12 websockets/13.1\r\n\
+\r\n"
+    );
+    let mut hs = ServerHandshake::new(Config::default());
+    let req = hs.receive(request.as_bytes()).unwrap().unwrap();
+    assert_eq!((req.path(), req.query(), req.origin()), ("/ws", Some("token=abc"), None));
+    assert!(req.protocols().is_empty());
+    let resp = hs.response_bytes(&AcceptOptions::new()).unwrap();
+    assert!(core::str::from_utf8(&resp).unwrap().contains(ACCEPT));
+}
+
+// Interop: a Python `websockets` server's 101 (with Date and Server headers, headers in its
+// order) is accepted by the client, and its 403 refusal is a typed UnexpectedStatus (B1).
+#[test]
+fn python_websockets_responses() {
+    let request = ClientRequest::from_url("ws://127.0.0.1:8765/").unwrap().protocol("chat");
+    let mut hs = ClientHandshake::new(request.clone(), seeded(9)).unwrap();
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\n\
+Date: Mon, 01 Jul 2024 12:00:00 GMT\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Accept: {}\r\n\
+Sec-WebSocket-Protocol: chat\r\n\
+Server: Python/3.12 websockets/13.1\r\n\
+\r\n",
+        hs.expected_accept()
+    );
+    let resp = hs.receive(response.as_bytes()).unwrap().unwrap();
+    assert_eq!((resp.status(), resp.protocol()), (101, Some("chat")));
+    assert_eq!(resp.header("server"), Some("Python/3.12 websockets/13.1"));
+
+    let mut hs = ClientHandshake::new(request, seeded(9)).unwrap();
+    let refusal = b"HTTP/1.1 403 Forbidden\r\n\
+Date: Mon, 01 Jul 2024 12:00:00 GMT\r\n\
+Connection: close\r\n\
+Content-Length: 52\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Failed to open a WebSocket connection: invalid origin.\n";
+    match hs.receive(refusal).unwrap_err() {
+        HandshakeError::UnexpectedStatus { status, headers } => {
+            assert_eq!(status, 403);
+            assert_eq!(headers.len(), 4);
+            assert_eq!(headers[3].value_str(), Some("text/plain; charset=utf-8"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// RFC 6455 §4 end to end: client request → server → accept → 101 → client, protocol
+// negotiated, the first frames on both sides carried over exactly (hostile-peers A11).
+#[test]
+fn client_server_round_trip() {
+    let request = ClientRequest::from_url("ws://LOCALHOST:9001/echo?x=1")
+        .unwrap()
+        .origin("https://app.example")
+        .protocol("v2.json")
+        .protocol("v1.json")
+        .header("Authorization", "Bearer t");
+    let mut client = ClientHandshake::new(request, seeded(5)).unwrap();
+    let mut server = ServerHandshake::new(Config::default());
+
+    let client_frame = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+    let req = server.receive(&[client.request_bytes(), client_frame].concat()).unwrap().unwrap();
+    assert_eq!((req.path(), req.query(), req.host()), ("/echo", Some("x=1"), Some("localhost:9001")));
+    assert_eq!(req.origin(), Some("https://app.example"));
+    assert_eq!(req.header("authorization"), Some("Bearer t"));
+    assert_eq!(req.protocols(), ["v2.json", "v1.json"]);
+    let chosen = req.protocols()[1].clone();
+    let options = AcceptOptions::new().protocol(chosen).header("X-Server", "tether");
+    let response = server.response_bytes(&options).unwrap();
+    assert_eq!(server.leftover(), Some(&client_frame[..]));
+    let conn = server.accept(&options).unwrap();
+    assert_eq!((conn.role(), conn.protocol()), (Role::Server, Some("v1.json")));
+
+    let server_frame = b"\x81\x05Hello";
+    let resp = client.receive(&[&response[..], server_frame].concat()).unwrap().unwrap();
+    assert_eq!((resp.protocol(), resp.header("x-server")), (Some("v1.json"), Some("tether")));
+    assert_eq!(client.leftover(), Some(&server_frame[..]));
+    let conn = client.into_connection().unwrap();
+    assert_eq!((conn.role(), conn.protocol()), (Role::Client, Some("v1.json")));
+}
+
+// hostile-peers A4/A11 (and B4 mirrored), "random chunking" from the suite's preamble:
+// any chunking of request + frames gives the same request and the exact leftover, both
+// roles, over 200 seeded chunkings.
+#[test]
+fn random_chunking_is_equivalent() {
+    let frames = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58\x88\x80\x01\x02\x03\x04";
+    let rng = SeededRng::new(42);
+    let wire = [&chromium_request()[..], frames].concat();
+    let mut client =
+        ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\nupgrade: WebSocket\nconnection: upgrade\nsec-websocket-accept: {}\nsec-websocket-protocol: p\n\n",
+        client.expected_accept()
+    );
+    let client_wire = [response.as_bytes(), frames].concat();
+    for round in 0..200 {
+        let max = [1, 3, 17, 64, 512][round % 5];
+        let mut hs = ServerHandshake::new(Config::default());
+        let mut done = false;
+        for c in chunks(&wire, &rng, max) {
+            done = hs.receive(c).unwrap().is_some();
+        }
+        assert!(done);
+        assert_eq!(hs.request().unwrap().protocols(), ["chat", "superchat"]);
+        assert_eq!(hs.leftover(), Some(&frames[..]), "round {round}");
+
+        let mut hs =
+            ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
+        for c in chunks(&client_wire, &rng, max) {
+            done = hs.receive(c).unwrap().is_some();
+        }
+        assert!(done);
+        assert_eq!(hs.leftover(), Some(&frames[..]), "round {round}");
+    }
+    assert!(client.receive(&client_wire).unwrap().is_some());
+}
+
+// The accept path hands the connection the 101 bytes, the leftover and the protocol
+// .
+#[test]
+fn accept_hands_response_leftover_and_protocol_to_the_connection() {
+    let frame = b"\x81\x80\x00\x00\x00\x00";
+    let mut hs = ServerHandshake::new(Config::default());
+    hs.receive(&[&chromium_request()[..], frame].concat()).unwrap();
+    let expected = hs.response_bytes(&AcceptOptions::new().protocol("chat")).unwrap();
+    let conn = hs.accept(&AcceptOptions::new().protocol("chat")).unwrap();
+    let mut conn = conn;
+    assert_eq!(crate::pair::drain(&mut conn), expected, "the 101 goes out first");
+    assert_eq!(conn.poll_event(), Some(crate::Event::Message(crate::Message::text(""))), "leftover parsed as a frame");
+    assert_eq!(conn.protocol(), Some("chat"));
+}
+
+// The client's connection gets the leftover and the protocol.
+#[test]
+fn client_connection_gets_leftover_and_protocol() {
+    let mut hs = ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: p\r\n\r\n",
+        hs.expected_accept()
+    );
+    hs.receive(&[response.as_bytes(), b"\x89\x00"].concat()).unwrap();
+    let mut conn = hs.into_connection().unwrap();
+    assert_eq!(conn.poll_event(), Some(crate::Event::Message(crate::Message::Ping(bytes::Bytes::new()))));
+    assert!(
+        crate::pair::drain(&mut conn).starts_with(&[0x8a, 0x80]),
+        "only the automatic pong: the request went out before"
+    );
+    assert_eq!(conn.protocol(), Some("p"));
+}
+
+// RFC 6455 §4.2.2 known vector, independent of the RFC's own.
+#[test]
+fn second_accept_vector() {
+    assert_eq!(accept_key(KEY.as_bytes()), ACCEPT);
+}

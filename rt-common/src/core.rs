@@ -1,0 +1,341 @@
+//! `Core`: the one drive loop — a transport, an engine and a timer, advanced by poll
+//! functions shared by every public type. No protocol rules live here (they are in
+//! `tether-proto`), and no runtime is named (that is the `Runtime` parameter).
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+
+use tether_proto::{
+    CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes,
+};
+
+use crate::runtime::{Runtime, Transport};
+use crate::waker::WakerSet;
+use crate::Error;
+
+/// Chunks handed to one vectored write.
+const MAX_CHUNKS: usize = 16;
+
+/// What the reading side produced.
+pub(crate) enum Next {
+    /// A message (pings and pongs only when asked for).
+    Message(Message),
+    /// The connection ended (and the transport has been shut down).
+    Ended(Closed),
+}
+
+/// A connection's transport, engine and timer. Every public type drives it through these
+/// poll functions, under a lock held only inside them.
+pub(crate) struct Core<T, R: Runtime> {
+    io: T,
+    conn: Connection,
+    /// The engine's `Instant::ZERO`.
+    epoch: std::time::Instant,
+    timer: Option<R::Sleep>,
+    timer_at: Option<Instant>,
+    /// Tasks waiting for the transport to become writable.
+    writers: Arc<WakerSet>,
+    /// `writers` as the one waker the transport keeps for its write side.
+    write_waker: Waker,
+    /// Bytes written since the last `poll_flush` of the transport.
+    unflushed: bool,
+    /// The transport failed: how the connection is reported from now on.
+    failed: Option<Closed>,
+    /// The transport has been shut down (or failed): nothing more is read or written.
+    transport_done: bool,
+    /// Hand pings and pongs to the application.
+    control: bool,
+}
+
+impl<T: Transport, R: Runtime> Core<T, R> {
+    pub(crate) fn new(io: T, mut conn: Connection) -> Self {
+        // Start the engine's clock (keepalive and idle timers count from here).
+        conn.handle_timeout(Instant::ZERO);
+        let writers = Arc::new(WakerSet::default());
+        Core {
+            io,
+            conn,
+            epoch: R::now(),
+            timer: None,
+            timer_at: None,
+            write_waker: Waker::from(writers.clone()),
+            writers,
+            unflushed: false,
+            failed: None,
+            transport_done: false,
+            control: false,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_duration(R::now().saturating_duration_since(self.epoch))
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn set_control(&mut self, on: bool) {
+        self.control = on;
+    }
+
+    /// How the connection ended, once that has been observed.
+    pub(crate) fn closed(&self) -> Option<Closed> {
+        self.failed.clone().or_else(|| self.conn.closed().cloned())
+    }
+
+    /// The transport failed: the connection is over (1006), every waiting task learns it.
+    fn fail(&mut self, error: io::Error) -> Error {
+        self.failed = Some(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: Utf8Bytes::default(),
+            cause: CloseCause::TransportEof,
+        });
+        self.transport_done = true;
+        self.writers.wake_all();
+        Error::Io(error)
+    }
+
+    // ----- writing -----
+
+    /// Write what the engine has queued, vectored, until it is all written (then flush the
+    /// transport) or the transport is not ready. `Pending` registers the task in
+    /// `writers`.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.transport_done {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            let mut chunks: [&[u8]; MAX_CHUNKS] = [&[]; MAX_CHUNKS];
+            let n = self.conn.poll_transmit(&mut chunks);
+            if n == 0 {
+                break;
+            }
+            let slices: [IoSlice<'_>; MAX_CHUNKS] = chunks.map(IoSlice::new);
+            let mut wcx = Context::from_waker(&self.write_waker);
+            let mut result = Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n]);
+            if result.is_pending() {
+                // Join the set, then look once more: a wake between the first poll and
+                // the registration would otherwise be lost.
+                self.writers.register(cx.waker());
+                result = Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n]);
+            }
+            match result {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => {
+                    self.unflushed = true;
+                    self.conn.consume_transmit(written);
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.unflushed {
+            // Buffered transports (TLS) only send on flush; for TCP this is free.
+            let mut wcx = Context::from_waker(&self.write_waker);
+            let mut result = Pin::new(&mut self.io).poll_flush(&mut wcx);
+            if result.is_pending() {
+                self.writers.register(cx.waker());
+                result = Pin::new(&mut self.io).poll_flush(&mut wcx);
+            }
+            ready!(result)?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Nothing may be sent: the reason as an error.
+    fn check_send(&self) -> Result<(), Error> {
+        if let Some(closed) = self.closed() {
+            return Err(Error::Closed(closed));
+        }
+        if !self.conn.can_send() {
+            return Err(Error::Send(SendError::AlreadyClosed));
+        }
+        Ok(())
+    }
+
+    /// Ready to queue a message: below the write high-water mark (writing until it is).
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.check_send()?;
+        if self.conn.buffered_transmit() >= self.conn.config().write_high_water_mark() {
+            if let Err(e) = ready!(self.poll_write_out(cx)) {
+                return Poll::Ready(Err(self.fail(e)));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queue one message in the engine (no IO).
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        self.check_send()?;
+        self.conn.send(message).map_err(Error::Send)
+    }
+
+    /// After queueing: write through, waiting only while above the high-water mark. With
+    /// `defer`, do not write while received input is still buffered (the caller is an
+    /// unsplit connection whose next `recv` returns at once and flushes before it waits).
+    pub(crate) fn poll_write_through(
+        &mut self,
+        cx: &mut Context<'_>,
+        defer: bool,
+    ) -> Poll<Result<(), Error>> {
+        if defer && self.conn.buffered_receive() > 0 {
+            return Poll::Ready(Ok(()));
+        }
+        match self.poll_write_out(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Pending
+                if self.conn.buffered_transmit() > self.conn.config().write_high_water_mark() =>
+            {
+                Poll::Pending
+            }
+            // Left for the reader (registered in `writers` while parked) or the next call.
+            Poll::Pending => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Write everything queued and flush the transport.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(closed) = &self.failed {
+            return Poll::Ready(Err(Error::Closed(closed.clone())));
+        }
+        match ready!(self.poll_write_out(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.fail(e))),
+        }
+    }
+
+    /// Queue our close frame; a no-op once closing or closed (close is idempotent).
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.closed().is_some() || !self.conn.can_send() {
+            return Ok(());
+        }
+        let now = self.now();
+        self.conn.close(now, code, reason).map_err(Error::Send)
+    }
+
+    // ----- reading -----
+
+    /// Fire the engine's timer if due; otherwise arm the runtime timer for it.
+    /// `Ready` means the engine's timers were handled (look for events again).
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(at) = self.conn.poll_timeout() else {
+            return Poll::Pending;
+        };
+        let now = self.now();
+        if at <= now {
+            self.conn.handle_timeout(now);
+            return Poll::Ready(());
+        }
+        let deadline = self.epoch + at.as_duration();
+        if self.timer_at != Some(at) {
+            match &mut self.timer {
+                Some(timer) => R::reset(timer, deadline),
+                None => self.timer = Some(R::sleep_until(deadline)),
+            }
+            self.timer_at = Some(at);
+        }
+        let Some(timer) = self.timer.as_mut() else {
+            return Poll::Pending;
+        };
+        ready!(Pin::new(timer).poll(cx));
+        // Fired: forget it so the next deadline re-arms it, then let the engine decide.
+        self.timer_at = None;
+        let now = self.now();
+        self.conn.handle_timeout(now);
+        Poll::Ready(())
+    }
+
+    /// The drive loop of the reading side: hand out an event if one is complete; else
+    /// flush queued writes (a pending write never blocks reading), fire due timers and
+    /// read into the engine. Every byte read is committed to the engine before this
+    /// returns, so dropping the caller's future loses nothing.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
+        loop {
+            if let Some(closed) = &self.failed {
+                return Poll::Ready(Ok(Next::Ended(closed.clone())));
+            }
+            if let Some(closed) = self.conn.closed() {
+                let closed = closed.clone();
+                ready!(self.poll_finish(cx));
+                return Poll::Ready(Ok(Next::Ended(closed)));
+            }
+            match self.conn.poll_event() {
+                Some(Event::Message(Message::Ping(_) | Message::Pong(_))) if !self.control => {
+                    continue
+                }
+                Some(Event::Message(message)) => return Poll::Ready(Ok(Next::Message(message))),
+                // `Closed` (and anything newer): handled at the top of the loop.
+                Some(_) => continue,
+                None => {}
+            }
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                return Poll::Ready(Err(self.fail(e)));
+            }
+            if self.poll_timers(cx).is_ready() {
+                continue;
+            }
+            let now = self.now();
+            let buf = self.conn.read_buf();
+            if buf.is_empty() {
+                self.writers.register(cx.waker());
+                return Poll::Pending;
+            }
+            match Pin::new(&mut self.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
+                Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail(e))),
+                Poll::Pending => {
+                    // Parked: also wake for writability, to write what senders left queued.
+                    self.writers.register(cx.waker());
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// After the engine's `Closed`: flush our close frame, keep reading (a client waits for
+    /// the server to end TCP), then shut the transport down — all bounded by the engine's
+    /// close timeout. Transport errors here only end the wait.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.transport_done {
+                return Poll::Ready(());
+            }
+            if self.conn.should_shutdown() {
+                // Best effort: the connection is over whatever the transport says.
+                let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
+                self.transport_done = true;
+                self.writers.wake_all();
+                return Poll::Ready(());
+            }
+            if let Poll::Ready(Err(_)) = self.poll_write_out(cx) {
+                self.transport_done = true;
+                self.writers.wake_all();
+                return Poll::Ready(());
+            }
+            if self.conn.should_shutdown() || self.poll_timers(cx).is_ready() {
+                continue;
+            }
+            let now = self.now();
+            let buf = self.conn.read_buf();
+            if buf.is_empty() {
+                return Poll::Pending;
+            }
+            match Pin::new(&mut self.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
+                Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(_)) => self.conn.receive_eof(now),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the real peers the interop tests talk to, under target/peers/ (idempotent):
+#   target/peers/venv   Python venv with websockets (PyPI)
+#   target/peers/node   npm folder with ws (npm registry)
+# Prints nothing on success when everything is already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEERS="${TETHER_PEERS_DIR:-$PWD/target/peers}"
+WEBSOCKETS_VERSION=17.4
+mkdir -p "$PEERS"
+# One installer at a time (tests may call this concurrently).
+exec 9>"$PEERS/.lock"
+flock 9
+
+if ! "$PEERS/venv/bin/python" -c "import websockets, sys; sys.exit(websockets.__version__ != '$WEBSOCKETS_VERSION')" 2>/dev/null; then
+    python3 -m venv "$PEERS/venv"
+    "$PEERS/venv/bin/python" -m pip install --quiet --disable-pip-version-check "websockets==$WEBSOCKETS_VERSION"
+fi
+
+if [ ! -f "$PEERS/node/node_modules/ws/package.json" ]; then
+    mkdir -p "$PEERS/node"
+    cp tests/peers/package.json "$PEERS/node/package.json"
+    (cd "$PEERS/node" && npm install --silent --no-audit --no-fund >/dev/null)
+fi
