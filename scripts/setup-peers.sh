@@ -2,6 +2,8 @@
 # Install the real peers the interop tests talk to, under target/peers/ (idempotent):
 #   target/peers/venv   Python venv with websockets (PyPI)
 #   target/peers/node   npm folder with ws (npm registry)
+# With --browser, also Debian's chromium package (system-wide, needs root; it is the
+# browser the DevTools driver tests/peers/browser_check.py starts headless).
 # Prints nothing on success when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,13 @@ if [ ! -f "$PEERS/node/node_modules/ws/package.json" ]; then
     mkdir -p "$PEERS/node"
     cp tests/peers/package.json "$PEERS/node/package.json"
     (cd "$PEERS/node" && npm install --silent --no-audit --no-fund >/dev/null)
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup-peers.sh: installing chromium needs root (apt-get install chromium)" >&2
+        exit 1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
