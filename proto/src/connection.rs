@@ -22,6 +22,10 @@ use crate::utf8::Utf8Validator;
 /// are taken (read-side backpressure). A frame larger than this may still be buffered whole.
 const READ_AHEAD: usize = 64 << 10;
 
+/// Unwritten urgent control bytes (pongs) beyond which a new ping only replaces the one
+/// pending pong instead of queueing another.
+const URGENT_CAP: usize = 2 << 10;
+
 /// Where a connection is, as far as the caller has seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -624,8 +628,7 @@ impl Connection {
             OpCode::Ping => {
                 let payload = payload.freeze();
                 if self.config.auto_pong && self.can_send() {
-                    // At most one pong pending: the latest ping wins (§5.5.3).
-                    self.pending_pong = Some(payload.clone());
+                    self.queue_pong(payload.clone());
                 }
                 Ok(Step::Event(Event::Message(Message::Ping(payload))))
             }
@@ -676,8 +679,10 @@ impl Connection {
     fn fail(&mut self, error: ProtocolError) -> Event {
         let code = error.close_code();
         if !self.close_sent {
+            // After data already queued: the application handed those messages over before
+            // the violation was seen (Autobahn 3.2, 4.1.3, 5.15 expect the echo first).
             let reason = short_reason(&error);
-            self.queue_close(Some(CloseFrame { code, reason: reason.clone() }), true);
+            self.queue_close(Some(CloseFrame { code, reason }), false);
         }
         self.shutdown_ready = true;
         self.emit(Closed { code, reason: Utf8Bytes::default(), cause: CloseCause::Protocol(error) })
@@ -740,8 +745,20 @@ impl Connection {
 
     // ----- send internals -----
 
+    /// Answer a ping. Pongs are encoded at once while little urgent output is waiting (so
+    /// every ping of a burst gets its pong, Autobahn 2.10); beyond [`URGENT_CAP`] bytes only
+    /// the latest ping is remembered (§5.5.3 allows answering just the most recent), so a
+    /// ping flood from a peer that never reads cannot grow memory.
+    fn queue_pong(&mut self, payload: Bytes) {
+        if self.tx.urgent_len() + MAX_HEADER_LEN + payload.len() <= URGENT_CAP && self.pending_pong.is_none() {
+            self.encode_control_urgent(OpCode::Pong, &payload);
+        } else {
+            self.pending_pong = Some(payload);
+        }
+    }
+
     fn encode_pending_control(&mut self) {
-        if self.tx.has_urgent() {
+        if self.tx.urgent_len() > URGENT_CAP / 2 {
             return;
         }
         if let Some(payload) = self.pending_pong.take() {

@@ -358,9 +358,10 @@ fn pong_goes_ahead_of_unstarted_data() {
     assert_eq!(out, expected);
 }
 
-// E2: a ping flood while we never write keeps at most one pong pending.
+// E2: a ping flood while we never write keeps pong memory bounded: pongs queue up to
+// URGENT_CAP bytes, then only the latest ping is remembered.
 #[test]
-fn ping_flood_keeps_one_pong() {
+fn ping_flood_keeps_pong_memory_bounded() {
     let mut s = server();
     let mut flood = Vec::new();
     for i in 0..1000u32 {
@@ -369,9 +370,10 @@ fn ping_flood_keeps_one_pong() {
     for _ in 0..100 {
         let events = feed(&mut s, Instant::ZERO, &flood, &mut Chunker::new(1, 0));
         assert_eq!(events.len(), 1000);
-        assert!(s.buffered_transmit() <= 2 * (2 + 125), "{}", s.buffered_transmit());
+        assert!(s.buffered_transmit() <= URGENT_CAP + 2 + 125, "{}", s.buffered_transmit());
     }
-    assert_eq!(drain(&mut s), server_frame(true, PONG, &[(999 % 256) as u8; 125]));
+    let out = drain(&mut s);
+    assert!(out.ends_with(&server_frame(true, PONG, &[(999 % 256) as u8; 125])), "the latest ping is answered");
 }
 
 // E3: unsolicited pongs are delivered (if asked for) and otherwise ignored.
@@ -640,4 +642,44 @@ fn large_server_payloads_are_not_copied() {
     assert_eq!(n, 2);
     assert_eq!(chunks[0], &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0][..]);
     assert_eq!(chunks[1].as_ptr(), payload.as_ptr());
+}
+
+// Autobahn 2.10: ten pings with payloads in one read get ten pongs, in order.
+#[test]
+fn autobahn_2_10_every_ping_of_a_burst_is_answered() {
+    let mut bytes = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..10 {
+        let payload = alloc::format!("payload-{i}");
+        bytes.extend(client_frame(true, PING, payload.as_bytes()));
+        expected.extend(server_frame(true, PONG, payload.as_bytes()));
+    }
+    let mut s = server();
+    let events = feed(&mut s, Instant::ZERO, &bytes, &mut Chunker::new(1, 0));
+    assert_eq!(events.len(), 10);
+    assert_eq!(drain(&mut s), expected);
+}
+
+// Autobahn 3.2 (also 4.1.3, 5.15): a valid message, then a bad frame, then a ping, in one
+// read. The echo the application queued for the first message goes out before the 1002
+// close; the ping after the violation is never answered.
+#[test]
+fn autobahn_3_2_echo_precedes_failure_close() {
+    let mut bytes = client_frame(true, TEXT, b"Hello, world!");
+    let mut bad = client_frame(true, TEXT, b"Hello, world!");
+    bad[0] |= 0x20; // RSV2
+    bytes.extend(bad);
+    bytes.extend(client_frame(true, PING, b""));
+    let mut s = server();
+    s.receive(Instant::ZERO, &bytes);
+    let Some(Event::Message(m)) = s.poll_event() else { panic!("the first message") };
+    s.send(m).unwrap(); // echo, deferred: more input is buffered
+    assert!(matches!(s.poll_event(), Some(Event::Closed(Closed { cause: CloseCause::Protocol(_), .. }))));
+    let echo = server_frame(true, TEXT, b"Hello, world!");
+    let out = drain(&mut s);
+    assert_eq!(&out[..echo.len()], &echo[..], "the echo goes out first");
+    let close = &out[echo.len()..];
+    assert_eq!(close.len(), 2 + close[1] as usize, "then exactly one close frame");
+    assert_eq!((close[0], u16::from_be_bytes([close[2], close[3]])), (0x88, 1002));
+    assert!(s.should_shutdown());
 }

@@ -27,16 +27,20 @@
 //! of any data that had not started, and delivers nothing further.
 //!
 //! # Ordering of what we send
-//! Pongs and failure closes are urgent: they go out at the next frame boundary, ahead of
-//! data frames that have not started, never inside one. At most one pong is pending: a
-//! newer ping replaces the payload of an older one that has not been written (§5.5.3).
+//! Pongs are urgent: they go out at the next frame boundary, ahead of data frames that
+//! have not started, never inside one. Every ping of a burst gets its pong while fewer than
+//! 2 KiB of urgent bytes are waiting (Autobahn 2.10 expects ten pongs for ten pings);
+//! beyond that only the latest ping is remembered (§5.5.3 allows answering just the most
+//! recent), so a ping flood from a peer that never reads costs at most ~2 KiB.
 //!
-//! Our *reply* to a peer's close frame, and a close we initiate, keep their place after the
-//! data already queued: the peer may still read data until it sees our close, and an
-//! application that echoed a message just before the peer's close expects it delivered.
-//! (DESIGN.md says close replies go ahead of unstarted data; doing so would drop messages
-//! the application had already handed to `send`, so this engine only does that when it
-//! fails the connection.)
+//! Close frames keep their place after the data already queued — our reply to a peer's
+//! close, a close we initiate, and the close that fails a connection on a protocol error.
+//! DESIGN.md had failure closes and close replies jump ahead of unstarted data; that drops
+//! messages the application had already handed to `send`, and Autobahn rates exactly this
+//! NON-STRICT (3.2, 3.3, 4.1.3, 4.1.4, 4.2.3, 4.2.4, 5.15: "echo the valid message, then
+//! fail"). The flush is still bounded: after [`Event::Closed`](crate::Event::Closed) the
+//! close timeout caps how long the caller waits for it. Only the best-effort 1011 of a
+//! keepalive/idle timeout goes ahead of unstarted data, since the peer is not reading.
 //!
 //! # Memory
 //! The receive buffer starts at [`Config::read_buffer_size`](crate::Config::read_buffer_size)

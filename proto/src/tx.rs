@@ -82,9 +82,9 @@ impl TxQueue {
         self.len == 0
     }
 
-    /// Whether urgent bytes are waiting (a new urgent frame is then held back).
-    pub(crate) fn has_urgent(&self) -> bool {
-        self.urgent_head < self.urgent.len()
+    /// Unwritten urgent bytes.
+    pub(crate) fn urgent_len(&self) -> usize {
+        self.urgent.len() - self.urgent_head
     }
 
     /// Append bytes to the data queue by copy. `frame_end`: these bytes end a frame.
