@@ -1,1 +1,35 @@
-fn main() {}
+//! Echo server on async-std: `cargo run -p tether-async-std --example echo_server --
+//! 127.0.0.1:9001`. Prints `listening on ws://ADDR` once bound, then echoes every text and
+//! binary message on any number of concurrent connections (messages up to 64 MiB, frames up
+//! to 16 MiB). async-std has no stable current-thread executor, so tasks run on its global
+//! one.
+
+use async_std::net::{TcpListener, TcpStream};
+use tether_async_std::Error;
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    async_std::task::block_on(async {
+        let listener = TcpListener::bind(&addr).await?;
+        println!("listening on ws://{}", listener.local_addr()?);
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            async_std::task::spawn(async move {
+                if let Err(e) = echo(tcp).await {
+                    if e.closed().is_none() {
+                        eprintln!("connection failed: {e}");
+                    }
+                }
+            });
+        }
+    })
+}
+
+async fn echo(tcp: TcpStream) -> Result<(), Error> {
+    tcp.set_nodelay(true)?;
+    let mut ws = tether_async_std::accept(tcp).await?;
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}

@@ -1,1 +1,113 @@
-//! Placeholder: built in issue 3/6.
+//! `tether-async-std`: Tether WebSockets on async-std (discontinued upstream, so this adapter is kept nearly free) — the `Runtime` impl and type aliases. The
+//! connection API lives in `tether-rt` (identical on every runtime); protocol rules live in
+//! `tether-proto`. async-std streams already speak futures-io, so no compat shim is needed.
+//!
+//! ```no_run
+//! # async fn server(listener: async_std::net::TcpListener) -> Result<(), tether_async_std::Error> {
+//! let (tcp, _) = listener.accept().await?;
+//! let pending = tether_async_std::Upgrade::read(tcp).await?; // bounded by the handshake deadline
+//! let mut ws = pending.accept().await?;
+//! while let Some(message) = ws.recv().await? {
+//!     ws.send(message).await?;
+//! }
+//! # Ok(()) }
+//! # async fn client() -> Result<(), tether_async_std::Error> {
+//! let mut ws = tether_async_std::connect("ws://127.0.0.1:9001/chat").await?;
+//! ws.send_text("hello").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! async-std's `TcpStream::poll_close` only flushes (it does not half-close TCP), so a
+//! server's end of the transport reaches the client when the `WebSocket` is dropped: drop
+//! it once `recv` has returned `Ok(None)`, or clients wait up to their close timeout.
+//!
+//! Keepalive is on by default (ping after 20 s of silence, 20 s to answer); see
+//! [`default_config`]. Any `futures_io::AsyncRead + AsyncWrite + Unpin` stream works.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+pub use tether_rt::{
+    default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
+    Connection, Error, HandshakeError, Header, Message, ProtocolError, Request, SendError, State, Utf8Bytes,
+};
+
+/// The async-std runtime (timers from async-io, which async-std itself uses), as the `R` parameter of `tether_rt`
+/// types.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
+
+impl tether_rt::Runtime for AsyncStd {
+    type Io<S> = S;
+    type Sleep = async_io::Timer;
+    type TcpStream = async_std::net::TcpStream;
+
+    fn wrap<S>(stream: S) -> S {
+        stream
+    }
+
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn sleep_until(deadline: Instant) -> async_io::Timer {
+        async_io::Timer::at(deadline)
+    }
+
+    fn reset(sleep: &mut async_io::Timer, deadline: Instant) {
+        sleep.set_at(deadline);
+    }
+
+    fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<async_std::net::TcpStream>> + Send {
+        let host = host.to_owned();
+        async move {
+            let stream = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        }
+    }
+}
+
+/// A WebSocket connection over a smol stream `S` (TCP by default). See
+/// [`tether_rt::WebSocket`] for the whole API.
+pub type WebSocket<S = async_std::net::TcpStream> = tether_rt::WebSocket<S, AsyncStd>;
+/// The receiving half of a split [`WebSocket`]; it drives the connection.
+pub type Reader<S = async_std::net::TcpStream> = tether_rt::Reader<S, AsyncStd>;
+/// The cloneable sending half of a split [`WebSocket`].
+pub type Sender<S = async_std::net::TcpStream> = tether_rt::Sender<S, AsyncStd>;
+/// A received upgrade request, to accept or reject (server side).
+pub type Upgrade<S = async_std::net::TcpStream> = tether_rt::Upgrade<S, AsyncStd>;
+/// Builds a client connection (subprotocols, headers, config, or your own stream).
+pub type ClientBuilder = tether_rt::ClientBuilder<AsyncStd>;
+
+/// Server shortcut: read the upgrade request from `stream` and accept it.
+///
+/// # Errors
+/// As [`tether_rt::Upgrade::read`] and [`tether_rt::Upgrade::accept`].
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future drops the stream.
+pub async fn accept<S: tether_rt::Transport>(stream: S) -> Result<WebSocket<S>, Error> {
+    WebSocket::accept(stream).await
+}
+
+/// Connect to a `ws://` URL over TCP (DNS through async-std) and run the handshake.
+///
+/// # Errors
+/// As [`tether_rt::ClientBuilder::connect`]; [`Error::TlsRequired`] for `wss://`.
+///
+/// # Cancel safety
+/// Not cancel safe: dropping the future drops the connection being made.
+pub async fn connect(url: &str) -> Result<WebSocket, Error> {
+    ClientBuilder::new(url).connect().await
+}
+
+/// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`
+/// or `.connect_on(tls_stream)`.
+pub fn client(url: &str) -> ClientBuilder {
+    ClientBuilder::new(url)
+}

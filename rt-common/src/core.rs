@@ -8,9 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
-use tether_proto::{
-    CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes,
-};
+use tether_proto::{CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes};
 
 use crate::runtime::{Runtime, Transport};
 use crate::waker::WakerSet;
@@ -89,11 +87,8 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     /// The transport failed: the connection is over (1006), every waiting task learns it.
     fn fail(&mut self, error: io::Error) -> Error {
-        self.failed = Some(Closed {
-            code: CloseCode::ABNORMAL,
-            reason: Utf8Bytes::default(),
-            cause: CloseCause::TransportEof,
-        });
+        self.failed =
+            Some(Closed { code: CloseCode::ABNORMAL, reason: Utf8Bytes::default(), cause: CloseCause::TransportEof });
         self.transport_done = true;
         self.writers.wake_all();
         Error::Io(error)
@@ -179,20 +174,14 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// After queueing: write through, waiting only while above the high-water mark. With
     /// `defer`, do not write while received input is still buffered (the caller is an
     /// unsplit connection whose next `recv` returns at once and flushes before it waits).
-    pub(crate) fn poll_write_through(
-        &mut self,
-        cx: &mut Context<'_>,
-        defer: bool,
-    ) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll_write_through(&mut self, cx: &mut Context<'_>, defer: bool) -> Poll<Result<(), Error>> {
         if defer && self.conn.buffered_receive() > 0 {
             return Poll::Ready(Ok(()));
         }
         match self.poll_write_out(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
-            Poll::Pending
-                if self.conn.buffered_transmit() > self.conn.config().write_high_water_mark() =>
-            {
+            Poll::Pending if self.conn.buffered_transmit() > self.conn.config().write_high_water_mark() => {
                 Poll::Pending
             }
             // Left for the reader (registered in `writers` while parked) or the next call.
@@ -244,7 +233,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         let Some(timer) = self.timer.as_mut() else {
             return Poll::Pending;
         };
-        ready!(Pin::new(timer).poll(cx));
+        let _fired_at = ready!(Pin::new(timer).poll(cx));
         // Fired: forget it so the next deadline re-arms it, then let the engine decide.
         self.timer_at = None;
         let now = self.now();
@@ -267,9 +256,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 return Poll::Ready(Ok(Next::Ended(closed)));
             }
             match self.conn.poll_event() {
-                Some(Event::Message(Message::Ping(_) | Message::Pong(_))) if !self.control => {
-                    continue
-                }
+                Some(Event::Message(Message::Ping(_) | Message::Pong(_))) if !self.control => continue,
                 Some(Event::Message(message)) => return Poll::Ready(Ok(Next::Message(message))),
                 // `Closed` (and anything newer): handled at the top of the loop.
                 Some(_) => continue,
@@ -309,19 +296,21 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if self.transport_done {
                 return Poll::Ready(());
             }
-            if self.conn.should_shutdown() {
-                // Best effort: the connection is over whatever the transport says.
-                let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
-                self.transport_done = true;
-                self.writers.wake_all();
-                return Poll::Ready(());
-            }
+            // Write what is queued first, even when giving up (a best-effort 1011 close
+            // after a timeout): a write that would block is then simply abandoned.
             if let Poll::Ready(Err(_)) = self.poll_write_out(cx) {
                 self.transport_done = true;
                 self.writers.wake_all();
                 return Poll::Ready(());
             }
-            if self.conn.should_shutdown() || self.poll_timers(cx).is_ready() {
+            if self.conn.should_shutdown() {
+                // The connection is over whatever the transport says.
+                let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
+                self.transport_done = true;
+                self.writers.wake_all();
+                return Poll::Ready(());
+            }
+            if self.poll_timers(cx).is_ready() {
                 continue;
             }
             let now = self.now();

@@ -16,7 +16,7 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// wrapper for tokio).
     type Io<S>;
     /// A timer that can be re-armed without reallocating.
-    type Sleep: Future<Output = ()> + Send + Unpin;
+    type Sleep: Future + Send + Unpin;
     /// The runtime's TCP stream, used by [`ClientBuilder::connect`](crate::ClientBuilder::connect).
     type TcpStream: Send + Unpin + 'static;
 
@@ -29,10 +29,7 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// Re-arm `sleep` to fire at `deadline`.
     fn reset(sleep: &mut Self::Sleep, deadline: Instant);
     /// Resolve `host` and open a TCP connection to `port` on it.
-    fn connect_tcp(
-        host: &str,
-        port: u16,
-    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
+    fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 }
 
 /// A futures-io byte stream the connection can run over (blanket-implemented).

@@ -1,1 +1,35 @@
-fn main() {}
+//! Autobahn|Testsuite client on smol: `cargo run -p tether-smol --example autobahn_client
+//! -- ws://127.0.0.1:9001 tether-smol`. Asks the fuzzing server for the case count, runs
+//! every case echoing each message back, then asks it to update the reports.
+
+use tether_smol::{CloseCode, Error};
+
+fn main() -> Result<(), Error> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = args.next().unwrap_or_else(|| "tether-smol".into());
+    smol::block_on(async {
+        let mut ws = tether_smol::connect(&format!("{url}/getCaseCount")).await?;
+        let count: u32 = ws.recv_text().await?.parse().unwrap_or(0);
+        let _ = ws.close(CloseCode::NORMAL, "").await;
+        println!("{count} cases");
+        for case in 1..=count {
+            let url = format!("{url}/runCase?case={case}&agent={agent}");
+            match tether_smol::connect(&url).await {
+                Ok(ws) => echo(ws).await,
+                Err(e) => eprintln!("case {case}: {e}"),
+            }
+        }
+        let mut ws = tether_smol::connect(&format!("{url}/updateReports?agent={agent}")).await?;
+        while ws.recv().await?.is_some() {}
+        Ok(())
+    })
+}
+
+async fn echo(mut ws: tether_smol::WebSocket) {
+    while let Ok(Some(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,1 +1,36 @@
-fn main() {}
+//! Autobahn|Testsuite client on tokio: `cargo run -p tether-tokio --example autobahn_client
+//! -- ws://127.0.0.1:9001 tether-tokio`. Asks the fuzzing server for the case count, runs
+//! every case echoing each message back, then asks it to update the reports.
+
+use tether_tokio::{CloseCode, Error};
+
+fn main() -> Result<(), Error> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = args.next().unwrap_or_else(|| "tether-tokio".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut ws = tether_tokio::connect(&format!("{url}/getCaseCount")).await?;
+        let count: u32 = ws.recv_text().await?.parse().unwrap_or(0);
+        let _ = ws.close(CloseCode::NORMAL, "").await;
+        println!("{count} cases");
+        for case in 1..=count {
+            let url = format!("{url}/runCase?case={case}&agent={agent}");
+            match tether_tokio::connect(&url).await {
+                Ok(ws) => echo(ws).await,
+                Err(e) => eprintln!("case {case}: {e}"),
+            }
+        }
+        let mut ws = tether_tokio::connect(&format!("{url}/updateReports?agent={agent}")).await?;
+        while ws.recv().await?.is_some() {}
+        Ok(())
+    })
+}
+
+async fn echo(mut ws: tether_tokio::WebSocket) {
+    while let Ok(Some(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,1 +1,35 @@
-fn main() {}
+//! Echo server on tokio (current-thread runtime): `cargo run -p tether-tokio --example
+//! echo_server -- 127.0.0.1:9001`. Prints `listening on ws://ADDR` once bound, then echoes
+//! every text and binary message on any number of concurrent connections. Used by the
+//! benchmarks and the Autobahn server run; messages up to 64 MiB (frames up to 16 MiB).
+
+use tether_tokio::Error;
+use tokio::net::{TcpListener, TcpStream};
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(&addr).await?;
+        println!("listening on ws://{}", listener.local_addr()?);
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                if let Err(e) = echo(tcp).await {
+                    if e.closed().is_none() {
+                        eprintln!("connection failed: {e}");
+                    }
+                }
+            });
+        }
+    })
+}
+
+async fn echo(tcp: TcpStream) -> Result<(), Error> {
+    tcp.set_nodelay(true)?;
+    let mut ws = tether_tokio::accept(tcp).await?;
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}

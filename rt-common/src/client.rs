@@ -1,0 +1,156 @@
+//! `ClientBuilder`: the client side of the opening handshake over a runtime stream —
+//! `connect(url)` through the runtime's DNS and TCP, or over a stream the caller supplies
+//! (TLS, proxies). Building and validating HTTP is `tether_proto::ClientHandshake`'s.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use tether_proto::{ClientHandshake, ClientRequest, Config, HandshakeError};
+
+use crate::io::{read_some, with_deadline, write_all};
+use crate::runtime::{Runtime, Transport};
+use crate::{default_config, Error, WebSocket};
+
+/// Bytes read per call while the response head arrives.
+const HANDSHAKE_READ: usize = 1024;
+
+/// Builds a client connection: subprotocols, extra headers, origin, configuration.
+///
+/// Adapters name it `tether_tokio::ClientBuilder` (and offer `client(url)`):
+///
+/// ```no_run
+/// # async fn f<R: tether_rt::Runtime>() -> Result<(), tether_rt::Error>
+/// # where R::Io<R::TcpStream>: tether_rt::Transport {
+/// let ws = tether_rt::ClientBuilder::<R>::new("ws://127.0.0.1:9001/chat")
+///     .protocol("chat")
+///     .header("Authorization", "Bearer x")
+///     .connect()
+///     .await?;
+/// assert_eq!(ws.protocol(), Some("chat"));
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct ClientBuilder<R> {
+    request: Result<ClientRequest, HandshakeError>,
+    config: Option<Config>,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for ClientBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder").field("request", &self.request).finish_non_exhaustive()
+    }
+}
+
+impl<R: Runtime> ClientBuilder<R> {
+    /// A builder for `url` (`ws://host[:port]/path?query`, or `wss://` with
+    /// [`connect_on`](Self::connect_on) and a TLS stream). An invalid URL is reported by
+    /// `connect`.
+    pub fn new(url: &str) -> Self {
+        ClientBuilder { request: ClientRequest::from_url(url), config: None, _runtime: PhantomData }
+    }
+
+    /// A builder for a prepared [`ClientRequest`] (for example
+    /// `ClientRequest::new(host_header, path)` over a stream you connected yourself).
+    pub fn from_request(request: ClientRequest) -> Self {
+        ClientBuilder { request: Ok(request), config: None, _runtime: PhantomData }
+    }
+
+    /// Offer a subprotocol (call again for more, in order of preference).
+    pub fn protocol(mut self, protocol: &str) -> Self {
+        self.request = self.request.map(|r| r.protocol(protocol));
+        self
+    }
+
+    /// Add a request header. Values with CR or LF are rejected by `connect`.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.request = self.request.map(|r| r.header(name, value));
+        self
+    }
+
+    /// Send an `Origin` header.
+    pub fn origin(mut self, origin: &str) -> Self {
+        self.request = self.request.map(|r| r.origin(origin));
+        self
+    }
+
+    /// The connection's configuration (default: [`default_config`], with keepalive on).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Resolve the URL's host, connect over the runtime's TCP and run the handshake, all
+    /// within [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout).
+    ///
+    /// # Errors
+    /// [`Error::TlsRequired`] for a `wss://` URL; [`Error::Handshake`] for an invalid URL
+    /// or header, or a server that did not answer 101
+    /// ([`HandshakeError::UnexpectedStatus`] with its status and headers, also via
+    /// [`Error::http_status`]) or answered wrongly; [`Error::HandshakeTimeout`];
+    /// [`Error::Io`] when resolving, connecting or the transport failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the connection being made.
+    pub async fn connect(self) -> Result<WebSocket<R::TcpStream, R>, Error>
+    where
+        R::Io<R::TcpStream>: Transport,
+    {
+        let request = self.request?;
+        if request.is_secure() {
+            return Err(Error::TlsRequired);
+        }
+        let config = self.config.unwrap_or_else(default_config);
+        let timeout = config.handshake_timeout();
+        let mut timer = R::sleep_until(R::now() + timeout);
+        let stream = with_deadline(&mut timer, R::connect_tcp(request.host(), request.port()))
+            .await
+            .ok_or(Error::HandshakeTimeout(timeout))??;
+        handshake(R::wrap(stream), request, config, timer).await
+    }
+
+    /// Run the handshake over `stream`, already connected to the server (a TLS stream for
+    /// `wss://`, or a tunnel through a proxy).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), without `TlsRequired`.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream.
+    pub async fn connect_on<S>(self, stream: S) -> Result<WebSocket<S, R>, Error>
+    where
+        R::Io<S>: Transport,
+    {
+        let request = self.request?;
+        let config = self.config.unwrap_or_else(default_config);
+        let timer = R::sleep_until(R::now() + config.handshake_timeout());
+        handshake(R::wrap(stream), request, config, timer).await
+    }
+}
+
+async fn handshake<S, R>(
+    mut io: R::Io<S>,
+    request: ClientRequest,
+    config: Config,
+    mut timer: R::Sleep,
+) -> Result<WebSocket<S, R>, Error>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    let timeout = config.handshake_timeout();
+    let mut handshake = ClientHandshake::new(request, config)?;
+    let exchange = async {
+        write_all(&mut io, handshake.request_bytes()).await?;
+        let mut buf = [0u8; HANDSHAKE_READ];
+        loop {
+            let n = read_some(&mut io, &mut buf).await?;
+            if handshake.receive(&buf[..n])?.is_some() {
+                return Ok::<(), Error>(());
+            }
+        }
+    };
+    with_deadline(&mut timer, exchange).await.ok_or(Error::HandshakeTimeout(timeout))??;
+    let connection = handshake.into_connection()?;
+    Ok(WebSocket::from_io(io, connection))
+}

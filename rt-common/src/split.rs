@@ -1,0 +1,292 @@
+//! `Reader` and `Sender`: the two halves of a split `WebSocket`. The reader drives the
+//! connection; senders only queue and write. The async logic itself is in `handle.rs`.
+
+use std::fmt;
+use std::time::Duration;
+
+use tether_proto::{Bytes, CloseCode, Closed, Message, Utf8Bytes};
+
+use crate::handle::Handle;
+use crate::runtime::{Runtime, Transport};
+use crate::{Error, WebSocket};
+
+/// The receiving half of a split [`WebSocket`].
+///
+/// **The reader drives the connection**: reading, answering pings, keepalive pings and
+/// timeouts, the peer's close, and writing what senders left queued when the transport
+/// was busy all happen while a reader future is polled. Keep one task in `recv` for as
+/// long as the connection lives. There is no hidden task.
+pub struct Reader<S, R: Runtime> {
+    handle: Handle<R::Io<S>, R>,
+    protocol: Option<String>,
+    pub(crate) stream_done: bool,
+}
+
+/// The sending half of a split [`WebSocket`]: `Clone + Send` (for `Send` streams), so
+/// many tasks can send to one connection (a chat room broadcasting to its members).
+///
+/// Each message is queued whole under a short lock taken only inside poll functions, so
+/// two messages' frames never interleave and no lock is held across an `.await`. Sends
+/// write through to the transport (no deferral, unlike an unsplit [`WebSocket`]); if the
+/// transport is busy, bytes below the high-water mark stay queued and the [`Reader`]
+/// writes them. Once the connection has ended — including when the reader hit an error —
+/// sends fail with [`Error::Closed`].
+pub struct Sender<S, R: Runtime> {
+    handle: Handle<R::Io<S>, R>,
+}
+
+impl<S, R: Runtime> Clone for Sender<S, R> {
+    fn clone(&self) -> Self {
+        Sender { handle: self.handle.clone() }
+    }
+}
+
+impl<S, R: Runtime> fmt::Debug for Reader<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+impl<S, R: Runtime> fmt::Debug for Sender<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<S, R> Reader<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    pub(crate) fn new(handle: Handle<R::Io<S>, R>, protocol: Option<String>) -> Self {
+        Reader { handle, protocol, stream_done: false }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
+        &self.handle
+    }
+
+    /// As [`WebSocket::recv`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.handle.recv().await
+    }
+
+    /// As [`WebSocket::recv_text`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv_text`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
+        self.handle.recv_text().await
+    }
+
+    /// As [`WebSocket::recv_bytes`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv_bytes`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
+        self.handle.recv_bytes().await
+    }
+
+    /// As [`WebSocket::recv_json`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv_json`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    #[cfg(feature = "json")]
+    pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
+        self.handle.recv_json().await
+    }
+
+    /// As [`WebSocket::recv_timeout`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv_timeout`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.handle.recv_timeout(timeout).await
+    }
+
+    /// As [`WebSocket::recv_batch`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv_batch`].
+    ///
+    /// # Cancel safety
+    /// Not cancel safe (collected messages are lost if dropped).
+    pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
+        self.handle.recv_batch(max, timeout).await
+    }
+
+    /// As [`WebSocket::set_control_messages`].
+    pub fn set_control_messages(&mut self, on: bool) {
+        self.handle.set_control(on);
+    }
+
+    /// As [`WebSocket::close_frame`].
+    pub fn close_frame(&self) -> Option<Closed> {
+        self.handle.close_frame()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Put the halves back together; gives them back if they belong to different
+    /// connections.
+    ///
+    /// # Errors
+    /// The two halves, unchanged, when they are not from the same connection.
+    pub fn reunite(self, sender: Sender<S, R>) -> Result<WebSocket<S, R>, (Self, Sender<S, R>)> {
+        if self.handle.same(&sender.handle) {
+            Ok(WebSocket::from_parts(self.handle, self.protocol))
+        } else {
+            Err((self, sender))
+        }
+    }
+}
+
+impl<S, R> Sender<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    pub(crate) fn new(handle: Handle<R::Io<S>, R>) -> Self {
+        Sender { handle }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
+        &self.handle
+    }
+
+    /// Send a message (written through; see [the type's docs](Sender)).
+    ///
+    /// # Errors
+    /// As [`WebSocket::send`]: [`Error::Closed`] once the connection has ended (also when
+    /// the reader hit a transport error).
+    ///
+    /// # Cancel safety
+    /// As [`WebSocket::send`].
+    pub async fn send(&self, message: Message) -> Result<(), Error> {
+        self.handle.send(message, false).await
+    }
+
+    /// Send a text message.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Text(text.into()), false).await
+    }
+
+    /// Send a binary message.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_bytes(&self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Binary(data.into()), false).await
+    }
+
+    /// Send `value` as JSON text.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when it cannot be encoded; otherwise as [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    #[cfg(feature = "json")]
+    pub async fn send_json<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<(), Error> {
+        let text = serde_json::to_string(value)?;
+        self.handle.send(Message::text(text), false).await
+    }
+
+    /// As [`WebSocket::send_batch`].
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`WebSocket::send_batch`].
+    pub async fn send_batch(&self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
+        self.handle.send_batch(messages.into_iter().collect()).await
+    }
+
+    /// As [`WebSocket::feed`].
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn feed(&self, message: Message) -> Result<(), Error> {
+        self.handle.feed(message).await
+    }
+
+    /// As [`WebSocket::flush`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::flush`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.handle.flush().await
+    }
+
+    /// Send a ping.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn ping(&self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Ping(payload.into()), false).await
+    }
+
+    /// Start the close handshake: queue our close frame and write it. The [`Reader`]
+    /// completes it (its `recv` returns `Ok(None)` once the peer answered, or reports the
+    /// close timeout). Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::Send`] for a code that may not be sent or a reason over 123 bytes;
+    /// [`Error::Io`] when the transport failed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the close frame stays queued.
+    pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.handle.close_send(code, reason).await
+    }
+
+    /// As [`WebSocket::close_frame`].
+    pub fn close_frame(&self) -> Option<Closed> {
+        self.handle.close_frame()
+    }
+
+    /// Whether messages can no longer be sent (closing or closed).
+    pub fn is_closed(&self) -> bool {
+        self.handle.close_frame().is_some() || !self.handle.with_connection(tether_proto::Connection::can_send)
+    }
+}

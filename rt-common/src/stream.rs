@@ -1,0 +1,125 @@
+//! `futures::Stream` and `Sink` for `WebSocket`, `Reader` (stream) and `Sender` (sink), for
+//! those who compose streams. They use the same poll functions as the async methods.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use tether_proto::{CloseCode, Message};
+
+use crate::handle::Handle;
+use crate::runtime::{Runtime, Transport};
+use crate::{Error, Reader, Sender, WebSocket};
+
+fn poll_stream<T: Transport, R: Runtime>(
+    handle: &Handle<T, R>,
+    done: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Message, Error>>> {
+    if *done {
+        return Poll::Ready(None);
+    }
+    match ready!(handle.poll_recv(cx)) {
+        Ok(Some(message)) => Poll::Ready(Some(Ok(message))),
+        Ok(None) => {
+            *done = true;
+            Poll::Ready(None)
+        }
+        Err(e) => {
+            // One error, then the stream ends.
+            *done = true;
+            Poll::Ready(Some(Err(e)))
+        }
+    }
+}
+
+/// Messages as [`WebSocket::recv`] hands them out; the stream ends after a clean close, or
+/// after yielding one error.
+impl<S, R> Stream for WebSocket<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let handle = this.handle().clone();
+        poll_stream(&handle, this.stream_done(), cx)
+    }
+}
+
+/// As the [`WebSocket`] stream.
+impl<S, R> Stream for Reader<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let handle = this.handle().clone();
+        poll_stream(&handle, &mut this.stream_done, cx)
+    }
+}
+
+/// `poll_ready` waits below the high-water mark, `start_send` queues, `poll_flush` writes
+/// everything, `poll_close` runs the close handshake (code 1000) like
+/// [`WebSocket::close`].
+impl<S, R> Sink<Message> for WebSocket<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().lock().poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.handle().lock().start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().lock().poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().lock().start_close(CloseCode::NORMAL, "")?;
+        self.handle().poll_close_handshake(cx)
+    }
+}
+
+/// As the [`WebSocket`] sink, except that `poll_close` only sends our close frame (the
+/// [`Reader`] completes the handshake), like [`Sender::close`].
+impl<S, R> Sink<Message> for Sender<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().lock().poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.handle().lock().start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().lock().poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut core = self.handle().lock();
+        core.start_close(CloseCode::NORMAL, "")?;
+        match ready!(core.poll_flush(cx)) {
+            Err(Error::Closed(_)) => Poll::Ready(Ok(())),
+            other => Poll::Ready(other),
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! `WebSocket`: the public connection type of every adapter — its whole async API
+//! (receive, send, close, split) in rustdoc, delegating to `Handle`. The drive loop is in
+//! `core.rs`; the opening handshake in `server.rs` and `client.rs`.
+
+use std::fmt;
+use std::time::Duration;
+
+use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, State, Utf8Bytes};
+
+use crate::handle::Handle;
+use crate::runtime::{Runtime, Transport};
+use crate::split::{Reader, Sender};
+use crate::Error;
+
+/// One WebSocket connection (either role) over a stream `S` of runtime `R`.
+///
+/// Adapters name it with the runtime filled in: `tether_tokio::WebSocket` (over a
+/// `TcpStream` by default, or `tether_tokio::WebSocket<TlsStream>`), and likewise for
+/// `tether_smol` and `tether_async_std`. The API is identical because it is this type.
+///
+/// ```no_run
+/// # async fn echo<S, R: tether_rt::Runtime>(mut ws: tether_rt::WebSocket<S, R>) -> Result<(), tether_rt::Error>
+/// # where R::Io<S>: tether_rt::Transport {
+/// while let Some(message) = ws.recv().await? {
+///     ws.send(message).await?;
+/// }
+/// // The peer closed cleanly; how:
+/// println!("{:?}", ws.close_frame());
+/// # Ok(()) }
+/// ```
+///
+/// # The drive loop
+/// There is no background task: the connection advances while one of its futures is
+/// polled. Receiving writes what is queued (a write that would block never blocks
+/// reading), hands out the next complete message, fires timers (keepalive pings, idle
+/// and close timeouts) and reads. **Keep a `recv` (or [`Reader`]) running**: pongs,
+/// keepalive and the peer's close are handled there.
+///
+/// # Writes are coalesced, never stranded
+/// `send` writes through to the transport, except on an unsplit `WebSocket` while
+/// received input is still buffered (more messages are waiting to be handed out, so the
+/// task is expected back in `recv` at once): then the write is deferred and the next
+/// `recv` flushes before it waits on the socket. A plain `recv` → `send` echo loop thus
+/// writes many replies with one syscall. [`send_batch`](Self::send_batch) and
+/// [`feed`](Self::feed) + [`flush`](Self::flush) give explicit control.
+///
+/// # Backpressure
+/// Outgoing bytes are queued up to
+/// [`Config::write_high_water_mark`](tether_proto::Config::write_high_water_mark)
+/// (128 KiB by default); beyond it `send` waits for the transport. Nothing is ever dropped,
+/// and a peer that stops reading cannot make the queue grow past the mark plus one
+/// message.
+pub struct WebSocket<S, R: Runtime> {
+    handle: Handle<R::Io<S>, R>,
+    protocol: Option<String>,
+    stream_done: bool,
+}
+
+impl<S, R: Runtime> fmt::Debug for WebSocket<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket").field("protocol", &self.protocol).finish_non_exhaustive()
+    }
+}
+
+impl<S, R> WebSocket<S, R>
+where
+    R: Runtime,
+    R::Io<S>: Transport,
+{
+    /// Server shortcut: read the upgrade request from `stream` (bounded by the handshake
+    /// deadline) and accept it with no subprotocol, under the adapter's default
+    /// configuration. Use [`Upgrade`](crate::Upgrade) to look at the request first.
+    ///
+    /// # Errors
+    /// As [`Upgrade::read`](crate::Upgrade::read) and
+    /// [`Upgrade::accept`](crate::Upgrade::accept).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream.
+    pub async fn accept(stream: S) -> Result<Self, Error> {
+        crate::Upgrade::<S, R>::read(stream).await?.accept().await
+    }
+
+    /// A connection over `stream` whose opening handshake was done elsewhere (for example
+    /// by a web framework's HTTP upgrade), driving `connection`.
+    pub fn from_connection(stream: S, connection: Connection) -> Self {
+        let protocol = connection.protocol().map(str::to_owned);
+        WebSocket { handle: Handle::new(R::wrap(stream), connection), protocol, stream_done: false }
+    }
+
+    pub(crate) fn from_io(io: R::Io<S>, connection: Connection) -> Self {
+        let protocol = connection.protocol().map(str::to_owned);
+        WebSocket { handle: Handle::new(io, connection), protocol, stream_done: false }
+    }
+
+    pub(crate) fn from_parts(handle: Handle<R::Io<S>, R>, protocol: Option<String>) -> Self {
+        WebSocket { handle, protocol, stream_done: false }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
+        &self.handle
+    }
+
+    pub(crate) fn stream_done(&mut self) -> &mut bool {
+        &mut self.stream_done
+    }
+
+    // ----- receiving -----
+
+    /// The next text or binary message (pings and pongs too after
+    /// [`set_control_messages(true)`](Self::set_control_messages)); `Ok(None)` once the
+    /// connection has closed cleanly (see [`close_frame`](Self::close_frame) for how).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection ended uncleanly (protocol violation, keepalive
+    /// or close timeout, transport ended without a close frame: code 1006 or the code we
+    /// failed with); [`Error::Io`] when the transport failed (later calls: `Closed`).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: every byte read is in the engine before the future yields, so dropping
+    /// it (in `select!`, or under a timeout) loses nothing; the next call resumes.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.handle.recv().await
+    }
+
+    /// The next message, which must be text.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] for any ending, clean or not (like the frameworks'
+    /// `WebSocketDisconnect`); [`Error::UnexpectedMessage`] (carrying the message) for a
+    /// binary one; [`Error::Io`] as for [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
+        self.handle.recv_text().await
+    }
+
+    /// The next message, which must be binary.
+    ///
+    /// # Errors
+    /// As [`recv_text`](Self::recv_text), with a text message unexpected.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
+        self.handle.recv_bytes().await
+    }
+
+    /// The next message (text or binary), decoded as JSON.
+    ///
+    /// # Errors
+    /// As [`recv_text`](Self::recv_text); [`Error::Json`] when it does not decode (the
+    /// message is consumed).
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`recv`](Self::recv).
+    #[cfg(feature = "json")]
+    pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
+        self.handle.recv_json().await
+    }
+
+    /// The next message, or `Ok(None)` if none arrived within `timeout`; the connection is
+    /// still usable afterwards.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out");
+    /// [`Error::Io`] as for [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`recv`](Self::recv).
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.handle.recv_timeout(timeout).await
+    }
+
+    /// Up to `max` messages, returning when `max` have arrived or `timeout` has passed
+    /// (possibly with none), or early with what was collected when the connection ends.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection has ended and nothing was collected;
+    /// [`Error::Io`] as for [`recv`](Self::recv).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: messages collected so far are lost if the future is dropped. Use
+    /// its `timeout` rather than wrapping it in one.
+    pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
+        self.handle.recv_batch(max, timeout).await
+    }
+
+    /// Hand pings and pongs to the application too (they are always answered
+    /// automatically when [`Config::auto_pong`](tether_proto::Config::auto_pong) is on).
+    /// Off by default.
+    pub fn set_control_messages(&mut self, on: bool) {
+        self.handle.set_control(on);
+    }
+
+    // ----- sending -----
+
+    /// Send a message: queue it once the outgoing queue is below the high-water mark, then
+    /// write through (or defer the write while received input is buffered; see
+    /// [the type's docs](Self#writes-are-coalesced-never-stranded)).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the connection has ended; [`Error::Send`] for an invalid
+    /// message (control payload over 125 bytes) or when our close was already sent;
+    /// [`Error::Io`] when the transport failed.
+    ///
+    /// # Cancel safety
+    /// If dropped while waiting for room below the high-water mark, the message was not
+    /// queued; once queued it is sent whole (frames of two messages never interleave),
+    /// even if the future is dropped while it is being written.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.handle.send(message, true).await
+    }
+
+    /// Send a text message.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Text(text.into()), true).await
+    }
+
+    /// Send a binary message.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_bytes(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Binary(data.into()), true).await
+    }
+
+    /// Send `value` encoded as JSON in a text message.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when it cannot be encoded (nothing is sent); otherwise as
+    /// [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    #[cfg(feature = "json")]
+    pub async fn send_json<V: serde::Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
+        let text = serde_json::to_string(value)?;
+        self.handle.send(Message::text(text), true).await
+    }
+
+    /// Send several messages encoded together and written with one flush (vectored
+    /// writes); returns once they are all written.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); messages before an invalid one stay queued.
+    ///
+    /// # Cancel safety
+    /// Once the first poll queued them, the messages are sent even if the future is dropped.
+    pub async fn send_batch(&mut self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
+        self.handle.send_batch(messages.into_iter().collect()).await
+    }
+
+    /// Queue a message without writing it (waiting only while above the high-water mark);
+    /// [`flush`](Self::flush) writes what was fed.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        self.handle.feed(message).await
+    }
+
+    /// Write everything queued and flush the transport.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the transport failed; [`Error::Closed`] if it had already.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: what is not written yet stays queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.handle.flush().await
+    }
+
+    /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
+    /// with [`set_control_messages(true)`](Self::set_control_messages).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.handle.send(Message::Ping(payload.into()), false).await
+    }
+
+    /// Close the connection: send a close frame with `code` and `reason`, then wait for
+    /// the peer's (messages that arrive meanwhile are discarded) and shut the transport
+    /// down — bounded by [`Config::close_timeout`](tether_proto::Config::close_timeout).
+    /// Idempotent: once closing or closed it only finishes the ending. Afterwards
+    /// [`close_frame`](Self::close_frame) tells how it ended (a peer that did not answer
+    /// gives [`CloseCause::CloseTimeout`](tether_proto::CloseCause::CloseTimeout)).
+    ///
+    /// # Errors
+    /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015, …) or a reason
+    /// over 123 bytes (nothing is sent); [`Error::Io`] when the transport failed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the close frame stays queued and a later call (or `recv`) finishes
+    /// the handshake.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.handle.close(code, reason).await
+    }
+
+    // ----- getters -----
+
+    /// How the connection ended — the peer's close code and reason, or what was reported
+    /// locally, and the cause — once that has been observed.
+    pub fn close_frame(&self) -> Option<Closed> {
+        self.handle.close_frame()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Where the connection is, as far as this side has observed.
+    pub fn state(&self) -> State {
+        self.handle.with_connection(Connection::state)
+    }
+
+    /// Outgoing bytes queued and not yet written to the transport.
+    pub fn buffered_transmit(&self) -> usize {
+        self.handle.with_connection(Connection::buffered_transmit)
+    }
+
+    /// Received bytes not yet handed out as messages.
+    pub fn buffered_receive(&self) -> usize {
+        self.handle.with_connection(Connection::buffered_receive)
+    }
+
+    /// Split into a [`Reader`] (which drives reads and timers) and a cloneable [`Sender`]
+    /// for other tasks. Both refer to the same connection; neither holds a lock across an
+    /// `.await`.
+    pub fn split(self) -> (Reader<S, R>, Sender<S, R>) {
+        let sender = Sender::new(self.handle.clone());
+        (Reader::new(self.handle, self.protocol), sender)
+    }
+}

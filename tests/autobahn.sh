@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite conformance: every runtime adapter, as server and as client.
+#
+#   bash tests/autobahn.sh [RUNTIME ...]        (default: tokio async-std smol)
+#
+# Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
+# Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
+# Cases 1.* through 10.* (12.*/13.* need permessage-deflate, which is not built yet).
+# Prints one line per combination and exits non-zero unless every case is OK (only the
+# suite's purely informational cases 7.1.6, 7.13.1 and 7.13.2 may be INFORMATIONAL) and
+# every close verdict is OK.
+#
+# Environment: AUTOBAHN_CASES (default "*"), AUTOBAHN_EXCLUDE (default "12.*,13.*"),
+#              AUTOBAHN_OUT (reports; default target/autobahn).
+# The suite itself comes from ../shared/autobahn (installed into target/autobahn-venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+SHARED="${TETHER_SHARED:-$ROOT/../shared}/autobahn"
+VENV="$ROOT/target/autobahn-venv"
+OUT="${AUTOBAHN_OUT:-$ROOT/target/autobahn}"
+CASES="${AUTOBAHN_CASES:-*}"
+EXCLUDE="${AUTOBAHN_EXCLUDE:-12.*,13.*}"
+RUNTIMES=("$@")
+[ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(tokio async-std smol)
+
+if [ ! -x "$VENV/bin/wstest" ] || [ ! -f "$VENV/.tether-installed" ]; then
+    bash "$SHARED/install.sh" "$VENV" >"$ROOT/target/autobahn-install.log" 2>&1 \
+        || { cat "$ROOT/target/autobahn-install.log" >&2; exit 1; }
+    touch "$VENV/.tether-installed"
+fi
+export AUTOBAHN_VENV="$VENV" WSTEST_TIMEOUT="${WSTEST_TIMEOUT:-900}"
+
+# The examples share names across adapters, so take each build's own executable path.
+example_path() {  # package example
+    cargo build --release --quiet -p "$1" --example "$2" --message-format=json \
+        | "$VENV/bin/python" -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
+        print(m["executable"])' "$2" | tail -n 1
+}
+
+free_port() {
+    "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# verdict OUTDIR LABEL: one summary line; non-zero unless strictly clean.
+verdict() {
+    "$VENV/bin/python" - "$1" "$2" <<'PYEOF'
+import json, sys
+outdir, label = sys.argv[1], sys.argv[2]
+try:
+    report = json.load(open(outdir + "/index.json"))
+except (OSError, ValueError) as e:
+    print(f"{label}: no report ({e})")
+    sys.exit(2)
+informational_ok = {"7.1.6", "7.13.1", "7.13.2"}
+bad = []
+counts = {}
+close_bad = 0
+for agent, cases in report.items():
+    for case, c in cases.items():
+        v = c["behavior"]
+        counts[v] = counts.get(v, 0) + 1
+        if c.get("behaviorClose") not in ("OK", "INFORMATIONAL"):
+            close_bad += 1
+            bad.append(f"{case} close={c.get('behaviorClose')}")
+        if v == "OK" or (v == "INFORMATIONAL" and case in informational_ok):
+            continue
+        bad.append(f"{case} {v}")
+order = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
+parts = [f"{counts.get(k, 0)} {k}" for k in order] + [f"{n} {k}" for k, n in counts.items() if k not in order]
+print(f"{label}: " + ", ".join(parts) + f", {close_bad} close not OK")
+if bad:
+    print("  not OK: " + " ".join(sorted(bad)[:40]))
+    sys.exit(1)
+PYEOF
+}
+
+status=0
+summary=()
+for rt in "${RUNTIMES[@]}"; do
+    pkg="tether-$rt"
+    server_bin="$(example_path "$pkg" echo_server)"
+    client_bin="$(example_path "$pkg" autobahn_client)"
+    [ -x "$server_bin" ] && [ -x "$client_bin" ] || { echo "$rt: examples did not build" >&2; exit 1; }
+
+    port="$(free_port)"
+    dir="$OUT/$rt-server"
+    rm -rf "$dir"
+    bash "$SHARED/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
+        "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
+    if line="$(verdict "$dir" "$rt server")"; then :; else status=1; fi
+    summary+=("$line")
+
+    port="$(free_port)"
+    dir="$OUT/$rt-client"
+    rm -rf "$dir"
+    bash "$SHARED/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
+        "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
+    if line="$(verdict "$dir" "$rt client")"; then :; else status=1; fi
+    summary+=("$line")
+done
+printf '%s\n' "${summary[@]}"
+exit $status

@@ -1,0 +1,181 @@
+//! Every way a connection ends, over sockets: we close, the peer closes (a typed error from
+//! typed receives), the peer vanishes (keepalive, hostile G3), the peer never answers our
+//! close (close timeout, hostile E9), EOF mid-frame (G5), reset mid-frame (G4) with a
+//! split sender learning it (G8).
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::time::Instant;
+
+use super::*;
+
+#[test]
+fn we_close_cleanly_and_the_peer_sees_code_and_reason() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        let server = rt::spawn(async move {
+            assert!(server.recv().await.unwrap().is_none());
+            server.close_frame().unwrap()
+        });
+        client.close(CloseCode::NORMAL, "bye").await.unwrap();
+        let ours = client.close_frame().unwrap();
+        assert_eq!(ours.code, CloseCode::NORMAL);
+        assert_eq!(ours.cause, CloseCause::LocallyInitiated);
+        let theirs = server.await;
+        assert_eq!(theirs.code, CloseCode::NORMAL);
+        assert_eq!(theirs.reason, "bye");
+        assert_eq!(theirs.cause, CloseCause::PeerInitiated);
+        // Idempotent, and sending afterwards is a typed error.
+        client.close(CloseCode::NORMAL, "again").await.unwrap();
+        assert!(matches!(client.send_text("late").await, Err(Error::Closed(_))));
+        assert!(client.recv().await.unwrap().is_none());
+    })
+}
+
+#[test]
+fn peer_close_is_a_typed_error_from_typed_receives() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        let server = rt::spawn(async move {
+            server.close(CloseCode::new(4001).unwrap(), "kicked").await.unwrap();
+            server.close_frame().unwrap()
+        });
+        match client.recv_text().await {
+            Err(Error::Closed(closed)) => {
+                assert_eq!(closed.code.as_u16(), 4001);
+                assert_eq!(closed.reason, "kicked");
+                assert_eq!(closed.cause, CloseCause::PeerInitiated);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(client.recv().await.unwrap().is_none(), "recv: Ok(None) after a clean close");
+        assert!(server.await.is_clean());
+    })
+}
+
+#[test]
+fn invalid_close_code_is_rejected_locally() {
+    // hostile I1
+    run(async {
+        let (mut client, _server) = pair().await;
+        let err = client.close(CloseCode::ABNORMAL, "").await.unwrap_err();
+        assert!(matches!(err, Error::Send(_)), "{err}");
+        let err = client.close(CloseCode::NORMAL, &"x".repeat(124)).await.unwrap_err();
+        assert!(matches!(err, Error::Send(_)), "{err}");
+    })
+}
+
+#[test]
+fn keepalive_detects_a_vanished_peer() {
+    // hostile G3: the peer holds the socket open and says nothing.
+    run(async {
+        let config = short(|b| {
+            b.keepalive_interval(Some(Duration::from_millis(200))).keepalive_timeout(Duration::from_millis(300))
+        });
+        let (addr, server) = server(config, |mut ws| async move {
+            let start = Instant::now();
+            let err = ws.recv().await.unwrap_err();
+            (err, start.elapsed())
+        })
+        .await;
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            raw::read_to_end(&mut s)
+        });
+        let (err, elapsed) = server.await;
+        match err {
+            Error::Closed(closed) => {
+                assert_eq!(closed.code, CloseCode::ABNORMAL);
+                assert_eq!(closed.cause, CloseCause::IdleTimeout);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+        // The peer saw a keepalive ping, then a best-effort 1011 close.
+        let bytes = peer.join().unwrap();
+        let (op1, _, used) = raw::parse(&bytes).expect("ping");
+        assert_eq!(op1, 0x9);
+        let (op2, payload, _) = raw::parse(&bytes[used..]).expect("close");
+        assert_eq!(op2, 0x8);
+        assert_eq!(&payload[..2], &1011u16.to_be_bytes());
+    })
+}
+
+#[test]
+fn close_times_out_when_the_peer_never_answers() {
+    // hostile E9
+    run(async {
+        let (listener, addr) = rt::listen().await;
+        // A server that accepts and is then never polled again: it never answers.
+        let silent = rt::spawn(async move {
+            let ws = Ws::accept(rt::accept(&listener).await).await.unwrap();
+            sleep::<R>(Duration::from_secs(3)).await;
+            drop(ws);
+        });
+        let config = short(|b| b.close_timeout(Duration::from_millis(300)));
+        let mut client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).config(config).connect().await.unwrap();
+        let start = Instant::now();
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
+        let closed = client.close_frame().unwrap();
+        assert_eq!(closed.code, CloseCode::ABNORMAL);
+        assert_eq!(closed.cause, CloseCause::CloseTimeout);
+        drop(silent);
+    })
+}
+
+#[test]
+fn eof_mid_frame_is_abnormal_closure() {
+    // hostile G5
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move { ws.recv().await }).await;
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            let frame = raw::frame(1, b"hello world", true);
+            s.write_all(&frame[..6]).unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            raw::read_to_end(&mut s)
+        });
+        match server.await {
+            Err(Error::Closed(closed)) => {
+                assert_eq!(closed.code, CloseCode::ABNORMAL);
+                assert_eq!(closed.cause, CloseCause::TransportEof);
+            }
+            other => panic!("{other:?}"),
+        }
+        peer.join().unwrap();
+    })
+}
+
+#[test]
+fn reset_mid_frame_is_typed_and_senders_learn_it() {
+    // hostile G4 + G8
+    run(async {
+        let (addr, server) = server(config(), |ws| async move {
+            let (mut reader, sender) = ws.split();
+            // Unread by the peer: its close then resets the connection.
+            sender.send_text("unread").await.unwrap();
+            let err = reader.recv().await.unwrap_err();
+            let again = reader.recv().await.unwrap_err();
+            let send_err = sender.send_text("after").await.unwrap_err();
+            (err, again, send_err)
+        })
+        .await;
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            std::thread::sleep(Duration::from_millis(150));
+            let frame = raw::frame(2, &[7u8; 100], true);
+            s.write_all(&frame[..40]).unwrap();
+            drop(s);
+        });
+        let (err, again, send_err) = server.await;
+        peer.join().unwrap();
+        let abnormal = |e: &Error| matches!(e, Error::Closed(c) if c.code == CloseCode::ABNORMAL);
+        assert!(matches!(err, Error::Io(_)) || abnormal(&err), "{err:?}");
+        assert!(abnormal(&again), "{again:?}");
+        assert!(abnormal(&send_err), "{send_err:?}");
+    })
+}

@@ -1,0 +1,93 @@
+//! Messages over sockets: text, binary, empty and 16 MiB payloads, ping/pong delivery on
+//! request, typed receives, and the futures `Stream`/`Sink` implementations.
+
+use futures_util::{SinkExt, StreamExt};
+use tether_rt::Bytes;
+
+use super::*;
+
+#[test]
+fn text_binary_and_empty_messages_round_trip() {
+    run(async {
+        let (mut client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        client.send_text("héllo").await.unwrap();
+        client.send_bytes(vec![0u8, 1, 2, 255]).await.unwrap();
+        client.send_text("").await.unwrap();
+        client.send_bytes(Vec::new()).await.unwrap();
+        assert_eq!(client.recv_text().await.unwrap(), "héllo");
+        assert_eq!(&client.recv_bytes().await.unwrap()[..], &[0, 1, 2, 255]);
+        assert_eq!(client.recv().await.unwrap(), Some(Message::text("")));
+        assert_eq!(client.recv().await.unwrap(), Some(Message::binary(Vec::new())));
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server.await.unwrap().is_clean());
+    })
+}
+
+#[test]
+fn typed_receive_returns_an_unexpected_message_intact() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client.send_bytes(&b"bin"[..]).await.unwrap();
+        client.flush().await.unwrap();
+        match server.recv_text().await {
+            Err(Error::UnexpectedMessage(Message::Binary(b))) => assert_eq!(&b[..], b"bin"),
+            other => panic!("{other:?}"),
+        }
+    })
+}
+
+#[test]
+fn sixteen_mib_message_round_trips() {
+    run(async {
+        let (mut client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        let big: Vec<u8> = (0..16usize << 20).map(|i| (i % 251) as u8).collect();
+        let big = Bytes::from(big);
+        client.send_bytes(big.clone()).await.unwrap();
+        let back = client.recv_bytes().await.unwrap();
+        assert_eq!(back.len(), big.len());
+        assert!(back == big, "payload differs");
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        server.await;
+    })
+}
+
+#[test]
+fn pings_are_answered_and_delivered_only_when_asked() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client.set_control_messages(true);
+        server.set_control_messages(true);
+        let server = rt::spawn(async move {
+            // The ping is delivered (asked for) and answered automatically.
+            assert_eq!(server.recv().await.unwrap(), Some(Message::Ping(Bytes::from_static(b"p1"))));
+            server.set_control_messages(false);
+            echo(server).await
+        });
+        client.ping(&b"p1"[..]).await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Some(Message::Pong(Bytes::from_static(b"p1"))));
+        // Not asked for: the pong is consumed silently and the next data message arrives.
+        client.set_control_messages(false);
+        client.ping(&b"p2"[..]).await.unwrap();
+        client.send_text("after").await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Some(Message::text("after")));
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server.await.unwrap().is_clean());
+    })
+}
+
+#[test]
+fn stream_and_sink() {
+    run(async {
+        let (mut client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        SinkExt::send(&mut client, Message::text("one")).await.unwrap();
+        SinkExt::send(&mut client, Message::text("two")).await.unwrap();
+        assert_eq!(StreamExt::next(&mut client).await.unwrap().unwrap(), Message::text("one"));
+        assert_eq!(StreamExt::next(&mut client).await.unwrap().unwrap(), Message::text("two"));
+        SinkExt::close(&mut client).await.unwrap();
+        assert!(StreamExt::next(&mut client).await.is_none());
+        assert!(server.await.unwrap().is_clean());
+    })
+}

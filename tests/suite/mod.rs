@@ -1,0 +1,96 @@
+//! The cross-runtime suite: written once, included by `tests/tests/{tokio,smol,async_std}.rs`
+//! through `#[path]`, each providing `crate::rt` (block_on, spawn, listen, accept, connect).
+//! Real loopback TCP on 127.0.0.1 only; every test is bounded in time.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::Duration;
+
+pub(crate) use crate::rt::{self, Stream, R};
+pub(crate) use tether_rt::{AcceptOptions, ClientBuilder, CloseCause, CloseCode, Config, Error, Message, Upgrade};
+pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
+
+mod close;
+mod flow;
+mod handshake;
+mod hostile;
+mod messages;
+mod slow;
+
+/// A WebSocket over the runtime's TCP stream (or another stream).
+pub(crate) type Ws<S = Stream> = tether_rt::WebSocket<S, R>;
+
+/// Run a test body on the runtime, failing it if it takes more than 30 s.
+pub(crate) fn run<F: Future>(f: F) -> F::Output {
+    rt::block_on(async { timeout::<R, _>(Duration::from_secs(30), f).await.expect("test timed out") })
+}
+
+/// The adapters' defaults.
+pub(crate) fn config() -> Config {
+    tether_rt::default_config()
+}
+
+/// A connected (client, server) pair over loopback TCP.
+pub(crate) async fn pair_with(client: Config, server: Config) -> (Ws, Ws) {
+    let (listener, addr) = rt::listen().await;
+    let accepted = rt::spawn(async move {
+        let stream = rt::accept(&listener).await;
+        Upgrade::<Stream, R>::read_with_config(stream, server)
+            .await
+            .expect("read upgrade")
+            .accept()
+            .await
+            .expect("accept")
+    });
+    let client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).config(client).connect().await.expect("connect");
+    (client, accepted.await)
+}
+
+/// A pair with default configuration.
+pub(crate) async fn pair() -> (Ws, Ws) {
+    pair_with(config(), config()).await
+}
+
+/// Echo every message until the connection ends; returns how it ended.
+pub(crate) async fn echo<S>(mut ws: Ws<S>) -> Option<tether_rt::Closed>
+where
+    R: tether_rt::Runtime,
+    <R as tether_rt::Runtime>::Io<S>: tether_rt::Transport,
+{
+    while let Ok(Some(message)) = ws.recv().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+    ws.close_frame()
+}
+
+/// A server accepting one connection with `config` and handing it to `serve`.
+pub(crate) async fn server<F, Fut>(
+    config: Config,
+    serve: F,
+) -> (std::net::SocketAddr, impl Future<Output = Fut::Output>)
+where
+    F: FnOnce(Ws) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let (listener, addr) = rt::listen().await;
+    let task = rt::spawn(async move {
+        let stream = rt::accept(&listener).await;
+        let ws = Upgrade::<Stream, R>::read_with_config(stream, config)
+            .await
+            .expect("read upgrade")
+            .accept()
+            .await
+            .expect("accept");
+        serve(ws).await
+    });
+    (addr, task)
+}
+
+/// A configuration with short timers for tests.
+pub(crate) fn short(f: impl FnOnce(tether_rt::ConfigBuilder) -> tether_rt::ConfigBuilder) -> Config {
+    f(config().to_builder()).build().expect("valid config")
+}
