@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 echo "== format and lints"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 echo "== proto builds without std"
 cargo build -p tether-proto --no-default-features --quiet
@@ -17,8 +17,24 @@ if cargo tree -p tether-proto -e normal --prefix none | grep -E '^(tokio|async-s
     exit 1
 fi
 
-echo "== unit, property, integration and doc tests (all crates)"
-cargo test --workspace --quiet
+echo "== real peers (Python websockets, Node ws, headless Chromium) for the interop tests"
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/setup-peers.sh --browser
+else
+    bash scripts/setup-peers.sh
+fi
+
+echo "== unit, property, integration, interop and doc tests (all crates, all runtimes)"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --all-features --quiet 2>&1 | tee "$log"
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+
+echo "== Autobahn|Testsuite 1.* to 10.*: every runtime, server and client role"
+bash tests/autobahn.sh
+autobahn_runs=6
 
 echo "== examples"
 cargo run -p tether-proto --example loopback --quiet >/dev/null
+
+echo "summary: $((passed + autobahn_runs)) passed, 0 failed"
