@@ -414,9 +414,11 @@ impl Connection {
 
     /// Bytes queued for the transport and not yet consumed.
     pub fn buffered_transmit(&self) -> usize {
-        let pending =
-            self.pending_pong.as_ref().map_or(0, |p| 2 + p.len()) + usize::from(self.pending_keepalive_ping) * 2;
-        self.tx.len() + pending
+        // Control frames not encoded yet: a 2-byte header, plus the mask key for a client.
+        let header = 2 + if self.role == Role::Client { 4 } else { 0 };
+        let pong = self.pending_pong.as_ref().map_or(0, |p| header + p.len());
+        let ping = if self.pending_keepalive_ping { header } else { 0 };
+        self.tx.len() + pong + ping
     }
 
     /// Received bytes not yet turned into events.
