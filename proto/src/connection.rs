@@ -15,7 +15,7 @@ use crate::mask::apply_mask;
 use crate::message::{Message, Utf8Bytes};
 use crate::rng::KeyCache;
 use crate::time::Instant;
-use crate::tx::TxQueue;
+use crate::tx::{TxQueue, COPY_THRESHOLD};
 use crate::utf8::Utf8Validator;
 
 /// Unparsed input beyond which [`Connection::read_buf`] stops offering space until events
@@ -102,6 +102,9 @@ pub struct Connection {
     // `read_buf` lends out. The current frame's payload starts at `rx[0]`.
     rx: BytesMut,
     filled: usize,
+    /// How much read space to offer: starts at `read_buffer_size`, doubles after a read
+    /// that filled all the space offered (up to `READ_AHEAD`), halves after a short one.
+    read_window: usize,
     frame: Option<InFrame>,
     partial: Option<Partial>,
     utf8: Utf8Validator,
@@ -135,12 +138,14 @@ impl Connection {
     /// or your own HTTP stack).
     pub fn new(role: Role, config: Config) -> Connection {
         let rx = BytesMut::new();
+        let read_window = config.read_buffer_size;
         Connection {
             role,
             config,
             protocol: None,
             rx,
             filled: 0,
+            read_window,
             frame: None,
             partial: None,
             utf8: Utf8Validator::new(),
@@ -200,7 +205,14 @@ impl Connection {
     /// A read of 0 bytes is *not* end-of-file: call [`receive_eof`](Self::receive_eof).
     pub fn commit_read(&mut self, now: Instant, n: usize) {
         self.tick(now);
-        let n = n.min(self.rx.len() - self.filled);
+        let offered = self.rx.len() - self.filled;
+        let n = n.min(offered);
+        if n == offered && n > 0 {
+            // The transport had more than we offered: offer more next time (fewer reads).
+            self.read_window = (self.read_window * 2).min(READ_AHEAD);
+        } else if n < self.read_window / 4 {
+            self.read_window = (self.read_window / 2).max(self.config.read_buffer_size);
+        }
         if n > 0 {
             self.filled += n;
             self.note_activity(now);
@@ -496,20 +508,16 @@ impl Connection {
         if spare >= 512 || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
             return;
         }
-        let base = self.config.read_buffer_size;
+        let base = self.read_window;
         let mut want = base.max(self.filled);
         if frame_len > self.filled {
             want = want.min((frame_len - self.filled).max(base));
         }
-        if self.rx.capacity() < self.filled + want {
-            // Move the unconsumed part into a fresh buffer sized for it, rather than letting
-            // the old allocation (possibly shared with delivered messages) grow.
-            let mut fresh = BytesMut::with_capacity(self.filled + want);
-            fresh.extend_from_slice(&self.rx[..self.filled]);
-            self.rx = fresh;
-        } else {
-            self.rx.truncate(self.filled);
-        }
+        // `reserve` grows a buffer nobody else holds in place (realloc: no copy, and no
+        // fresh pages for what is already there) and moves the unconsumed part to a new
+        // buffer only when the old one is shared with delivered messages.
+        self.rx.truncate(self.filled);
+        self.rx.reserve(want);
         self.rx.resize(self.filled + want, 0);
     }
 
@@ -544,6 +552,23 @@ impl Connection {
                 return Ok(Step::NeedMore);
             };
             self.check_sequence(&header)?;
+            // Fits in usize: bounded by max_frame_size above.
+            let len = header.payload_len as usize;
+            if self.filled - header_len >= len {
+                // The whole frame is buffered (the common case for small messages): unmask,
+                // validate and split it off in one step, without parking it in `self.frame`.
+                let text = self.is_text(header.opcode);
+                let payload = &mut self.rx[header_len..header_len + len];
+                if let Some(key) = header.mask {
+                    apply_mask(payload, key, 0);
+                }
+                if text && self.utf8.feed(payload).is_err() {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                let mut frame = self.consume_rx(header_len + len);
+                frame.advance(header_len);
+                return self.complete_frame(header, frame);
+            }
             self.filled -= header_len;
             self.rx.advance(header_len);
             // Fits in usize: bounded by max_frame_size above.
@@ -577,6 +602,14 @@ impl Connection {
         self.frame = None;
         let payload = self.consume_rx(len);
         self.complete_frame(header, payload)
+    }
+
+    fn is_text(&self, opcode: OpCode) -> bool {
+        match opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text),
+            _ => false,
+        }
     }
 
     /// The rules that depend on what came before (§5.4) and the message size limit.
@@ -813,15 +846,13 @@ impl Connection {
         let n = encode_header(&mut header, fin, opcode, mask, payload.len());
         match mask {
             Some(key) => {
-                // Clients mask in one copy (§5.3).
-                self.tx.push_copy(&header[..n], false);
-                self.tx.push_copy_with(&payload, true, |buf| apply_mask(buf, key, 0));
+                // Clients mask in one copy (§5.3), next to the header: one segment.
+                self.tx.push_frame_copy_with(&header[..n], &payload, |buf| apply_mask(buf, key, 0));
             }
+            None if payload.len() <= COPY_THRESHOLD => self.tx.push_frame_copy_with(&header[..n], &payload, |_| {}),
             None => {
-                self.tx.push_copy(&header[..n], payload.is_empty());
-                if !payload.is_empty() {
-                    self.tx.push_shared(payload, true);
-                }
+                self.tx.push_copy(&header[..n], false);
+                self.tx.push_shared(payload, true);
             }
         }
     }

@@ -19,28 +19,38 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
-    let shift = phase & 3;
-    let key = [key[shift], key[(shift + 1) & 3], key[(shift + 2) & 3], key[(shift + 3) & 3]];
-    if buf.len() < 16 {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[i & 3];
+    // The key as a little-endian word, rotated so byte 0 is the key byte for `buf[0]`.
+    let key32 = u32::from_le_bytes(key).rotate_right(8 * (phase & 3) as u32);
+    let word = u64::from(key32) | (u64::from(key32) << 32);
+    let mut tail = buf;
+    if tail.len() >= 32 {
+        // 32-byte blocks of four u64 lanes: the compiler turns this into vector XORs.
+        let mut blocks = tail.chunks_exact_mut(32);
+        for block in &mut blocks {
+            for lane in block.chunks_exact_mut(8) {
+                xor_lane(lane, word);
+            }
         }
-        return;
+        tail = blocks.into_remainder();
     }
-    // 32-byte blocks of four u64 lanes: the compiler turns this into vector XORs.
-    let word = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut blocks = buf.chunks_exact_mut(32);
-    for block in &mut blocks {
-        for lane in block.chunks_exact_mut(8) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(lane);
-            lane.copy_from_slice(&(u64::from_ne_bytes(w) ^ word).to_ne_bytes());
-        }
+    // Small payloads and the tail: u64 lanes, then at most 7 bytes. Every step is a
+    // multiple of 4 bytes, so the key phase is unchanged throughout.
+    let mut lanes = tail.chunks_exact_mut(8);
+    for lane in &mut lanes {
+        xor_lane(lane, word);
     }
-    // Block sizes are multiples of 4, so the key phase at the tail is unchanged.
-    for (i, b) in blocks.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+    let mut k = word;
+    for b in lanes.into_remainder() {
+        *b ^= k as u8;
+        k >>= 8;
     }
+}
+
+#[inline(always)]
+fn xor_lane(lane: &mut [u8], word: u64) {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(lane);
+    lane.copy_from_slice(&(u64::from_le_bytes(w) ^ word).to_le_bytes());
 }
 
 #[cfg(test)]

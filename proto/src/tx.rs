@@ -96,12 +96,15 @@ impl TxQueue {
         self.push_seg(Seg::Inline { len: bytes.len(), frame_end });
     }
 
-    /// Append bytes by copy, then let `f` transform the copied bytes in place (masking).
-    pub(crate) fn push_copy_with(&mut self, bytes: &[u8], frame_end: bool, f: impl FnOnce(&mut [u8])) {
+    /// Append a whole frame by copy — header, then payload transformed in place by `f`
+    /// (masking) — as one segment.
+    pub(crate) fn push_frame_copy_with(&mut self, header: &[u8], payload: &[u8], f: impl FnOnce(&mut [u8])) {
+        self.inline.reserve(header.len() + payload.len());
+        self.inline.extend_from_slice(header);
         let start = self.inline.len();
-        self.inline.extend_from_slice(bytes);
+        self.inline.extend_from_slice(payload);
         f(&mut self.inline[start..]);
-        self.push_seg(Seg::Inline { len: bytes.len(), frame_end });
+        self.push_seg(Seg::Inline { len: header.len() + payload.len(), frame_end: true });
     }
 
     /// Append a payload by reference.
