@@ -1,0 +1,76 @@
+//! The raw reference echo: no WebSocket library, hand-parsed frames. Each read is parsed in
+//! place, unmasked, and every complete message is answered in one write per read — the
+//! least work an echo can do on a single-threaded tokio runtime. It trusts its peer (our load
+//! generator): it is a yardstick, not a server. Usage: `ADDR`.
+
+use tether_benches::frames::{encode_frame, parse_header, xor_mask, BINARY, CLOSE, PING, PONG, TEXT};
+use tether_benches::handshake::{head_end, server_response};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut input: Vec<u8> = Vec::with_capacity(4096);
+    let head = loop {
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        if let Some(end) = head_end(&input) {
+            break end;
+        }
+    };
+    let Some(response) = server_response(&input[..head]) else { return Ok(()) };
+    stream.write_all(response.as_bytes()).await?;
+    input.drain(..head);
+    let mut output: Vec<u8> = Vec::new();
+    loop {
+        let mut start = 0;
+        while let Some(h) = parse_header(&input[start..]) {
+            let end = start + h.header_len + h.len;
+            if input.len() < end {
+                break;
+            }
+            let payload = &mut input[start + h.header_len..end];
+            if let Some(key) = h.mask {
+                xor_mask(payload, key);
+            }
+            match h.opcode {
+                TEXT | BINARY => encode_frame(&mut output, h.opcode, payload, None),
+                PING => encode_frame(&mut output, PONG, payload, None),
+                CLOSE => {
+                    encode_frame(&mut output, CLOSE, &payload[..payload.len().min(2)], None);
+                    stream.write_all(&output).await?;
+                    return Ok(());
+                }
+                _ => {}
+            }
+            start = end;
+        }
+        if !output.is_empty() {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+        input.drain(..start);
+        if input.capacity() - input.len() < 4096 {
+            input.reserve(64 << 10);
+        }
+        if stream.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let listener = TcpListener::bind(&addr).await?;
+        println!("listening on ws://{addr}");
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = serve(stream).await;
+            });
+        }
+    })
+}

@@ -1,0 +1,319 @@
+//! The echo load generator: raw TCP with pre-encoded masked frames and no WebSocket
+//! library, so the server under test is the only WebSocket code measured. Three modes —
+//! throughput (N connections × M messages in flight), ping-pong latency (one connection,
+//! p50/p99), and idle memory (open N upgraded connections, read the server's VmRSS). Prints
+//! one `key=value` line per run for `run.sh`; no tables here. Loopback only, bounded in time.
+//!
+//! ```text
+//! loadgen throughput ADDR CONNS INFLIGHT SIZE SECS
+//! loadgen latency    ADDR SIZE COUNT
+//! loadgen idle       ADDR CONNS SERVER_PID
+//! ```
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tether_benches::frames::{encode_frame, parse_header, KeySeq, BINARY};
+use tether_benches::handshake::{client_request, head_end};
+use tether_benches::stats::percentile;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+type Error = Box<dyn std::error::Error>;
+
+/// Hard cap on any run, whatever the arguments: the generator always stops by itself.
+const MAX_RUN: Duration = Duration::from_secs(120);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let result = local.block_on(&rt, async {
+        match tokio::time::timeout(MAX_RUN, run(&args)).await {
+            Ok(r) => r,
+            Err(_) => Err("run exceeded its time cap".into()),
+        }
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<String, Error> {
+    let num = |i: usize| -> Result<usize, Error> {
+        Ok(args.get(i).ok_or("missing argument")?.parse::<usize>().map_err(|e| format!("argument {i}: {e}"))?)
+    };
+    let mode = args.first().map(String::as_str).unwrap_or("");
+    let addr: SocketAddr = args.get(1).ok_or("missing ADDR")?.parse()?;
+    if !addr.ip().is_loopback() {
+        return Err("the load generator only targets loopback addresses".into());
+    }
+    match mode {
+        "throughput" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64)).await,
+        "latency" => latency(addr, num(2)?, num(3)?).await,
+        "idle" => idle(addr, num(2)?, num(3)?).await,
+        _ => Err("usage: loadgen throughput|latency|idle ADDR ...".into()),
+    }
+}
+
+/// Connect and complete the opening handshake; returns the stream and any bytes read past
+/// the response head.
+async fn connect(addr: SocketAddr) -> Result<(TcpStream, Vec<u8>), Error> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(client_request(&addr.to_string()).as_bytes()).await?;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err("server closed during the handshake".into());
+        }
+        if let Some(end) = head_end(&buf) {
+            if !buf.starts_with(b"HTTP/1.1 101") {
+                return Err(format!("handshake refused: {}", String::from_utf8_lossy(&buf[..end])).into());
+            }
+            return Ok((stream, buf.split_off(end)));
+        }
+        if buf.len() > 16 << 10 {
+            return Err("handshake response too long".into());
+        }
+    }
+}
+
+/// Counts complete server frames in a byte stream that arrives in arbitrary pieces.
+struct FrameCounter {
+    expect_len: usize,
+    /// Bytes still to skip of the frame in progress.
+    skip: usize,
+    /// A header split across reads.
+    partial: Vec<u8>,
+}
+
+impl FrameCounter {
+    fn new(expect_len: usize) -> Self {
+        FrameCounter { expect_len, skip: 0, partial: Vec::new() }
+    }
+
+    /// Feed received bytes; returns how many frames completed.
+    fn feed(&mut self, mut data: &[u8]) -> Result<usize, Error> {
+        let mut done = 0;
+        loop {
+            if self.skip > 0 {
+                let k = self.skip.min(data.len());
+                self.skip -= k;
+                data = &data[k..];
+                if self.skip > 0 {
+                    return Ok(done);
+                }
+                done += 1;
+            }
+            if data.is_empty() {
+                return Ok(done);
+            }
+            let header = if self.partial.is_empty() {
+                parse_header(data).map(|h| (h, h.header_len))
+            } else {
+                let had = self.partial.len();
+                self.partial.extend_from_slice(&data[..data.len().min(14)]);
+                let parsed = parse_header(&self.partial).map(|h| (h, h.header_len - had));
+                self.partial.truncate(had);
+                parsed
+            };
+            let Some((h, consumed)) = header else {
+                self.partial.extend_from_slice(data);
+                return Ok(done);
+            };
+            self.partial.clear();
+            if h.opcode != BINARY || h.mask.is_some() || h.len != self.expect_len || !h.fin {
+                return Err(format!("unexpected frame from server: {h:?}").into());
+            }
+            data = &data[consumed..];
+            self.skip = h.len;
+            if h.len == 0 {
+                done += 1;
+            }
+        }
+    }
+}
+
+fn message_batch(size: usize, count: usize) -> Vec<u8> {
+    let payload = vec![0x61u8; size];
+    let mut keys = KeySeq::new(7);
+    let mut out = Vec::new();
+    for _ in 0..count {
+        encode_frame(&mut out, BINARY, &payload, Some(keys.next_key()));
+    }
+    out
+}
+
+async fn throughput(
+    addr: SocketAddr,
+    conns: usize,
+    inflight: usize,
+    size: usize,
+    secs: Duration,
+) -> Result<String, Error> {
+    let batch = Rc::new(message_batch(size, inflight));
+    let frame_len = batch.len() / inflight;
+    let echoed = Rc::new(Cell::new(0u64));
+    let stop = Rc::new(Cell::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (mut stream, leftover) = connect(addr).await?;
+        let (batch, echoed, stop) = (batch.clone(), echoed.clone(), stop.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut counter = FrameCounter::new(size);
+            let mut done = counter.feed(&leftover)?;
+            stream.write_all(&batch).await?;
+            let mut buf = vec![0u8; 256 << 10];
+            loop {
+                // Each completed echo is answered by one new message: `inflight` stay out.
+                if done > 0 {
+                    echoed.set(echoed.get() + done as u64);
+                    if stop.get() {
+                        return Ok::<(), Error>(());
+                    }
+                    let mut left = done;
+                    while left > 0 {
+                        let k = left.min(inflight);
+                        stream.write_all(&batch[..k * frame_len]).await?;
+                        left -= k;
+                    }
+                }
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Err("server closed the connection".into());
+                }
+                done = counter.feed(&buf[..n])?;
+            }
+        }));
+    }
+    let warmup = Duration::from_secs(1);
+    tokio::time::sleep(warmup).await;
+    let (start, start_count, cpu0) = (Instant::now(), echoed.get(), own_cpu_secs());
+    tokio::time::sleep(secs).await;
+    let (elapsed, count, cpu1) = (start.elapsed(), echoed.get() - start_count, own_cpu_secs());
+    stop.set(true);
+    for t in &tasks {
+        if t.is_finished() {
+            return Err("a connection failed during the run".into());
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    let rate = count as f64 / elapsed.as_secs_f64();
+    let gen_cpu = (cpu1 - cpu0) / elapsed.as_secs_f64() * 100.0;
+    Ok(format!(
+        "mode=throughput conns={conns} inflight={inflight} size={size} msgs_per_sec={rate:.0} mib_per_sec={:.2} \
+         gen_cpu_pct={gen_cpu:.0}",
+        rate * size as f64 / f64::from(1 << 20)
+    ))
+}
+
+async fn latency(addr: SocketAddr, size: usize, count: usize) -> Result<String, Error> {
+    let (mut stream, leftover) = connect(addr).await?;
+    if !leftover.is_empty() {
+        return Err("unexpected bytes after the handshake".into());
+    }
+    let frame = message_batch(size, 1);
+    let mut counter = FrameCounter::new(size);
+    let mut buf = vec![0u8; 256 << 10];
+    let warmup = count / 10;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        stream.write_all(&frame).await?;
+        let mut done = 0;
+        while done == 0 {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err("server closed the connection".into());
+            }
+            done = counter.feed(&buf[..n])?;
+        }
+        if i >= warmup {
+            samples.push(start.elapsed().as_nanos() as u64);
+        }
+    }
+    let mean = samples.iter().sum::<u64>() / samples.len().max(1) as u64;
+    let p50 = percentile(&mut samples, 50.0);
+    let p99 = percentile(&mut samples, 99.0);
+    Ok(format!(
+        "mode=latency size={size} count={count} p50_us={:.1} p99_us={:.1} mean_us={:.1}",
+        us(p50),
+        us(p99),
+        us(mean)
+    ))
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat`, in seconds;
+/// 0 if unavailable (then the reported share is meaningless, not wrong silently: it is 0).
+fn own_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    // USER_HZ is 100 on every Linux configuration this runs on.
+    ticks / 100.0
+}
+
+fn vm_rss_kib(pid: usize) -> Result<u64, Error> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).ok_or("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
+}
+
+async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Error> {
+    // Warm the server up with one echoed message on one connection, so lazily created
+    // runtime state is not counted per connection.
+    {
+        let (mut stream, _) = connect(addr).await?;
+        stream.write_all(&message_batch(16, 1)).await?;
+        let mut counter = FrameCounter::new(16);
+        let mut buf = [0u8; 256];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err("server closed the warm-up connection".into());
+            }
+            if counter.feed(&buf[..n])? > 0 {
+                break;
+            }
+        }
+        let mut keep = vec![stream];
+        for _ in 0..9 {
+            keep.push(connect(addr).await?.0);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = vm_rss_kib(pid)?;
+    let mut open = Vec::with_capacity(conns);
+    let wave = 200;
+    while open.len() < conns {
+        let n = wave.min(conns - open.len());
+        let handles: Vec<_> = (0..n).map(|_| tokio::task::spawn_local(connect(addr))).collect();
+        for h in handles {
+            open.push(h.await.map_err(|e| e.to_string())??.0);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = vm_rss_kib(pid)?;
+    let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / conns as f64;
+    drop(open);
+    Ok(format!("mode=idle conns={conns} rss_before_kib={before} rss_after_kib={after} bytes_per_conn={per_conn:.0}"))
+}

@@ -1,0 +1,62 @@
+//! The HTTP/1.1 upgrade by hand (RFC 6455 §4): the load generator's request and the raw
+//! reference server's minimal answer. Just enough for our own programs to talk to each
+//! other and to every echo server under test; no validation that a library would do.
+
+use base64::Engine as _;
+
+/// The `Sec-WebSocket-Key` every generated request carries (the RFC's example value).
+pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// The request the load generator sends.
+pub fn client_request(host: &str) -> String {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
+/// `Sec-WebSocket-Accept` for `key`.
+pub fn accept_key(key: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
+}
+
+/// End of the HTTP head in `buf` (index after `\r\n\r\n`), if complete.
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// The raw server's 101 response to a request head, or `None` if it has no key.
+pub fn server_response(head: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(head).ok()?;
+    let key = text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("sec-websocket-key").then(|| value.trim())
+    })?;
+    Some(format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(key)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 6455 §1.3's worked example.
+    #[test]
+    fn accept_key_rfc6455_1_3() {
+        assert_eq!(accept_key(CLIENT_KEY), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn response_answers_request() {
+        let req = client_request("127.0.0.1:1");
+        let end = head_end(req.as_bytes()).unwrap();
+        assert_eq!(end, req.len());
+        assert!(server_response(req.as_bytes()).unwrap().contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+}
