@@ -17,9 +17,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! async-std's `TcpStream::poll_close` only flushes (it does not half-close TCP), so a
-//! server's end of the transport reaches the client when the `WebSocket` is dropped: drop
-//! it once `recv` has returned `Ok(None)`, or clients wait up to their close timeout.
+//! async-std's `TcpStream::poll_close` only flushes (it does not half-close TCP); the
+//! connection therefore releases (closes) its transport as soon as it has ended, like on
+//! every runtime, so the peer sees the end of TCP without waiting for the `WebSocket` to
+//! be dropped.
 //!
 //! Keepalive is on by default (ping after 20 s of silence, 20 s to answer); see
 //! [`default_config`]. Any `futures_io::AsyncRead + AsyncWrite + Unpin` stream works.
@@ -33,7 +34,8 @@ use std::time::Instant;
 
 pub use tether_rt::{
     default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
-    Connection, Error, HandshakeError, Header, Message, ProtocolError, Request, SendError, State, Utf8Bytes,
+    Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message, ProtocolError, Request,
+    SendError, State, Utf8Bytes,
 };
 
 /// The async-std runtime (timers from async-io, which async-std itself uses), as the `R` parameter of `tether_rt`
@@ -72,7 +74,7 @@ impl tether_rt::Runtime for AsyncStd {
     }
 }
 
-/// A WebSocket connection over a smol stream `S` (TCP by default). See
+/// A WebSocket connection over an async-std stream `S` (TCP by default). See
 /// [`tether_rt::WebSocket`] for the whole API.
 pub type WebSocket<S = async_std::net::TcpStream> = tether_rt::WebSocket<S, AsyncStd>;
 /// The receiving half of a split [`WebSocket`]; it drives the connection.

@@ -7,12 +7,9 @@ use std::marker::PhantomData;
 
 use tether_proto::{ClientHandshake, ClientRequest, Config, HandshakeError};
 
-use crate::io::{read_some, with_deadline, write_all};
+use crate::io::{read_until, with_deadline, write_all};
 use crate::runtime::{Runtime, Transport};
 use crate::{default_config, Error, WebSocket};
-
-/// Bytes read per call while the response head arrives.
-const HANDSHAKE_READ: usize = 1024;
 
 /// Builds a client connection: subprotocols, extra headers, origin, configuration.
 ///
@@ -140,17 +137,12 @@ where
 {
     let timeout = config.handshake_timeout();
     let mut handshake = ClientHandshake::new(request, config)?;
-    let exchange = async {
-        write_all(&mut io, handshake.request_bytes()).await?;
-        let mut buf = [0u8; HANDSHAKE_READ];
-        loop {
-            let n = read_some(&mut io, &mut buf).await?;
-            if handshake.receive(&buf[..n])?.is_some() {
-                return Ok::<(), Error>(());
-            }
-        }
-    };
-    with_deadline(&mut timer, exchange).await.ok_or(Error::HandshakeTimeout(timeout))??;
+    with_deadline(&mut timer, write_all(&mut io, handshake.request_bytes()))
+        .await
+        .ok_or(Error::HandshakeTimeout(timeout))??;
+    read_until(&mut io, &mut timer, |chunk| handshake.receive(chunk).map(|done| done.map(drop)).transpose())
+        .await
+        .ok_or(Error::HandshakeTimeout(timeout))???;
     let connection = handshake.into_connection()?;
     Ok(WebSocket::from_io(io, connection))
 }

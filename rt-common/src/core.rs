@@ -28,7 +28,11 @@ pub(crate) enum Next {
 /// A connection's transport, engine and timer. Every public type drives it through these
 /// poll functions, under a lock held only inside them.
 pub(crate) struct Core<T, R: Runtime> {
-    io: T,
+    /// The transport; `None` once the connection is over (shut down, or failed): it is
+    /// released then, not when the application drops the connection, so the peer sees the
+    /// end of TCP even on transports whose `poll_close` cannot half-close (async-std), and
+    /// an ended connection kept around holds no socket.
+    io: Option<T>,
     conn: Connection,
     /// The engine's `Instant::ZERO`.
     epoch: std::time::Instant,
@@ -42,8 +46,6 @@ pub(crate) struct Core<T, R: Runtime> {
     unflushed: bool,
     /// The transport failed: how the connection is reported from now on.
     failed: Option<Closed>,
-    /// The transport has been shut down (or failed): nothing more is read or written.
-    transport_done: bool,
     /// Hand pings and pongs to the application.
     control: bool,
 }
@@ -54,7 +56,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         conn.handle_timeout(Instant::ZERO);
         let writers = Arc::new(WakerSet::default());
         Core {
-            io,
+            io: Some(io),
             conn,
             epoch: R::now(),
             timer: None,
@@ -63,7 +65,6 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             writers,
             unflushed: false,
             failed: None,
-            transport_done: false,
             control: false,
         }
     }
@@ -89,9 +90,15 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     fn fail(&mut self, error: io::Error) -> Error {
         self.failed =
             Some(Closed { code: CloseCode::ABNORMAL, reason: Utf8Bytes::default(), cause: CloseCause::TransportEof });
-        self.transport_done = true;
-        self.writers.wake_all();
+        self.release();
         Error::Io(error)
+    }
+
+    /// Nothing more is read or written: drop the transport (closing the socket) and wake
+    /// every waiting task.
+    fn release(&mut self) {
+        self.io = None;
+        self.writers.wake_all();
     }
 
     // ----- writing -----
@@ -100,9 +107,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// transport) or the transport is not ready. `Pending` registers the task in
     /// `writers`.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.transport_done {
+        let Some(io) = self.io.as_mut() else {
             return Poll::Ready(Ok(()));
-        }
+        };
         loop {
             let mut chunks: [&[u8]; MAX_CHUNKS] = [&[]; MAX_CHUNKS];
             let n = self.conn.poll_transmit(&mut chunks);
@@ -111,12 +118,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             }
             let slices: [IoSlice<'_>; MAX_CHUNKS] = chunks.map(IoSlice::new);
             let mut wcx = Context::from_waker(&self.write_waker);
-            let mut result = Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n]);
+            let mut result = Pin::new(&mut *io).poll_write_vectored(&mut wcx, &slices[..n]);
             if result.is_pending() {
                 // Join the set, then look once more: a wake between the first poll and
                 // the registration would otherwise be lost.
                 self.writers.register(cx.waker());
-                result = Pin::new(&mut self.io).poll_write_vectored(&mut wcx, &slices[..n]);
+                result = Pin::new(&mut *io).poll_write_vectored(&mut wcx, &slices[..n]);
             }
             match result {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
@@ -132,10 +139,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if self.unflushed {
             // Buffered transports (TLS) only send on flush; for TCP this is free.
             let mut wcx = Context::from_waker(&self.write_waker);
-            let mut result = Pin::new(&mut self.io).poll_flush(&mut wcx);
+            let mut result = Pin::new(&mut *io).poll_flush(&mut wcx);
             if result.is_pending() {
                 self.writers.register(cx.waker());
-                result = Pin::new(&mut self.io).poll_flush(&mut wcx);
+                result = Pin::new(&mut *io).poll_flush(&mut wcx);
             }
             ready!(result)?;
             self.unflushed = false;
@@ -274,7 +281,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 self.writers.register(cx.waker());
                 return Poll::Pending;
             }
-            match Pin::new(&mut self.io).poll_read(cx, buf) {
+            let Some(io) = self.io.as_mut() else {
+                // Released without a recorded ending: cannot happen (`failed` or the
+                // engine's `Closed` is checked first), but never read a dropped transport.
+                return Poll::Ready(Err(Error::Io(io::ErrorKind::NotConnected.into())));
+            };
+            match Pin::new(io).poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
                 Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -289,25 +301,29 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     }
 
     /// After the engine's `Closed`: flush our close frame, keep reading (a client waits for
-    /// the server to end TCP), then shut the transport down — all bounded by the engine's
-    /// close timeout. Transport errors here only end the wait.
+    /// the server to end TCP), then shut the transport down and release it — all bounded
+    /// by the engine's close timeout. Transport errors here only end the wait.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if self.transport_done {
+            if self.io.is_none() {
                 return Poll::Ready(());
             }
             // Write what is queued first, even when giving up (a best-effort 1011 close
             // after a timeout): a write that would block is then simply abandoned.
             if let Poll::Ready(Err(_)) = self.poll_write_out(cx) {
-                self.transport_done = true;
-                self.writers.wake_all();
+                self.release();
                 return Poll::Ready(());
             }
             if self.conn.should_shutdown() {
-                // The connection is over whatever the transport says.
-                let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
-                self.transport_done = true;
-                self.writers.wake_all();
+                // The connection is over whatever the transport says. Half-close where the
+                // transport can (a TLS close_notify, a TCP FIN), discard input that is
+                // already here (closing a socket with unread input sends a reset, which can
+                // destroy our close frame before the peer reads it), then drop it.
+                if let Some(io) = self.io.as_mut() {
+                    let _ = ready!(Pin::new(&mut *io).poll_close(cx));
+                    discard_ready_input(io, cx);
+                }
+                self.release();
                 return Poll::Ready(());
             }
             if self.poll_timers(cx).is_ready() {
@@ -315,16 +331,36 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             }
             let now = self.now();
             let buf = self.conn.read_buf();
+            let Some(io) = self.io.as_mut() else {
+                return Poll::Ready(());
+            };
             if buf.is_empty() {
                 return Poll::Pending;
             }
-            match Pin::new(&mut self.io).poll_read(cx, buf) {
+            match Pin::new(io).poll_read(cx, buf) {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
                 Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(_)) => self.conn.receive_eof(now),
                 Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+}
+
+/// Input discarded, at most, when a transport is released (what a well-behaved peer sends
+/// after its close frame is nothing; this only spares the reset in the common case).
+const DISCARD_LIMIT: usize = 64 << 10;
+
+/// Read and drop input that is ready now, without waiting, up to [`DISCARD_LIMIT`].
+fn discard_ready_input<T: Transport>(io: &mut T, cx: &mut Context<'_>) {
+    let mut buf = [0u8; 2048];
+    let mut left = DISCARD_LIMIT;
+    while left > 0 {
+        match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            _ => return,
         }
     }
 }

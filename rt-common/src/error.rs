@@ -33,6 +33,10 @@ pub enum Error {
     /// deadline, not reset by arriving bytes).
     #[error("handshake did not complete within {0:?}")]
     HandshakeTimeout(Duration),
+    /// A [`HandshakeLimit`](crate::HandshakeLimit) with this bound had no permit left: the
+    /// connection was refused before its request was read.
+    #[error("too many handshakes in progress (at most {0})")]
+    TooManyHandshakes(usize),
     /// A command was invalid (close code or reason, control payload too large) or the
     /// connection is already closing; nothing was queued.
     #[error(transparent)]

@@ -40,16 +40,43 @@ pub(crate) async fn shutdown<T: AsyncWrite + Unpin>(io: &mut T) {
     let _ = poll_fn(|cx| Pin::new(&mut *io).poll_close(cx)).await;
 }
 
-/// Read some bytes; end of stream is an `UnexpectedEof` error (a handshake cut short).
-pub(crate) async fn read_some<T: AsyncRead + Unpin>(io: &mut T, buf: &mut [u8]) -> io::Result<usize> {
-    let n = poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, buf)).await?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the peer closed the connection during the opening handshake",
-        ));
-    }
-    Ok(n)
+/// Bytes read per call while an opening handshake arrives.
+const HANDSHAKE_READ: usize = 1024;
+
+/// Read and hand every chunk to `feed` until it returns `Some` (its answer), or `None` if
+/// `timer` fires first. The read buffer lives on the stack only while the future is being
+/// polled, so a handshake parked here — an idle connection — holds no buffer at all.
+/// End of stream is an `UnexpectedEof` error (a handshake cut short).
+pub(crate) async fn read_until<T, D, X>(
+    io: &mut T,
+    timer: &mut D,
+    mut feed: impl FnMut(&[u8]) -> Option<X>,
+) -> Option<io::Result<X>>
+where
+    T: AsyncRead + Unpin,
+    D: Future + Unpin,
+{
+    poll_fn(|cx| loop {
+        let mut buf = [0u8; HANDSHAKE_READ];
+        match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(0)) => {
+                return Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the connection during the opening handshake",
+                ))))
+            }
+            Poll::Ready(Ok(n)) => {
+                if let Some(answer) = feed(&buf[..n]) {
+                    return Poll::Ready(Some(Ok(answer)));
+                }
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+            Poll::Pending if Pin::new(&mut *timer).poll(cx).is_ready() => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Read and discard until end of stream or `limit` bytes, so that closing a socket with

@@ -33,6 +33,8 @@
 //!   [`close`](WebSocket::close) and [`close_frame`](WebSocket::close_frame);
 //! - [`split`](WebSocket::split) into a [`Reader`] and a cloneable [`Sender`];
 //! - `futures` [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink).
+//! - servers: [`Upgrade`] to look at a request before accepting it, and a
+//!   [`HandshakeLimit`] bounding the handshakes in progress.
 //!
 //! Defaults are the engine's ([`Config`]) except keepalive, which adapters turn on: a
 //! ping after 20 s without inbound traffic, and the connection closed (reported as 1006,
@@ -47,6 +49,7 @@ mod core;
 mod error;
 mod handle;
 mod io;
+mod limit;
 mod runtime;
 mod server;
 mod split;
@@ -58,6 +61,7 @@ use std::time::Duration;
 
 pub use client::ClientBuilder;
 pub use error::Error;
+pub use limit::{HandshakeLimit, HandshakePermit};
 pub use runtime::{Runtime, Transport};
 pub use server::Upgrade;
 pub use split::{Reader, Sender};

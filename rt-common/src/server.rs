@@ -5,17 +5,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use tether_proto::{AcceptOptions, Config, Header, Request, ServerHandshake};
+use tether_proto::{AcceptOptions, Config, HandshakeError, Header, Request, ServerHandshake};
 
-use crate::io::{drain, read_some, shutdown, with_deadline, write_all};
+use crate::io::{drain, read_until, shutdown, with_deadline, write_all};
 use crate::runtime::{Runtime, Transport};
-use crate::{default_config, Error, WebSocket};
-
-/// Bytes read per call while the request head arrives. Kept small: before the 101, a
-/// connection holds only this (on the future's stack) and the handshake's header buffer,
-/// which grows with what arrived and is capped at
-/// [`Config::max_handshake_bytes`](tether_proto::Config::max_handshake_bytes).
-const HANDSHAKE_READ: usize = 1024;
+use crate::{default_config, Error, HandshakeLimit, HandshakePermit, WebSocket};
 
 /// After an error response, at most this much more input is read and discarded (within
 /// the handshake deadline) before the stream is dropped: dropping a socket with unread
@@ -49,6 +43,8 @@ pub struct Upgrade<S, R: Runtime> {
     handshake: ServerHandshake,
     timer: R::Sleep,
     timeout: Duration,
+    /// Released when the response has been written (or the upgrade is dropped).
+    permit: Option<HandshakePermit>,
 }
 
 impl<S, R: Runtime> fmt::Debug for Upgrade<S, R> {
@@ -88,34 +84,58 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn read_with_config(stream: S, config: Config) -> Result<Self, Error> {
+        Self::read_inner(stream, config, None).await
+    }
+
+    /// Read the upgrade request under the default configuration if `limit` has a permit
+    /// left; otherwise refuse the connection at once (the stream is dropped, closing it).
+    /// The permit is held until the response has been written. In an accept loop, prefer
+    /// [`HandshakeLimit::try_acquire`] before spawning a task, then
+    /// [`read_with_permit`](Self::read_with_permit).
+    ///
+    /// # Errors
+    /// [`Error::TooManyHandshakes`] when the limit is reached; otherwise as
+    /// [`read_with_config`](Self::read_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream (and releases the permit).
+    pub async fn read_limited(stream: S, limit: &HandshakeLimit) -> Result<Self, Error> {
+        let permit = limit.try_acquire()?;
+        Self::read_inner(stream, default_config(), Some(permit)).await
+    }
+
+    /// Read the upgrade request under `config`, holding `permit` (from
+    /// [`HandshakeLimit::try_acquire`]) until the response has been written — or until the
+    /// handshake fails or the [`Upgrade`] is dropped.
+    ///
+    /// # Errors
+    /// As [`read_with_config`](Self::read_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream (and releases the permit).
+    pub async fn read_with_permit(stream: S, config: Config, permit: HandshakePermit) -> Result<Self, Error> {
+        Self::read_inner(stream, config, Some(permit)).await
+    }
+
+    async fn read_inner(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, Error> {
         let timeout = config.handshake_timeout();
         let mut timer = R::sleep_until(R::now() + timeout);
         let mut io = R::wrap(stream);
         let mut handshake = ServerHandshake::new(config);
-        let mut buf = [0u8; HANDSHAKE_READ];
-        loop {
-            let n = with_deadline(&mut timer, read_some(&mut io, &mut buf))
-                .await
-                .ok_or(Error::HandshakeTimeout(timeout))??;
-            match handshake.receive(&buf[..n]) {
-                Ok(Some(_)) => break,
-                Ok(None) => {}
-                Err(e) => {
-                    if let Some(response) = ServerHandshake::error_response(&e) {
-                        let _ = with_deadline(&mut timer, async {
-                            if write_all(&mut io, &response).await.is_ok() {
-                                shutdown(&mut io).await;
-                                let mut linger = R::sleep_until(R::now() + LINGER_TIME);
-                                with_deadline(&mut linger, drain(&mut io, LINGER_DRAIN)).await;
-                            }
-                        })
-                        .await;
-                    }
-                    return Err(Error::Handshake(e));
-                }
-            }
+        let received = read_until(&mut io, &mut timer, |chunk| match handshake.receive(chunk) {
+            Ok(Some(_)) => Some(Ok(())),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .await
+        .ok_or(Error::HandshakeTimeout(timeout))??;
+        if let Err(e) = received {
+            // Boxed: the error path's state (response, linger timer, drain buffer) is not
+            // carried by every pending handshake's future.
+            Box::pin(respond_and_linger::<_, R>(&mut io, &mut timer, &e)).await;
+            return Err(Error::Handshake(e));
         }
-        Ok(Upgrade { io, handshake, timer, timeout })
+        Ok(Upgrade { io, handshake, timer, timeout, permit })
     }
 
     /// The request.
@@ -196,10 +216,11 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept_with(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, Error> {
-        let Upgrade { io, handshake, mut timer, timeout } = self;
+        let Upgrade { io, handshake, mut timer, timeout, permit } = self;
         let connection = handshake.accept(options)?;
         let mut ws = WebSocket::from_io(io, connection);
         with_deadline(&mut timer, ws.flush()).await.ok_or(Error::HandshakeTimeout(timeout))??;
+        drop(permit);
         Ok(ws)
     }
 
@@ -213,14 +234,36 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), Error> {
-        let Upgrade { mut io, handshake, mut timer, timeout } = self;
+        let Upgrade { mut io, handshake, mut timer, timeout, permit } = self;
         let response = handshake.reject(status, body);
-        with_deadline(&mut timer, async {
+        let result = with_deadline(&mut timer, async {
             write_all(&mut io, &response).await?;
             shutdown(&mut io).await;
             Ok::<(), Error>(())
         })
         .await
-        .ok_or(Error::HandshakeTimeout(timeout))?
+        .ok_or(Error::HandshakeTimeout(timeout))?;
+        drop(permit);
+        result
     }
+}
+
+/// After an invalid request: write its error response (400, 405, 426, 431), shut the
+/// stream down and drain briefly so the response is not destroyed by a reset — all within
+/// the handshake deadline. Before the 101, a connection holds only the handshake's header
+/// buffer (grown with what arrived, capped at
+/// [`Config::max_handshake_bytes`](tether_proto::Config::max_handshake_bytes)); this
+/// path's buffers exist only while it runs.
+async fn respond_and_linger<T: Transport, R: Runtime>(io: &mut T, timer: &mut R::Sleep, error: &HandshakeError) {
+    let Some(response) = ServerHandshake::error_response(error) else {
+        return;
+    };
+    let _ = with_deadline(timer, async {
+        if write_all(io, &response).await.is_ok() {
+            shutdown(io).await;
+            let mut linger = R::sleep_until(R::now() + LINGER_TIME);
+            with_deadline(&mut linger, drain(io, LINGER_DRAIN)).await;
+        }
+    })
+    .await;
 }

@@ -29,7 +29,8 @@ use std::time::Instant;
 
 pub use tether_rt::{
     default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
-    Connection, Error, HandshakeError, Header, Message, ProtocolError, Request, SendError, State, Utf8Bytes,
+    Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message, ProtocolError, Request,
+    SendError, State, Utf8Bytes,
 };
 
 /// The smol runtime (async-io's reactor and timers), as the `R` parameter of `tether_rt`

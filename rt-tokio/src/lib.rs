@@ -38,7 +38,8 @@ use std::time::Instant;
 pub use compat::Compat;
 pub use tether_rt::{
     default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
-    Connection, Error, HandshakeError, Header, Message, ProtocolError, Request, SendError, State, Utf8Bytes,
+    Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message, ProtocolError, Request,
+    SendError, State, Utf8Bytes,
 };
 
 /// The tokio runtime, as the `R` parameter of `tether_rt` types (you rarely name it).

@@ -1,7 +1,11 @@
 //! `tether-tests`: helpers shared by the cross-runtime suite (`tests/suite/*.rs`, included
 //! by `tests/tests/{tokio,smol,async_std}.rs`): a deadline helper, a slow transport, and a
-//! scripted raw-TCP peer for hostile-peer tests. The tests themselves live in `suite/`.
+//! scripted raw-TCP peer for hostile-peer tests, real-peer processes (`peer`) and memory
+//! measurement (`mem`). The tests themselves live in `suite/`.
 #![deny(missing_docs)]
+
+pub mod mem;
+pub mod peer;
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, Read, Write};

@@ -15,6 +15,9 @@ mod close;
 mod flow;
 mod handshake;
 mod hostile;
+mod hostile_peer;
+mod interop;
+mod limits;
 mod messages;
 mod slow;
 
@@ -23,7 +26,20 @@ pub(crate) type Ws<S = Stream> = tether_rt::WebSocket<S, R>;
 
 /// Run a test body on the runtime, failing it if it takes more than 30 s.
 pub(crate) fn run<F: Future>(f: F) -> F::Output {
-    rt::block_on(async { timeout::<R, _>(Duration::from_secs(30), f).await.expect("test timed out") })
+    run_for(Duration::from_secs(30), f)
+}
+
+/// Run a test body on the runtime, failing it if it takes more than `limit`. It shares the
+/// process with other tests, but never with a memory measurement ([`run_alone`]).
+pub(crate) fn run_for<F: Future>(limit: Duration, f: F) -> F::Output {
+    let _shared = tether_tests::mem::shared();
+    rt::block_on(async { timeout::<R, _>(limit, f).await.expect("test timed out") })
+}
+
+/// Run a test body that measures process-wide memory: no other suite test runs meanwhile.
+pub(crate) fn run_alone<F: Future>(limit: Duration, f: F) -> F::Output {
+    let _alone = tether_tests::mem::alone();
+    rt::block_on(async { timeout::<R, _>(limit, f).await.expect("test timed out") })
 }
 
 /// The adapters' defaults.

@@ -1,0 +1,148 @@
+//! Interop with real peers nobody here wrote (`tests/peers/`): our server against Python
+//! `websockets`, Node `ws` and headless Chromium clients; our client against the Python and
+//! Node echo servers. The peer programs and their installer live in `tests/peers/` and
+//! `scripts/setup-peers.sh`; the process plumbing is `tether_tests::peer`.
+
+use tether_rt::Bytes;
+use tether_tests::peer::{self, Peer};
+
+use super::*;
+
+/// Every interop test is bounded by this (starting a browser, 16 MiB in a debug build).
+const INTEROP_LIMIT: Duration = Duration::from_secs(90);
+
+/// Our echo server for one connection, as in `examples/echo_server.rs`: returns the URL
+/// and the task that yields how the connection ended on our side.
+async fn echo_server() -> (String, impl Future<Output = Option<tether_rt::Closed>>) {
+    let (listener, addr) = rt::listen().await;
+    let task = rt::spawn(async move {
+        let stream = rt::accept(&listener).await;
+        let ws = Upgrade::<Stream, R>::read(stream).await.expect("read upgrade").accept().await.expect("accept");
+        echo(ws).await
+    });
+    (format!("ws://{addr}/interop"), task)
+}
+
+/// Run a peer client (`args` after the interpreter) against our echo server: it must exit
+/// 0, print how our server answered its close, and our side must have seen that close.
+fn our_server_with(browser: bool, program: &[&str], peer_name: &str) {
+    run_for(INTEROP_LIMIT, async {
+        peer::ensure_setup(browser);
+        let (url, server) = echo_server().await;
+        let mut args: Vec<&str> = program[1..].to_vec();
+        args.push(&url);
+        let mut client = Peer::spawn(program[0], &args);
+        let status = client.wait::<R>(INTEROP_LIMIT - Duration::from_secs(10)).await;
+        let output = client.output();
+        assert!(status.success(), "{peer_name} client failed ({status}):\n{output}");
+        if browser {
+            // One JSON line: every echo matched and the close was clean with our echo of 4001
+            // (the engine echoes the code with an empty reason).
+            assert!(output.contains(r#""mismatches": []"#) || output.contains(r#""mismatches":[]"#), "{output}");
+            assert!(output.contains(r#""code": 4001"#) || output.contains(r#""code":4001"#), "{output}");
+            assert!(output.contains(r#""clean": true"#) || output.contains(r#""clean":true"#), "{output}");
+        } else {
+            // Our engine echoes the peer's close code with an empty reason (proto's close
+            // reply), so the peer reports `closed 4001 ` — not its own reason back.
+            let line = output.lines().find(|l| l.starts_with("closed ")).unwrap_or_default();
+            assert_eq!(line.trim_end(), "closed 4001", "{output}");
+        }
+        let ours = server.await.expect("our server saw the ending");
+        assert_eq!(ours.code.as_u16(), 4001, "{ours:?}");
+        assert_eq!(ours.reason, format!("bye from {peer_name}"));
+        assert_eq!(ours.cause, CloseCause::PeerInitiated);
+    })
+}
+
+#[test]
+fn our_server_with_python_client() {
+    our_server_with(false, &[peer::PYTHON, "tests/peers/py_client.py"], "python");
+}
+
+#[test]
+fn our_server_with_node_client() {
+    our_server_with(false, &["node", "tests/peers/node_client.js"], "node");
+}
+
+#[test]
+fn our_server_with_chromium() {
+    our_server_with(true, &[peer::PYTHON, "tests/peers/browser_check.py"], "chromium");
+}
+
+/// Our client against a peer echo server started with `program PORT`.
+fn our_client_with(program: &[&str]) {
+    run_for(INTEROP_LIMIT, async {
+        peer::ensure_setup(false);
+        let port = peer::free_port();
+        let mut args: Vec<String> = program[1..].iter().map(|s| s.to_string()).collect();
+        args.push(port.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Peer::spawn(program[0], &args);
+        server.expect_line::<R>("listening", Duration::from_secs(20)).await;
+        let url = format!("ws://127.0.0.1:{port}/interop");
+
+        // The conversation: every kind and size of message comes back as sent.
+        let mut ws = ClientBuilder::<R>::new(&url).connect().await.expect("connect");
+        ws.set_control_messages(true);
+        let big: Vec<u8> = (0..1u32 << 20).map(|i| (i * 31 + 7) as u8).collect();
+        let huge: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+        let script = [
+            Message::text("hello"),
+            Message::text("héllo wörld ✓ 😀"),
+            Message::text(""),
+            Message::binary(&[0u8, 1, 2][..]),
+            Message::binary(Bytes::new()),
+            Message::binary(big),
+            Message::binary(huge),
+        ];
+        for message in script {
+            ws.send(message.clone()).await.expect("send");
+            let echo = ws.recv().await.expect("recv").expect("a message");
+            assert!(echo == message, "echo mismatch for a message of {} bytes", message_len(&message));
+        }
+        ws.ping(&b"interop-ping"[..]).await.expect("ping");
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Pong(Bytes::from_static(b"interop-ping"))));
+
+        // The server closes: a typed receive reports its code and reason.
+        ws.send_text("close:4002:server bye").await.unwrap();
+        match ws.recv_text().await {
+            Err(Error::Closed(closed)) => {
+                assert_eq!(closed.code.as_u16(), 4002);
+                assert_eq!(closed.reason, "server bye");
+                assert_eq!(closed.cause, CloseCause::PeerInitiated);
+            }
+            other => panic!("expected the server's close, got {other:?}"),
+        }
+        // The server reports what our engine echoed: the code, with an empty reason.
+        let line = server.expect_line::<R>("closed ", Duration::from_secs(10)).await;
+        assert_eq!(line.trim_end(), "closed 4002");
+
+        // We close: the server sees our code and reason and echoes them back.
+        let mut ws = ClientBuilder::<R>::new(&url).connect().await.expect("connect again");
+        ws.close(CloseCode::new(4003).unwrap(), "client bye").await.expect("close");
+        let line = server.expect_line::<R>("closed ", Duration::from_secs(10)).await;
+        assert_eq!(line, "closed 4003 client bye");
+        let ours = ws.close_frame().expect("ended");
+        assert_eq!(ours.code.as_u16(), 4003, "{ours:?}");
+        assert_eq!(ours.reason, "client bye", "the peer echoes the reason too");
+        assert_eq!(ours.cause, CloseCause::LocallyInitiated);
+    })
+}
+
+fn message_len(message: &Message) -> usize {
+    match message {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn our_client_with_python_server() {
+    our_client_with(&[peer::PYTHON, "tests/peers/py_server.py"]);
+}
+
+#[test]
+fn our_client_with_node_server() {
+    our_client_with(&["node", "tests/peers/node_server.js"]);
+}

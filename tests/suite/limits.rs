@@ -1,0 +1,274 @@
+//! Bounds on what many connections cost the server: the pending-handshake limit and the
+//! handshake deadline against idle pre-upgrade connections (hostile A13), and resident
+//! memory per pending handshake and per idle upgraded connection (A13, G9). Throughput and
+//! the 4 KiB per-connection target belong to the benches, not here.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
+
+use tether_rt::HandshakeLimit;
+use tether_tests::mem;
+
+use super::*;
+
+/// Resident memory allowed per connection (pending handshake or idle upgraded).
+const PER_CONNECTION_BOUND: usize = 16 << 10;
+
+/// Wait (on the runtime's timer) until `ready()` holds; panics with `what` after `limit`.
+async fn until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        sleep::<R>(Duration::from_millis(5)).await;
+    }
+}
+
+/// An accept loop for `total` connections, as a production server would write it: a
+/// permit from `limit` is taken in the loop itself (a refused connection is dropped at
+/// once, before any task exists for it), then the handshake runs (and is accepted) in its own
+/// task under `config`. Returns the handshake tasks and how many connections were refused.
+async fn accept_loop(
+    listener: crate::rt::Listener,
+    total: usize,
+    limit: HandshakeLimit,
+    config: Config,
+) -> (Vec<impl Future<Output = (Result<Ws, Error>, Duration)>>, usize) {
+    let mut tasks = Vec::with_capacity(total);
+    let mut refused = 0;
+    for _ in 0..total {
+        let stream = rt::accept(&listener).await;
+        match limit.try_acquire() {
+            Ok(permit) => {
+                let config = config.clone();
+                tasks.push(rt::spawn(async move {
+                    let start = Instant::now();
+                    let result = match Upgrade::<Stream, R>::read_with_permit(stream, config, permit).await {
+                        Ok(upgrade) => upgrade.accept().await,
+                        Err(e) => Err(e),
+                    };
+                    (result, start.elapsed())
+                }));
+            }
+            Err(e) => {
+                assert!(matches!(e, Error::TooManyHandshakes(n) if n == limit.max()), "{e:?}");
+                refused += 1;
+                drop(stream);
+            }
+        }
+    }
+    (tasks, refused)
+}
+
+/// How long until `s` reports end of stream (or a reset), reading and discarding.
+fn time_to_eof(s: &mut TcpStream, since: Instant) -> Duration {
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return since.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn pending_handshakes_are_bounded_and_closed_at_the_deadline() {
+    // hostile A13: N idle connections hold the N permits; the next one is refused at once
+    // (a typed error for the accept loop, end of stream for the peer); each idle one is
+    // closed at the handshake deadline, which frees the permits for honest clients.
+    const N: usize = 4;
+    let deadline = Duration::from_millis(800);
+    run(async move {
+        let limit = HandshakeLimit::new(N);
+        let config = short(|b| b.handshake_timeout(deadline));
+        let (listener, addr) = rt::listen().await;
+        let server = rt::spawn(accept_loop(listener, N + 2, limit.clone(), config));
+        let (tx, rx) = mpsc::channel();
+        let peer_limit = limit.clone();
+        let peer = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut idle: Vec<TcpStream> = (0..N).map(|_| raw::connect(addr)).collect();
+            // Wait until the server holds a permit for each before the next one arrives.
+            while peer_limit.pending() < N && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let mut refused = raw::connect(addr);
+            let refused_after = time_to_eof(&mut refused, Instant::now());
+            let idle_after: Vec<Duration> = idle.iter_mut().map(|s| time_to_eof(s, start)).collect();
+            // The deadline freed every permit: an honest client is served again.
+            while peer_limit.pending() > 0 && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let honest = raw::client(addr);
+            tx.send(()).unwrap();
+            (refused_after, idle_after, honest)
+        });
+        let (tasks, refused) = server.await;
+        assert_eq!(refused, 1);
+        until(Duration::from_secs(10), "the peer thread", || rx.try_recv().is_ok()).await;
+        let (refused_after, idle_after, _honest) = peer.join().unwrap();
+        assert!(refused_after < Duration::from_millis(400), "refused connection closed after {refused_after:?}");
+        for after in &idle_after {
+            assert!(*after >= deadline - Duration::from_millis(50), "closed before the deadline: {after:?}");
+            assert!(*after < deadline + Duration::from_millis(1500), "closed late: {after:?}");
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await);
+        }
+        let (last, _) = results.pop().unwrap();
+        assert!(last.is_ok(), "the honest client after the deadline: {last:?}");
+        for (result, elapsed) in &results {
+            assert!(matches!(result, Err(Error::HandshakeTimeout(_))), "{result:?}");
+            assert!(*elapsed >= deadline - Duration::from_millis(50), "{elapsed:?}");
+        }
+        drop(results);
+        drop(last);
+        assert_eq!(limit.pending(), 0);
+    })
+}
+
+/// Connections opened ahead of the server's accept loop, at most: beyond the listen
+/// backlog, SYNs are dropped and retried a second later.
+const AHEAD: usize = 64;
+
+/// Open `n` raw TCP connections to `addr` from a thread, keeping at most [`AHEAD`] ahead of
+/// `accepted`; with `upgrade`, send a request on each and read every 101 head. Keeps them
+/// open until `release` fires.
+fn open_many(
+    addr: SocketAddr,
+    n: usize,
+    upgrade: bool,
+    accepted: impl Fn() -> usize + Send + 'static,
+    release: mpsc::Receiver<()>,
+) -> (mpsc::Receiver<()>, std::thread::JoinHandle<()>) {
+    let (opened_tx, opened) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = Vec::with_capacity(n);
+        let start = Instant::now();
+        for i in 0..n {
+            while i >= accepted() + AHEAD && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let s = TcpStream::connect(addr).expect("connect");
+            if upgrade {
+                std::io::Write::write_all(&mut &s, raw::request("/").as_bytes()).unwrap();
+            }
+            conns.push(s);
+        }
+        if upgrade {
+            for s in &mut conns {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let head = raw::read_head(s);
+                assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            }
+        }
+        opened_tx.send(()).unwrap();
+        let _ = release.recv_timeout(Duration::from_secs(30));
+    });
+    (opened, thread)
+}
+
+/// Memory now: (resident set, live heap bytes).
+#[derive(Clone, Copy)]
+struct Usage {
+    rss: usize,
+    heap: usize,
+}
+
+/// A baseline: freed memory is given back to the OS first, so earlier tests' freed pages
+/// cannot absorb (and hide) the growth being measured.
+fn baseline() -> Usage {
+    mem::trim();
+    Usage { rss: mem::rss_bytes(), heap: mem::heap_bytes() }
+}
+
+/// Print and check the growth per connection since `before`, as resident memory (pages
+/// touched, kernel-side socket memory excluded) and as live heap bytes (exact, no page
+/// rounding or reuse); both must be within the bound. The heap count is exact in any run;
+/// resident memory is meaningful when these tests run by themselves (`-- limits`): in a
+/// full run, pages freed by earlier tests and not returned to the OS absorb part of it.
+fn report(what: &str, before: Usage, n: usize) {
+    let after = Usage { rss: mem::rss_bytes(), heap: mem::heap_bytes() };
+    let rss = after.rss.saturating_sub(before.rss) / n;
+    let heap = after.heap.saturating_sub(before.heap) / n;
+    println!(
+        "{what}: {rss} B RSS and {heap} B heap per connection ({n} connections; VmRSS {} -> {} B)",
+        before.rss, after.rss
+    );
+    assert!(rss <= PER_CONNECTION_BOUND, "{what}: {rss} B RSS per connection > {PER_CONNECTION_BOUND} B");
+    assert!(heap <= PER_CONNECTION_BOUND, "{what}: {heap} B heap per connection > {PER_CONNECTION_BOUND} B");
+}
+
+#[test]
+fn pending_handshake_memory_per_connection() {
+    // hostile A13: pre-upgrade memory is tiny (no read buffer before the 101, the header
+    // buffer grows with what arrived). Counts everything: task, timer, handshake state.
+    const N: usize = 1000;
+    mem::raise_nofile((4 * N + 256) as _);
+    run_alone(Duration::from_secs(20), async {
+        let limit = HandshakeLimit::new(N);
+        let (listener, addr) = rt::listen().await;
+        let before = baseline();
+        let server = rt::spawn(accept_loop(listener, N, limit.clone(), config()));
+        let (release, release_rx) = mpsc::channel();
+        let counter = limit.clone();
+        let (opened, peer) = open_many(addr, N, false, move || counter.pending(), release_rx);
+        until(Duration::from_secs(10), "every connection opened", || opened.try_recv().is_ok()).await;
+        until(Duration::from_secs(10), "a permit for every connection", || limit.pending() == N).await;
+        let tasks = server.await;
+        // Let every handshake task run up to its first read.
+        sleep::<R>(Duration::from_millis(200)).await;
+        report("pending handshake", before, N);
+        release.send(()).unwrap();
+        peer.join().unwrap();
+        for task in tasks.0 {
+            assert!(task.await.0.is_err(), "the peer ended every handshake");
+        }
+        assert_eq!(limit.pending(), 0);
+    })
+}
+
+#[test]
+fn idle_upgraded_connection_memory() {
+    // hostile G9: idle connections after the upgrade (echo server loops parked in `recv`).
+    const N: usize = 2000;
+    mem::raise_nofile((4 * N + 256) as _);
+    run_alone(Duration::from_secs(30), async {
+        let (listener, addr) = rt::listen().await;
+        let upgraded = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let before = baseline();
+        let counter = upgraded.clone();
+        let accepts = accepted.clone();
+        let server = rt::spawn(async move {
+            let mut tasks = Vec::with_capacity(N);
+            for _ in 0..N {
+                let stream = rt::accept(&listener).await;
+                accepts.fetch_add(1, Ordering::Relaxed);
+                let counter = counter.clone();
+                tasks.push(rt::spawn(async move {
+                    let ws = Upgrade::<Stream, R>::read(stream).await.expect("read").accept().await.expect("accept");
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    echo(ws).await
+                }));
+            }
+            tasks
+        });
+        let (release, release_rx) = mpsc::channel();
+        let (opened, peer) = open_many(addr, N, true, move || accepted.load(Ordering::Relaxed), release_rx);
+        until(Duration::from_secs(20), "every connection upgraded", || opened.try_recv().is_ok()).await;
+        until(Duration::from_secs(5), "every server task parked", || upgraded.load(Ordering::Relaxed) == N).await;
+        let tasks = server.await;
+        sleep::<R>(Duration::from_millis(200)).await;
+        report("idle upgraded connection", before, N);
+        release.send(()).unwrap();
+        peer.join().unwrap();
+        for task in tasks {
+            let closed = task.await.expect("ended");
+            assert_eq!(closed.cause, CloseCause::TransportEof);
+        }
+    })
+}
