@@ -26,6 +26,12 @@ const READ_AHEAD: usize = 64 << 10;
 /// pending pong instead of queueing another.
 const URGENT_CAP: usize = 2 << 10;
 
+/// Complete messages with payloads at most this long are copied out of the receive buffer
+/// into their own allocation instead of sharing it: a 16-256 byte copy is cheaper than the
+/// two atomic reference-count updates of sharing (split + drop), and the receive buffer
+/// stays uniquely owned, so it is reused in place instead of being reallocated.
+const SMALL_COPY: usize = 256;
+
 /// Where a connection is, as far as the caller has seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -98,9 +104,12 @@ pub struct Connection {
     config: Config,
     protocol: Option<String>,
 
-    // Receive side. `rx[..filled]` is input; `rx[filled..]` is zeroed spare space that
-    // `read_buf` lends out. The current frame's payload starts at `rx[0]`.
+    // Receive side. `rx[head..filled]` is input; `rx[..head]` is consumed (small messages
+    // copied out) and reclaimed by moving the rest to the front when space runs out;
+    // `rx[filled..]` is initialized spare space that `read_buf` lends out. While a frame is
+    // being received (`frame` is `Some`), `head` is 0 and its payload starts at `rx[0]`.
     rx: BytesMut,
+    head: usize,
     filled: usize,
     /// How much read space to offer: starts at `read_buffer_size`, doubles after a read
     /// that filled all the space offered (up to `READ_AHEAD`), halves after a short one.
@@ -144,6 +153,7 @@ impl Connection {
             config,
             protocol: None,
             rx,
+            head: 0,
             filled: 0,
             read_window,
             frame: None,
@@ -194,7 +204,8 @@ impl Connection {
             return &mut [];
         }
         let needed = self.frame.as_ref().map_or(0, |f| f.len);
-        if self.filled >= READ_AHEAD && self.filled >= needed {
+        let pending = self.filled - self.head;
+        if pending >= READ_AHEAD && pending >= needed {
             return &mut [];
         }
         self.reserve_spare(needed);
@@ -337,6 +348,7 @@ impl Connection {
         if matches!(self.end, End::Emitted) {
             // Only a client waiting for the server's end of the transport reads now.
             self.rx.clear();
+            self.head = 0;
             self.filled = 0;
             return None;
         }
@@ -435,7 +447,7 @@ impl Connection {
 
     /// Received bytes not yet turned into events.
     pub fn buffered_receive(&self) -> usize {
-        self.filled
+        self.filled - self.head
     }
 
     /// Whether the caller should now flush nothing more and shut the transport down: after
@@ -504,9 +516,41 @@ impl Connection {
     /// at least the configured buffer size, at most what is already buffered (doubling),
     /// and no more than the current frame still needs when that is known.
     fn reserve_spare(&mut self, frame_len: usize) {
+        if self.head == self.filled {
+            // Everything buffered was consumed: reuse the buffer from the start (no copy).
+            self.head = 0;
+            self.filled = 0;
+            if self.rx.capacity() > 4 * self.read_window {
+                // The read window has shrunk (short reads: the peer slowed down or went
+                // idle) well below the buffer a burst left behind: give the memory back.
+                // Under steady load the window stays near the buffer size, so this does
+                // not churn.
+                self.rx = BytesMut::new();
+            }
+        }
+        // Between frames, ask for at least half the window, so a growing window means
+        // larger reads. Inside a frame keep the small threshold: the buffer then grows only
+        // by doubling what has arrived, never toward the announced length.
+        let min_spare = if frame_len > 0 { 512 } else { 512.max(self.read_window / 2) };
         let spare = self.rx.len() - self.filled;
-        if spare >= 512 || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
+        if spare >= min_spare || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
             return;
+        }
+        if self.head > 0 {
+            // Reclaim the consumed front. What is left is normally a partial small frame;
+            // a large remainder is split off instead of copied.
+            let rest = self.filled - self.head;
+            if rest <= 4096 {
+                self.rx.copy_within(self.head..self.filled, 0);
+            } else {
+                self.rx.advance(self.head);
+            }
+            self.head = 0;
+            self.filled = rest;
+            let spare = self.rx.len() - self.filled;
+            if spare >= min_spare || (frame_len > 0 && self.filled + spare >= frame_len) {
+                return;
+            }
         }
         let base = self.read_window;
         let mut want = base.max(self.filled);
@@ -527,10 +571,13 @@ impl Connection {
         self.filled = self.rx.len();
     }
 
-    /// Drop the consumed front of the receive buffer.
+    /// Split off the next `n` unconsumed bytes of the receive buffer (shared, no copy).
     fn consume_rx(&mut self, n: usize) -> BytesMut {
-        self.filled -= n;
-        let taken = self.rx.split_to(n);
+        let end = self.head + n;
+        self.filled -= end;
+        let mut taken = self.rx.split_to(end);
+        taken.advance(self.head);
+        self.head = 0;
         if self.filled == 0
             && self.frame.is_none()
             && self.rx.capacity() > 4 * self.config.read_buffer_size.max(READ_AHEAD)
@@ -548,29 +595,40 @@ impl Connection {
                 accept_unmasked: self.config.accept_unmasked_frames,
                 max_frame_size: self.config.max_frame_size,
             };
-            let Some((header, header_len)) = decode_header(&self.rx[..self.filled], &rules)? else {
+            let Some((header, header_len)) = decode_header(&self.rx[self.head..self.filled], &rules)? else {
                 return Ok(Step::NeedMore);
             };
             self.check_sequence(&header)?;
             // Fits in usize: bounded by max_frame_size above.
             let len = header.payload_len as usize;
-            if self.filled - header_len >= len {
+            let start = self.head + header_len;
+            if self.filled - start >= len {
                 // The whole frame is buffered (the common case for small messages): unmask,
-                // validate and split it off in one step, without parking it in `self.frame`.
+                // validate and take it in one step, without parking it in `self.frame`.
                 let text = self.is_text(header.opcode);
-                let payload = &mut self.rx[header_len..header_len + len];
+                let payload = &mut self.rx[start..start + len];
                 if let Some(key) = header.mask {
                     apply_mask(payload, key, 0);
                 }
                 if text && self.utf8.feed(payload).is_err() {
                     return Err(ProtocolError::InvalidUtf8);
                 }
+                if len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+                    // A whole small message (check_sequence ruled out an open fragmented
+                    // one): copy it out and leave the receive buffer unshared.
+                    let payload = Bytes::copy_from_slice(payload);
+                    self.head = start + len;
+                    return Ok(Step::Event(self.finish_message(text, payload)?));
+                }
                 let mut frame = self.consume_rx(header_len + len);
                 frame.advance(header_len);
                 return self.complete_frame(header, frame);
             }
-            self.filled -= header_len;
-            self.rx.advance(header_len);
+            // Only part of the payload is here: drop what was consumed so the frame's
+            // payload starts at `rx[0]`.
+            self.rx.advance(start);
+            self.filled -= start;
+            self.head = 0;
             // Fits in usize: bounded by max_frame_size above.
             let len = header.payload_len as usize;
             self.frame = Some(InFrame { header, len, processed: 0 });
@@ -641,7 +699,7 @@ impl Connection {
     fn complete_frame(&mut self, header: FrameHeader, payload: BytesMut) -> Result<Step, ProtocolError> {
         match header.opcode {
             OpCode::Text | OpCode::Binary if header.fin => {
-                Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload)?))
+                Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload.freeze())?))
             }
             OpCode::Text | OpCode::Binary => {
                 self.partial = Some(Partial { text: header.opcode == OpCode::Text, buf: payload });
@@ -658,7 +716,7 @@ impl Connection {
                 let Some(Partial { text, buf }) = self.partial.take() else {
                     return Ok(Step::Continue);
                 };
-                Ok(Step::Event(self.finish_message(text, buf)?))
+                Ok(Step::Event(self.finish_message(text, buf.freeze())?))
             }
             OpCode::Ping => {
                 let payload = payload.freeze();
@@ -675,8 +733,8 @@ impl Connection {
         }
     }
 
-    fn finish_message(&mut self, text: bool, payload: BytesMut) -> Result<Event, ProtocolError> {
-        let payload = payload.freeze();
+    #[inline]
+    fn finish_message(&mut self, text: bool, payload: Bytes) -> Result<Event, ProtocolError> {
         let message = if text {
             if self.utf8.finish().is_err() {
                 return Err(ProtocolError::InvalidUtf8);
@@ -741,6 +799,7 @@ impl Connection {
         self.pending_pong = None;
         self.pending_keepalive_ping = false;
         self.rx = BytesMut::new();
+        self.head = 0;
         self.filled = 0;
         // Bound the flush (and a client's wait for the server's FIN) by the close timeout.
         self.close_deadline = Some(self.now() + self.config.close_timeout);

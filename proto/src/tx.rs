@@ -13,6 +13,13 @@ use bytes::Bytes;
 /// longer ones are queued by reference.
 pub(crate) const COPY_THRESHOLD: usize = 2048;
 
+/// Complete copied frames are appended to the last segment while it is shorter than this
+/// (one segment per run of small frames instead of one per frame: no per-frame queue
+/// entry to push, walk and pop). The price is bounded by it: an urgent control frame may
+/// wait for up to this many bytes of whole frames queued behind a frame in progress, and
+/// [`TxQueue::discard_unstarted`] keeps them.
+const MERGE_LIMIT: usize = 4096;
+
 #[derive(Debug)]
 enum Seg {
     /// The next `len` bytes of `inline`.
@@ -98,13 +105,27 @@ impl TxQueue {
 
     /// Append a whole frame by copy — header, then payload transformed in place by `f`
     /// (masking) — as one segment.
+    #[inline]
     pub(crate) fn push_frame_copy_with(&mut self, header: &[u8], payload: &[u8], f: impl FnOnce(&mut [u8])) {
-        self.inline.reserve(header.len() + payload.len());
+        let len = header.len() + payload.len();
+        self.inline.reserve(len);
         self.inline.extend_from_slice(header);
         let start = self.inline.len();
         self.inline.extend_from_slice(payload);
         f(&mut self.inline[start..]);
-        self.push_seg(Seg::Inline { len: header.len() + payload.len(), frame_end: true });
+        self.len += len;
+        // A whole frame after a segment that ends a frame: extend that segment (the
+        // boundary between the two frames is given up, see MERGE_LIMIT). The front segment
+        // is left alone, so a frame being written never grows.
+        if self.segs.len() >= 2 {
+            if let Some(Seg::Inline { len: last_len, frame_end: true }) = self.segs.back_mut() {
+                if *last_len < MERGE_LIMIT {
+                    *last_len += len;
+                    return;
+                }
+            }
+        }
+        self.segs.push_back(Seg::Inline { len, frame_end: true });
     }
 
     /// Append a payload by reference.
@@ -143,7 +164,8 @@ impl TxQueue {
     }
 
     /// Drop every data frame that has not started (a failing connection sends its close
-    /// frame next and nothing after it). A frame in progress is finished first.
+    /// frame next and nothing after it). A frame in progress is finished first, with the
+    /// small frames merged into its segment (at most [`MERGE_LIMIT`] bytes).
     pub(crate) fn discard_unstarted(&mut self) {
         let mut keep = 0;
         let mut keep_inline = self.inline_head;
@@ -341,6 +363,24 @@ mod tests {
         expected.extend(core::iter::repeat_n(b'1', 3000));
         expected.extend(b"PPH222");
         assert_eq!(out, expected);
+    }
+
+    // Merged small frames: an urgent frame still lands only on a frame boundary, and the
+    // front segment (being written) never grows.
+    #[test]
+    fn merged_frames_keep_urgent_on_boundaries() {
+        for step in [1, 3, 5, 100] {
+            let mut q = TxQueue::default();
+            for f in [&b"AAAA"[..], b"BBBB", b"CCCC"] {
+                q.push_frame_copy_with(&f[..1], &f[1..], |_| {});
+            }
+            assert_eq!(q.segs.len(), 2, "B and C share a segment");
+            q.consume(2);
+            q.push_urgent(b"PP");
+            q.push_frame_copy_with(b"D", b"DDD", |_| {});
+            let out = drain(&mut q, 16, step);
+            assert_eq!(out, b"AAPPBBBBCCCCDDDD", "step {step}");
+        }
     }
 
     #[test]
