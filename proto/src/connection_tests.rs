@@ -735,3 +735,36 @@ fn autobahn_echo_precedes_failure_close() {
         assert!(s.should_shutdown());
     }
 }
+
+// Idle memory: a burst grows the receive buffer with the read window; once reads turn
+// short (the peer slowed down) the window shrinks and the emptied buffer follows it, while
+// small messages are copied out so the buffer is reused in place meanwhile.
+#[test]
+fn receive_buffer_shrinks_after_a_burst() {
+    let mut s = server();
+    let frame = client_frame(true, BINARY, &[7; 16]);
+    let wire: Vec<u8> = frame.iter().cycle().take(frame.len() * 20_000).copied().collect();
+    let mut pos = 0;
+    let mut seen = 0;
+    while pos < wire.len() {
+        let buf = s.read_buf();
+        let n = buf.len().min(wire.len() - pos);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        pos += n;
+        s.commit_read(Instant::ZERO, n);
+        while let Some(event) = s.poll_event() {
+            assert_eq!(event, Event::Message(Message::Binary(Bytes::from_static(&[7; 16]))));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 20_000);
+    assert!(s.rx.capacity() >= 16 << 10, "the window grew: {}", s.rx.capacity());
+    for _ in 0..10 {
+        let buf = s.read_buf();
+        buf[..frame.len()].copy_from_slice(&frame);
+        s.commit_read(Instant::ZERO, frame.len());
+        assert!(matches!(s.poll_event(), Some(Event::Message(_))));
+    }
+    let _ = s.read_buf();
+    assert!(s.rx.capacity() <= 4 * s.config.read_buffer_size, "capacity {}", s.rx.capacity());
+}
