@@ -75,8 +75,9 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
     echo "| operation | library | instructions / frame (16 B) | instructions / frame (128 B) |"
     echo "|---|---|---:|---:|"
     for op in decode encode; do
-      for lib in tether tungstenite fastwebsockets fastwebsockets-collector tokio-websockets; do
+      for lib in tether tether-borrowed tungstenite fastwebsockets fastwebsockets-collector tokio-websockets; do
         [ "$op" = encode ] && [ "$lib" = fastwebsockets-collector ] && continue
+        [ "$op" = decode ] && [ "$lib" = tether-borrowed ] && continue
         row="| $op | $lib |"
         for size in 16 128; do
           a=$(ir "$op" "$lib" "$size" 10000 1); b=$(ir "$op" "$lib" "$size" 10000 3)

@@ -17,6 +17,10 @@ use crate::mem_stream::MemStream;
 pub enum Lib {
     /// `tether-proto`'s `Connection` (read_buf/commit_read, poll_event; send, poll_transmit).
     Tether,
+    /// `tether (borrowed)`: the same engine encoding straight from the caller's slice
+    /// (`send_binary(&[u8])`: no `Bytes` clone, no reference counting). Encode only; as a
+    /// decoder it is plain `Tether`.
+    TetherBorrowed,
     /// `tungstenite::WebSocket::from_raw_socket` over a std `Read + Write`.
     Tungstenite,
     /// `fastwebsockets::WebSocket::after_handshake`, frame by frame (no UTF-8 check, no
@@ -32,13 +36,16 @@ impl Lib {
     /// Every library, for decoding.
     pub const DECODERS: [Lib; 5] =
         [Lib::Tether, Lib::Tungstenite, Lib::FastWebsockets, Lib::FastWebsocketsCollector, Lib::TokioWebsockets];
-    /// Every library, for encoding (the collector adds nothing on the send side).
-    pub const ENCODERS: [Lib; 4] = [Lib::Tether, Lib::Tungstenite, Lib::FastWebsockets, Lib::TokioWebsockets];
+    /// Every library, for encoding (the collector adds nothing on the send side; Tether
+    /// twice: owned `send(Message)` and borrowed `send_binary`).
+    pub const ENCODERS: [Lib; 5] =
+        [Lib::Tether, Lib::TetherBorrowed, Lib::Tungstenite, Lib::FastWebsockets, Lib::TokioWebsockets];
 
     /// A short stable name (bench ids, command-line arguments).
     pub fn name(self) -> &'static str {
         match self {
             Lib::Tether => "tether",
+            Lib::TetherBorrowed => "tether-borrowed",
             Lib::Tungstenite => "tungstenite",
             Lib::FastWebsockets => "fastwebsockets",
             Lib::FastWebsocketsCollector => "fastwebsockets-collector",
@@ -48,7 +55,7 @@ impl Lib {
 
     /// The library named `name`.
     pub fn from_name(name: &str) -> Option<Lib> {
-        Lib::DECODERS.into_iter().find(|l| l.name() == name)
+        Lib::DECODERS.into_iter().chain(Lib::ENCODERS).find(|l| l.name() == name)
     }
 }
 
@@ -87,7 +94,7 @@ impl Decoder {
     /// Decode `frames` messages from `wire`; returns the payload bytes seen.
     pub fn decode(&mut self, wire: &Bytes, frames: usize) -> usize {
         match self.lib {
-            Lib::Tether => tether_decode(&mut self.tether, wire, frames),
+            Lib::Tether | Lib::TetherBorrowed => tether_decode(&mut self.tether, wire, frames),
             Lib::Tungstenite => {
                 self.tungstenite.get_mut().reset(wire.clone());
                 let mut total = 0;
@@ -204,6 +211,17 @@ impl Encoder {
                 let mut written = 0;
                 for _ in 0..frames {
                     conn.send(Message::Binary(payload.clone())).expect("tether send");
+                    if conn.buffered_transmit() >= 128 << 10 {
+                        written += tether_drain(conn);
+                    }
+                }
+                written + tether_drain(conn)
+            }
+            Lib::TetherBorrowed => {
+                let conn = &mut self.tether;
+                let mut written = 0;
+                for _ in 0..frames {
+                    conn.send_binary(payload).expect("tether send_binary");
                     if conn.buffered_transmit() >= 128 << 10 {
                         written += tether_drain(conn);
                     }

@@ -15,7 +15,7 @@ use crate::mask::apply_mask;
 use crate::message::{Message, Utf8Bytes};
 use crate::rng::KeyCache;
 use crate::time::Instant;
-use crate::tx::{TxQueue, COPY_THRESHOLD};
+use crate::tx::{Payload, TxQueue, COPY_THRESHOLD};
 use crate::utf8::Utf8Validator;
 
 /// Unparsed input beyond which [`Connection::read_buf`] stops offering space until events
@@ -76,7 +76,8 @@ enum End {
 /// - inputs: [`read_buf`](Self::read_buf) + [`commit_read`](Self::commit_read),
 ///   [`receive`](Self::receive), [`receive_eof`](Self::receive_eof),
 ///   [`handle_timeout`](Self::handle_timeout);
-/// - commands: [`send`](Self::send), [`close`](Self::close) — misuse is a synchronous
+/// - commands: [`send`](Self::send), [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`close`](Self::close) — misuse is a synchronous
 ///   [`SendError`];
 /// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit) +
 ///   [`consume_transmit`](Self::consume_transmit), [`poll_timeout`](Self::poll_timeout);
@@ -305,13 +306,13 @@ impl Connection {
             return Err(SendError::AlreadyClosed);
         }
         match message {
-            Message::Text(text) => self.queue_data(OpCode::Text, text.into_bytes()),
-            Message::Binary(data) => self.queue_data(OpCode::Binary, data),
+            Message::Text(text) => self.queue_data(OpCode::Text, Payload::Shared(text.into_bytes())),
+            Message::Binary(data) => self.queue_data(OpCode::Binary, Payload::Shared(data)),
             Message::Ping(data) | Message::Pong(data) if data.len() > 125 => {
                 return Err(SendError::ControlPayloadTooLarge { len: data.len() })
             }
-            Message::Ping(data) => self.queue_frame(true, OpCode::Ping, data),
-            Message::Pong(data) => self.queue_frame(true, OpCode::Pong, data),
+            Message::Ping(data) => self.queue_frame(true, OpCode::Ping, Payload::Shared(data)),
+            Message::Pong(data) => self.queue_frame(true, OpCode::Pong, Payload::Shared(data)),
             Message::Close(frame) => {
                 if let Some(f) = &frame {
                     CloseFrame::new(f.code, f.reason.clone())?;
@@ -319,6 +320,59 @@ impl Connection {
                 self.start_close(frame);
             }
         }
+        Ok(())
+    }
+
+    /// Queue a text message copied from `text`: the same frames as
+    /// [`send(Message::Text(..))`](Self::send) (fragmented per [`Config::fragment_size`],
+    /// masked by clients), without building a [`Utf8Bytes`] first.
+    ///
+    /// The payload is copied once, straight into the transmit queue (clients mask in that
+    /// same copy), so a small message costs no allocation of its own and no reference
+    /// counting. Large server payloads are copied too; to send those without any copy,
+    /// hand over a [`Bytes`] with [`send`](Self::send), which queues it by reference.
+    ///
+    /// # Errors
+    /// [`SendError::AlreadyClosed`] once a close frame was queued or the connection ended
+    /// (nothing is queued).
+    ///
+    /// ```
+    /// use tether_proto::{Connection, Config, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// let name = String::from("world");
+    /// conn.send_text(&format!("hello {name}")).unwrap();
+    /// assert_eq!(conn.buffered_transmit(), 2 + 11);
+    /// ```
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        if !self.can_send() {
+            return Err(SendError::AlreadyClosed);
+        }
+        self.queue_data(OpCode::Text, Payload::Borrowed(text.as_bytes()));
+        Ok(())
+    }
+
+    /// Queue a binary message copied from `data`: the same frames as
+    /// [`send(Message::Binary(..))`](Self::send), copied once into the transmit queue as
+    /// for [`send_text`](Self::send_text). For large server payloads, [`send`](Self::send)
+    /// with a [`Bytes`] is the zero-copy path.
+    ///
+    /// # Errors
+    /// [`SendError::AlreadyClosed`] once a close frame was queued or the connection ended
+    /// (nothing is queued).
+    ///
+    /// ```
+    /// use tether_proto::{Connection, Config, Role};
+    /// let mut conn = Connection::new(Role::Client, Config::default());
+    /// let reading = [0x01u8, 0x02, 0x03];
+    /// conn.send_binary(&reading).unwrap();
+    /// // Header, mask key, payload.
+    /// assert_eq!(conn.buffered_transmit(), 2 + 4 + 3);
+    /// ```
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        if !self.can_send() {
+            return Err(SendError::AlreadyClosed);
+        }
+        self.queue_data(OpCode::Binary, Payload::Borrowed(data));
         Ok(())
     }
 
@@ -833,7 +887,7 @@ impl Connection {
             self.tx.discard_unstarted();
             self.encode_control_urgent(OpCode::Close, &payload[..len]);
         } else {
-            self.queue_frame(true, OpCode::Close, Bytes::copy_from_slice(&payload[..len]));
+            self.queue_frame(true, OpCode::Close, Payload::Borrowed(&payload[..len]));
         }
     }
 
@@ -883,7 +937,10 @@ impl Connection {
         }
     }
 
-    fn queue_data(&mut self, opcode: OpCode, payload: Bytes) {
+    /// Frame a text or binary message, fragmented per [`Config::fragment_size`]. Shared
+    /// and borrowed payloads take the same path; only the last step (copy or reference)
+    /// differs, in [`queue_frame`](Self::queue_frame).
+    fn queue_data(&mut self, opcode: OpCode, payload: Payload<'_>) {
         match self.config.fragment_size {
             Some(size) if payload.len() > size => {
                 let mut rest = payload;
@@ -899,20 +956,23 @@ impl Connection {
         }
     }
 
-    fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+    fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: Payload<'_>) {
         let mut header = [0u8; MAX_HEADER_LEN];
         let mask = self.next_mask();
         let n = encode_header(&mut header, fin, opcode, mask, payload.len());
-        match mask {
-            Some(key) => {
+        match (mask, payload) {
+            (Some(key), payload) => {
                 // Clients mask in one copy (§5.3), next to the header: one segment.
-                self.tx.push_frame_copy_with(&header[..n], &payload, |buf| apply_mask(buf, key, 0));
+                self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |buf| apply_mask(buf, key, 0));
             }
-            None if payload.len() <= COPY_THRESHOLD => self.tx.push_frame_copy_with(&header[..n], &payload, |_| {}),
-            None => {
+            // Large shared server payloads are referenced, not copied.
+            (None, Payload::Shared(bytes)) if bytes.len() > COPY_THRESHOLD => {
                 self.tx.push_copy(&header[..n], false);
-                self.tx.push_shared(payload, true);
+                self.tx.push_shared(bytes, true);
             }
+            // Small ones, and every borrowed one (the caller keeps its slice), are copied
+            // next to the header: one segment.
+            (None, payload) => self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |_| {}),
         }
     }
 }

@@ -616,6 +616,59 @@ fn local_misuse_is_a_typed_error() {
     assert_eq!(s.send(Message::text("x")), Err(SendError::AlreadyClosed));
 }
 
+// §5.6, §5.4, §5.3: the borrowed send path writes exactly what `send(Message)` writes —
+// same headers, same fragments, same mask keys (both engines draw from the seeded test
+// rng) — and a server reading it gets the same messages.
+#[test]
+fn borrowed_send_matches_owned_send_rfc6455_5_6() {
+    let big_text = "héllo wörld ".repeat(400);
+    let big_binary: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    for fragment_size in [None, Some(1), Some(7), Some(1000)] {
+        for role in [Role::Server, Role::Client] {
+            let config = || test_config().to_builder().fragment_size(fragment_size).build().unwrap();
+            let (mut owned, mut borrowed) = (Connection::new(role, config()), Connection::new(role, config()));
+            for t in ["", "hi", big_text.as_str()] {
+                owned.send(Message::text(t)).unwrap();
+                borrowed.send_text(t).unwrap();
+            }
+            for b in [&[][..], &[1, 2, 3][..], &big_binary[..]] {
+                owned.send(Message::Binary(Bytes::copy_from_slice(b))).unwrap();
+                borrowed.send_binary(b).unwrap();
+            }
+            assert_eq!(owned.buffered_transmit(), borrowed.buffered_transmit());
+            let wire = drain(&mut borrowed);
+            assert_eq!(drain(&mut owned), wire, "{role:?}, fragment_size {fragment_size:?}");
+
+            // Read back by the other role (unmasking a client's frames).
+            let peer_role = if role == Role::Client { Role::Server } else { Role::Client };
+            let mut peer = Connection::new(peer_role, test_config());
+            let events = feed(&mut peer, Instant::ZERO, &wire, &mut Chunker::new(3, 0));
+            let expected =
+                vec![text(""), text("hi"), text(&big_text), binary(&[]), binary(&[1, 2, 3]), binary(&big_binary)];
+            assert_eq!(events, expected, "{role:?}, fragment_size {fragment_size:?}");
+        }
+    }
+}
+
+// The borrowed path obeys the same rules as `send` once our close is queued (hostile-peers I).
+#[test]
+fn borrowed_send_after_close_is_a_typed_error() {
+    for role in [Role::Server, Role::Client] {
+        let mut conn = Connection::new(role, test_config());
+        conn.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
+        let queued = conn.buffered_transmit();
+        assert_eq!(conn.send_text("x"), Err(SendError::AlreadyClosed));
+        assert_eq!(conn.send_binary(b"x"), Err(SendError::AlreadyClosed));
+        assert_eq!(conn.buffered_transmit(), queued, "nothing queued after our close frame");
+    }
+    // And after the connection ended (the peer's close, answered).
+    let mut s = server();
+    let _ = feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, &[0x03, 0xe8]), &mut Chunker::new(1, 0));
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.send_text("x"), Err(SendError::AlreadyClosed));
+    assert_eq!(s.send_binary(b"x"), Err(SendError::AlreadyClosed));
+}
+
 // B6 (§5.3, §10.3): a fresh mask key per frame.
 #[test]
 fn fresh_mask_key_per_frame_rfc6455_5_3() {

@@ -42,6 +42,17 @@
 //! close timeout caps how long the caller waits for it. Only the best-effort 1011 of a
 //! keepalive/idle timeout goes ahead of unstarted data, since the peer is not reading.
 //!
+//! # Owned and borrowed payloads
+//! [`send`](crate::Connection::send) takes a [`Message`](crate::Message) whose payload is a
+//! reference-counted `Bytes`: a server frame over 2 KiB is queued by reference and written
+//! from the caller's buffer, never copied. Everything smaller is copied next to its header
+//! anyway (one contiguous chunk, fewer iovecs), so for small messages building the `Bytes`
+//! (an allocation, or a clone and a drop: two atomic updates) is pure overhead.
+//! [`send_text`](crate::Connection::send_text) and
+//! [`send_binary`](crate::Connection::send_binary) skip it: they copy the caller's slice
+//! straight into the transmit queue (clients mask in that copy), always, also when large.
+//! Both go through the same framing code, so their bytes on the wire are identical.
+//!
 //! # Memory
 //! The receive buffer starts at [`Config::read_buffer_size`](crate::Config::read_buffer_size)
 //! (1 KiB) and grows only as bytes arrive, never by the length a frame header announces: at

@@ -20,6 +20,43 @@ pub(crate) const COPY_THRESHOLD: usize = 2048;
 /// [`TxQueue::discard_unstarted`] keeps them.
 const MERGE_LIMIT: usize = 4096;
 
+/// A payload to frame. Where its bytes live decides how the queue takes them: borrowed
+/// payloads are always copied (the caller keeps its slice), shared ones are referenced when
+/// [`TxQueue::push_shared`] finds them large enough to be worth it.
+#[derive(Debug)]
+pub(crate) enum Payload<'a> {
+    /// The caller's slice (`send_text`/`send_binary`, control frames built on the stack).
+    Borrowed(&'a [u8]),
+    /// An owned, reference-counted payload (`send(Message)`).
+    Shared(Bytes),
+}
+
+impl Payload<'_> {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(s) => s,
+            Payload::Shared(b) => b,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// The first `at` bytes (a fragment); `self` keeps the rest. Shared payloads are split
+    /// by reference, so fragmenting a large server message still copies nothing.
+    pub(crate) fn split_to(&mut self, at: usize) -> Self {
+        match self {
+            Payload::Borrowed(s) => {
+                let (head, rest) = s.split_at(at);
+                *s = rest;
+                Payload::Borrowed(head)
+            }
+            Payload::Shared(b) => Payload::Shared(b.split_to(at)),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Seg {
     /// The next `len` bytes of `inline`.

@@ -178,6 +178,18 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         self.conn.send(message).map_err(Error::Send)
     }
 
+    /// Queue one text message copied from `text` (no IO).
+    pub(crate) fn start_send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.check_send()?;
+        self.conn.send_text(text).map_err(Error::Send)
+    }
+
+    /// Queue one binary message copied from `data` (no IO).
+    pub(crate) fn start_send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_send()?;
+        self.conn.send_binary(data).map_err(Error::Send)
+    }
+
     /// After queueing: write through, waiting only while above the high-water mark. With
     /// `defer`, do not write while received input is still buffered (the caller is an
     /// unsplit connection whose next `recv` returns at once and flushes before it waits).

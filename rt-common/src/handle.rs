@@ -132,15 +132,36 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
     /// Queue `message` once below the high-water mark, then write through (see
     /// `Core::poll_write_through` for `defer`).
     pub(crate) async fn send(&self, message: Message, defer: bool) -> Result<(), Error> {
-        let mut message = Some(message);
+        self.send_with(defer, |core| core.start_send(message)).await
+    }
+
+    /// `send` for a text message copied from `text`.
+    pub(crate) async fn send_text(&self, text: &str, defer: bool) -> Result<(), Error> {
+        self.send_with(defer, |core| core.start_send_text(text)).await
+    }
+
+    /// `send` for a binary message copied from `data`.
+    pub(crate) async fn send_binary(&self, data: &[u8], defer: bool) -> Result<(), Error> {
+        self.send_with(defer, |core| core.start_send_binary(data)).await
+    }
+
+    /// The one send loop: `queue` runs exactly once, in the first poll that finds the queue
+    /// below the high-water mark, and the write-through follows in that same poll. Until
+    /// then the future holds the message (owned or borrowed) and the engine has seen
+    /// nothing, so dropping it sends nothing; afterwards the message is the engine's.
+    async fn send_with(
+        &self,
+        defer: bool,
+        queue: impl FnOnce(&mut Core<T, R>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut queue = Some(queue);
         poll_fn(|cx| {
             let mut core = self.lock();
-            if let Some(m) = message.take() {
-                if core.poll_ready(cx)?.is_pending() {
-                    message = Some(m);
-                    return Poll::Pending;
+            if queue.is_some() {
+                ready!(core.poll_ready(cx))?;
+                if let Some(queue) = queue.take() {
+                    queue(&mut core)?;
                 }
-                core.start_send(m)?;
             }
             core.poll_write_through(cx, defer)
         })

@@ -187,26 +187,32 @@ where
         self.handle.send(message, false).await
     }
 
-    /// Send a text message.
+    /// Send a text message copied from `text` (a `&str`, `String`,
+    /// [`Utf8Bytes`](tether_proto::Utf8Bytes), …) straight into the outgoing queue, as
+    /// [`WebSocket::send_text`]; [`send`](Self::send) with an owned payload is the
+    /// zero-copy path for large server messages.
     ///
     /// # Errors
     /// As [`send`](Self::send).
     ///
     /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn send_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Text(text.into()), false).await
+    /// As [`WebSocket::send_text`]: nothing is sent if the future is dropped before `text`
+    /// was copied into the queue (while waiting for room below the high-water mark); the
+    /// whole message if after.
+    pub async fn send_text(&self, text: impl AsRef<str>) -> Result<(), Error> {
+        self.handle.send_text(text.as_ref(), false).await
     }
 
-    /// Send a binary message.
+    /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
+    /// [`WebSocket::send_bytes`].
     ///
     /// # Errors
     /// As [`send`](Self::send).
     ///
     /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn send_bytes(&self, data: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Binary(data.into()), false).await
+    /// As [`send_text`](Self::send_text).
+    pub async fn send_bytes(&self, data: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.handle.send_binary(data.as_ref(), false).await
     }
 
     /// Send `value` as JSON text.

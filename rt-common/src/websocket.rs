@@ -205,6 +205,11 @@ where
     /// message (control payload over 125 bytes) or when our close was already sent;
     /// [`Error::Io`] when the transport failed.
     ///
+    /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
+    /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
+    /// [`send_text`](Self::send_text) and [`send_bytes`](Self::send_bytes) copy from a
+    /// borrowed slice instead, which is cheaper for small messages.
+    ///
     /// # Cancel safety
     /// If dropped while waiting for room below the high-water mark, the message was not
     /// queued; once queued it is sent whole (frames of two messages never interleave),
@@ -213,26 +218,37 @@ where
         self.handle.send(message, true).await
     }
 
-    /// Send a text message.
+    /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
+    /// the bytes go straight from it into the connection's outgoing queue (masked in that
+    /// copy by clients), with no allocation or reference counting of their own. Otherwise
+    /// as [`send`](Self::send) — the same backpressure and write-through (or deferral).
+    /// For a large payload already in a [`Utf8Bytes`] on a server,
+    /// `send(Message::Text(..))` avoids the copy.
     ///
     /// # Errors
     /// As [`send`](Self::send).
     ///
     /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Text(text.into()), true).await
+    /// As [`send`](Self::send): the copy into the queue happens in the first poll that
+    /// finds room below the high-water mark, and the future holds `text` until then. If it
+    /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
+    /// with it; once copied, the message is sent whole even if the future is dropped.
+    pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
+        self.handle.send_text(text.as_ref(), true).await
     }
 
-    /// Send a binary message.
+    /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
+    /// [`send_text`](Self::send_text) does for text. For a large payload already in a
+    /// [`Bytes`] on a server, `send(Message::Binary(..))` avoids the copy.
     ///
     /// # Errors
     /// As [`send`](Self::send).
     ///
     /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn send_bytes(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Binary(data.into()), true).await
+    /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
+    /// `data` was copied into the queue; everything, whole, if after.
+    pub async fn send_bytes(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.handle.send_binary(data.as_ref(), true).await
     }
 
     /// Send `value` encoded as JSON in a text message.

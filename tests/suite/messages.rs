@@ -24,6 +24,38 @@ fn text_binary_and_empty_messages_round_trip() {
     })
 }
 
+// The borrowed send path takes owned and borrowed payloads alike.
+#[test]
+fn send_text_and_send_bytes_take_owned_and_borrowed_payloads() {
+    run(async {
+        let (mut client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        let owned = String::from("owned");
+        client.send_text(&owned).await.unwrap();
+        client.send_text(owned).await.unwrap();
+        client.send_text("borrowed").await.unwrap();
+        client.send_text(tether_rt::Utf8Bytes::from("utf8bytes")).await.unwrap();
+        client.send_bytes(vec![1u8, 2]).await.unwrap();
+        client.send_bytes(&[3u8, 4][..]).await.unwrap();
+        client.send_bytes([5u8, 6]).await.unwrap();
+        client.send_bytes(Bytes::from_static(b"bytes")).await.unwrap();
+        let (reader, sender) = client.split();
+        sender.send_text(String::from("split")).await.unwrap();
+        sender.send_bytes(Bytes::from_static(b"split")).await.unwrap();
+        let mut client = reader.reunite(sender).unwrap();
+        for text in ["owned", "owned", "borrowed", "utf8bytes"] {
+            assert_eq!(client.recv_text().await.unwrap(), text);
+        }
+        for bytes in [&[1u8, 2][..], &[3, 4], &[5, 6], b"bytes"] {
+            assert_eq!(&client.recv_bytes().await.unwrap()[..], bytes);
+        }
+        assert_eq!(client.recv_text().await.unwrap(), "split");
+        assert_eq!(&client.recv_bytes().await.unwrap()[..], b"split");
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server.await.unwrap().is_clean());
+    })
+}
+
 #[test]
 fn typed_receive_returns_an_unexpected_message_intact() {
     run(async {
