@@ -94,3 +94,62 @@ pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 pub fn default_config() -> Config {
     Config::builder().keepalive_interval(Some(DEFAULT_KEEPALIVE_INTERVAL)).build().unwrap_or_default()
 }
+
+/// Defines an adapter crate's public surface — the re-exports, the type aliases and the
+/// `accept` / `connect` / `client` shortcuts — once for every runtime, so the three adapters
+/// cannot drift apart. Each adapter crate invokes it with its runtime type, its TCP stream
+/// type, the runtime's name for the docs, and the bound its streams satisfy.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! adapter_surface {
+    ($rt:ty, $tcp:ty, $name:literal, S: $($bound:tt)+) => {
+        pub use $crate::{
+            default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config,
+            ConfigBuilder, Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
+            ProtocolError, Request, SendError, State, Utf8Bytes,
+        };
+
+        #[doc = concat!("A WebSocket connection over a ", $name, " stream `S` (TCP by default). See")]
+        /// [`tether_rt::WebSocket`] for the whole API.
+        pub type WebSocket<S = $tcp> = $crate::WebSocket<S, $rt>;
+        /// The receiving half of a split [`WebSocket`]; it drives the connection.
+        pub type Reader<S = $tcp> = $crate::Reader<S, $rt>;
+        /// The cloneable sending half of a split [`WebSocket`].
+        pub type Sender<S = $tcp> = $crate::Sender<S, $rt>;
+        /// A received upgrade request, to accept or reject (server side).
+        pub type Upgrade<S = $tcp> = $crate::Upgrade<S, $rt>;
+        /// Builds a client connection (subprotocols, headers, config, or your own stream).
+        pub type ClientBuilder = $crate::ClientBuilder<$rt>;
+
+        /// Server shortcut: read the upgrade request from `stream` and accept it.
+        ///
+        /// # Errors
+        /// As [`tether_rt::Upgrade::read`] and [`tether_rt::Upgrade::accept`].
+        ///
+        /// # Cancel safety
+        /// Not cancel safe: dropping the future drops the stream.
+        pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+        where
+            S: $($bound)+,
+        {
+            WebSocket::accept(stream).await
+        }
+
+        #[doc = concat!("Connect to a `ws://` URL over TCP (DNS through ", $name, ") and run the handshake.")]
+        ///
+        /// # Errors
+        /// As [`tether_rt::ClientBuilder::connect`]; [`Error::TlsRequired`] for `wss://`.
+        ///
+        /// # Cancel safety
+        /// Not cancel safe: dropping the future drops the connection being made.
+        pub async fn connect(url: &str) -> Result<WebSocket, Error> {
+            ClientBuilder::new(url).connect().await
+        }
+
+        /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`
+        /// or `.connect_on(tls_stream)`.
+        pub fn client(url: &str) -> ClientBuilder {
+            ClientBuilder::new(url)
+        }
+    };
+}

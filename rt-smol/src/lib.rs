@@ -27,12 +27,6 @@ use std::future::Future;
 use std::io;
 use std::time::Instant;
 
-pub use tether_rt::{
-    default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
-    Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message, ProtocolError, Request,
-    SendError, State, Utf8Bytes,
-};
-
 /// The smol runtime (async-io's reactor and timers), as the `R` parameter of `tether_rt`
 /// types.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,42 +63,4 @@ impl tether_rt::Runtime for Smol {
     }
 }
 
-/// A WebSocket connection over a smol stream `S` (TCP by default). See
-/// [`tether_rt::WebSocket`] for the whole API.
-pub type WebSocket<S = smol::net::TcpStream> = tether_rt::WebSocket<S, Smol>;
-/// The receiving half of a split [`WebSocket`]; it drives the connection.
-pub type Reader<S = smol::net::TcpStream> = tether_rt::Reader<S, Smol>;
-/// The cloneable sending half of a split [`WebSocket`].
-pub type Sender<S = smol::net::TcpStream> = tether_rt::Sender<S, Smol>;
-/// A received upgrade request, to accept or reject (server side).
-pub type Upgrade<S = smol::net::TcpStream> = tether_rt::Upgrade<S, Smol>;
-/// Builds a client connection (subprotocols, headers, config, or your own stream).
-pub type ClientBuilder = tether_rt::ClientBuilder<Smol>;
-
-/// Server shortcut: read the upgrade request from `stream` and accept it.
-///
-/// # Errors
-/// As [`tether_rt::Upgrade::read`] and [`tether_rt::Upgrade::accept`].
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future drops the stream.
-pub async fn accept<S: tether_rt::Transport>(stream: S) -> Result<WebSocket<S>, Error> {
-    WebSocket::accept(stream).await
-}
-
-/// Connect to a `ws://` URL over TCP (DNS through smol) and run the handshake.
-///
-/// # Errors
-/// As [`tether_rt::ClientBuilder::connect`]; [`Error::TlsRequired`] for `wss://`.
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future drops the connection being made.
-pub async fn connect(url: &str) -> Result<WebSocket, Error> {
-    ClientBuilder::new(url).connect().await
-}
-
-/// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`
-/// or `.connect_on(tls_stream)`.
-pub fn client(url: &str) -> ClientBuilder {
-    ClientBuilder::new(url)
-}
+tether_rt::adapter_surface!(Smol, smol::net::TcpStream, "smol", S: tether_rt::Transport);

@@ -36,11 +36,6 @@ use std::io;
 use std::time::Instant;
 
 pub use compat::Compat;
-pub use tether_rt::{
-    default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder,
-    Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message, ProtocolError, Request,
-    SendError, State, Utf8Bytes,
-};
 
 /// The tokio runtime, as the `R` parameter of `tether_rt` types (you rarely name it).
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,45 +73,4 @@ impl tether_rt::Runtime for Tokio {
     }
 }
 
-/// A WebSocket connection over a tokio stream `S` (TCP by default). See
-/// [`tether_rt::WebSocket`] for the whole API.
-pub type WebSocket<S = tokio::net::TcpStream> = tether_rt::WebSocket<S, Tokio>;
-/// The receiving half of a split [`WebSocket`]; it drives the connection.
-pub type Reader<S = tokio::net::TcpStream> = tether_rt::Reader<S, Tokio>;
-/// The cloneable sending half of a split [`WebSocket`].
-pub type Sender<S = tokio::net::TcpStream> = tether_rt::Sender<S, Tokio>;
-/// A received upgrade request, to accept or reject (server side).
-pub type Upgrade<S = tokio::net::TcpStream> = tether_rt::Upgrade<S, Tokio>;
-/// Builds a client connection (subprotocols, headers, config, or your own stream).
-pub type ClientBuilder = tether_rt::ClientBuilder<Tokio>;
-
-/// Server shortcut: read the upgrade request from `stream` and accept it.
-///
-/// # Errors
-/// As [`tether_rt::Upgrade::read`] and [`tether_rt::Upgrade::accept`].
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future drops the stream.
-pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    WebSocket::accept(stream).await
-}
-
-/// Connect to a `ws://` URL over TCP (DNS through tokio) and run the handshake.
-///
-/// # Errors
-/// As [`tether_rt::ClientBuilder::connect`]; [`Error::TlsRequired`] for `wss://`.
-///
-/// # Cancel safety
-/// Not cancel safe: dropping the future drops the connection being made.
-pub async fn connect(url: &str) -> Result<WebSocket, Error> {
-    ClientBuilder::new(url).connect().await
-}
-
-/// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`
-/// or `.connect_on(tls_stream)`.
-pub fn client(url: &str) -> ClientBuilder {
-    ClientBuilder::new(url)
-}
+tether_rt::adapter_surface!(Tokio, tokio::net::TcpStream, "tokio", S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin);
