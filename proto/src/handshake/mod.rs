@@ -59,7 +59,7 @@ const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
 /// The key is hashed as sent (its base64 text), not decoded.
 pub(crate) fn accept_key(key: &[u8]) -> String {
-    let mut sha = sha1_smol::Sha1::new();
+    let mut sha = sha1::Sha1::new();
     sha.update(key);
     sha.update(ACCEPT_GUID);
     base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
