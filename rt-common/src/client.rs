@@ -28,14 +28,20 @@ use crate::{default_config, Error, WebSocket};
 /// ```
 #[must_use]
 pub struct ClientBuilder<R> {
+    /// Boxed, like the server's `Upgrade`: `connect(self)` keeps the builder in the
+    /// caller's future, which is that large for the whole life of the connection.
+    parts: Box<Parts>,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+struct Parts {
     request: Result<ClientRequest, HandshakeError>,
     config: Option<Config>,
-    _runtime: PhantomData<fn() -> R>,
 }
 
 impl<R> fmt::Debug for ClientBuilder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder").field("request", &self.request).finish_non_exhaustive()
+        f.debug_struct("ClientBuilder").field("request", &self.parts.request).finish_non_exhaustive()
     }
 }
 
@@ -44,36 +50,46 @@ impl<R: Runtime> ClientBuilder<R> {
     /// [`connect_on`](Self::connect_on) and a TLS stream). An invalid URL is reported by
     /// `connect`.
     pub fn new(url: &str) -> Self {
-        ClientBuilder { request: ClientRequest::from_url(url), config: None, _runtime: PhantomData }
+        ClientBuilder::with(ClientRequest::from_url(url))
     }
 
     /// A builder for a prepared [`ClientRequest`] (for example
     /// `ClientRequest::new(host_header, path)` over a stream you connected yourself).
     pub fn from_request(request: ClientRequest) -> Self {
-        ClientBuilder { request: Ok(request), config: None, _runtime: PhantomData }
+        ClientBuilder::with(Ok(request))
+    }
+
+    fn map_request(&mut self, f: impl FnOnce(ClientRequest) -> ClientRequest) {
+        // The placeholder is never observed: it is replaced on the next line.
+        let request = std::mem::replace(&mut self.parts.request, Err(HandshakeError::Incomplete));
+        self.parts.request = request.map(f);
+    }
+
+    fn with(request: Result<ClientRequest, HandshakeError>) -> Self {
+        ClientBuilder { parts: Box::new(Parts { request, config: None }), _runtime: PhantomData }
     }
 
     /// Offer a subprotocol (call again for more, in order of preference).
     pub fn protocol(mut self, protocol: &str) -> Self {
-        self.request = self.request.map(|r| r.protocol(protocol));
+        self.map_request(|r| r.protocol(protocol));
         self
     }
 
     /// Add a request header. Values with CR or LF are rejected by `connect`.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.request = self.request.map(|r| r.header(name, value));
+        self.map_request(|r| r.header(name, value));
         self
     }
 
     /// Send an `Origin` header.
     pub fn origin(mut self, origin: &str) -> Self {
-        self.request = self.request.map(|r| r.origin(origin));
+        self.map_request(|r| r.origin(origin));
         self
     }
 
     /// The connection's configuration (default: [`default_config`], with keepalive on).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = Some(config);
+        self.parts.config = Some(config);
         self
     }
 
@@ -93,17 +109,23 @@ impl<R: Runtime> ClientBuilder<R> {
     where
         R::Io<R::TcpStream>: Transport,
     {
-        let request = self.request?;
-        if request.is_secure() {
-            return Err(Error::TlsRequired);
-        }
-        let config = self.config.unwrap_or_else(default_config);
-        let timeout = config.handshake_timeout();
-        let mut timer = R::sleep_until(R::now() + timeout);
-        let stream = with_deadline(&mut timer, R::connect_tcp(request.host(), request.port()))
-            .await
-            .ok_or(Error::HandshakeTimeout(timeout))??;
-        handshake(R::wrap(stream), request, config, timer).await
+        // Boxed: the handshake's state stays out of the caller's future, which would
+        // otherwise be that large for the whole life of the connection.
+        Box::pin(async move {
+            let Parts { request, config } = *self.parts;
+            let request = request?;
+            if request.is_secure() {
+                return Err(Error::TlsRequired);
+            }
+            let config = config.unwrap_or_else(default_config);
+            let timeout = config.handshake_timeout();
+            let mut timer = R::sleep_until(R::now() + timeout);
+            let stream = with_deadline(&mut timer, R::connect_tcp(request.host(), request.port()))
+                .await
+                .ok_or(Error::HandshakeTimeout(timeout))??;
+            handshake(R::wrap(stream), request, config, timer).await
+        })
+        .await
     }
 
     /// Run the handshake over `stream`, already connected to the server (a TLS stream for
@@ -118,10 +140,11 @@ impl<R: Runtime> ClientBuilder<R> {
     where
         R::Io<S>: Transport,
     {
-        let request = self.request?;
-        let config = self.config.unwrap_or_else(default_config);
+        let Parts { request, config } = *self.parts;
+        let request = request?;
+        let config = config.unwrap_or_else(default_config);
         let timer = R::sleep_until(R::now() + config.handshake_timeout());
-        handshake(R::wrap(stream), request, config, timer).await
+        Box::pin(handshake(R::wrap(stream), request, config, timer)).await
     }
 }
 

@@ -3,7 +3,7 @@
 //! over it. The lock is a std `Mutex` taken only inside poll functions, never across an
 //! `.await`.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -59,8 +59,8 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
         })
     }
 
-    pub(crate) async fn recv(&self) -> Result<Option<Message>, Error> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+    pub(crate) fn recv(&self) -> impl Future<Output = Result<Option<Message>, Error>> + '_ {
+        poll_fn(|cx| self.poll_recv(cx))
     }
 
     pub(crate) async fn recv_message(&self) -> Result<Message, Error> {
@@ -131,31 +131,38 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
 
     /// Queue `message` once below the high-water mark, then write through (see
     /// `Core::poll_write_through` for `defer`).
-    pub(crate) async fn send(&self, message: Message, defer: bool) -> Result<(), Error> {
-        self.send_with(defer, |core| core.start_send(message)).await
+    // These return their `poll_fn` directly instead of being `async fn`s: each async layer
+    // keeps its own copy of the arguments beside the inner future, and the send future
+    // lives in the caller's future (a connection's task) for as long as the connection.
+    pub(crate) fn send(&self, message: Message, defer: bool) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.send_with(defer, move |core| core.start_send(message))
     }
 
     /// `send` for a text message copied from `text`.
-    pub(crate) async fn send_text(&self, text: &str, defer: bool) -> Result<(), Error> {
-        self.send_with(defer, |core| core.start_send_text(text)).await
+    pub(crate) fn send_text<'a>(&'a self, text: &'a str, defer: bool) -> impl Future<Output = Result<(), Error>> + 'a {
+        self.send_with(defer, move |core| core.start_send_text(text))
     }
 
     /// `send` for a binary message copied from `data`.
-    pub(crate) async fn send_binary(&self, data: &[u8], defer: bool) -> Result<(), Error> {
-        self.send_with(defer, |core| core.start_send_binary(data)).await
+    pub(crate) fn send_binary<'a>(
+        &'a self,
+        data: &'a [u8],
+        defer: bool,
+    ) -> impl Future<Output = Result<(), Error>> + 'a {
+        self.send_with(defer, move |core| core.start_send_binary(data))
     }
 
     /// The one send loop: `queue` runs exactly once, in the first poll that finds the queue
     /// below the high-water mark, and the write-through follows in that same poll. Until
     /// then the future holds the message (owned or borrowed) and the engine has seen
     /// nothing, so dropping it sends nothing; afterwards the message is the engine's.
-    async fn send_with(
-        &self,
+    fn send_with<'a>(
+        &'a self,
         defer: bool,
-        queue: impl FnOnce(&mut Core<T, R>) -> Result<(), Error>,
-    ) -> Result<(), Error> {
+        queue: impl FnOnce(&mut Core<T, R>) -> Result<(), Error> + 'a,
+    ) -> impl Future<Output = Result<(), Error>> + 'a {
         let mut queue = Some(queue);
-        poll_fn(|cx| {
+        poll_fn(move |cx| {
             let mut core = self.lock();
             if queue.is_some() {
                 ready!(core.poll_ready(cx))?;
@@ -165,7 +172,6 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
             }
             core.poll_write_through(cx, defer)
         })
-        .await
     }
 
     pub(crate) async fn feed(&self, message: Message) -> Result<(), Error> {

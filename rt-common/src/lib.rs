@@ -143,7 +143,8 @@ macro_rules! adapter_surface {
         /// # Cancel safety
         /// Not cancel safe: dropping the future drops the connection being made.
         pub async fn connect(url: &str) -> Result<WebSocket, Error> {
-            ClientBuilder::new(url).connect().await
+            // Boxed: the builder stays out of the caller's future.
+            Box::pin(ClientBuilder::new(url).connect()).await
         }
 
         /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`

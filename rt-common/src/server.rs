@@ -39,6 +39,13 @@ const LINGER_TIME: Duration = Duration::from_millis(500);
 /// # Ok(()) }
 /// ```
 pub struct Upgrade<S, R: Runtime> {
+    /// Boxed: an `Upgrade` is moved through the application's handler future, and every
+    /// future that holds it across an `.await` is as large as its largest state for the
+    /// whole connection — the upgraded connection would carry the handshake's bytes.
+    parts: Box<Parts<S, R>>,
+}
+
+struct Parts<S, R: Runtime> {
     io: R::Io<S>,
     handshake: ServerHandshake,
     timer: R::Sleep,
@@ -49,7 +56,7 @@ pub struct Upgrade<S, R: Runtime> {
 
 impl<S, R: Runtime> fmt::Debug for Upgrade<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upgrade").field("request", &self.handshake.request()).finish_non_exhaustive()
+        f.debug_struct("Upgrade").field("request", &self.parts.handshake.request()).finish_non_exhaustive()
     }
 }
 
@@ -67,7 +74,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn read(stream: S) -> Result<Self, Error> {
-        Self::read_with_config(stream, default_config()).await
+        Box::pin(Self::read_inner(stream, default_config(), None)).await
     }
 
     /// Read the upgrade request from `stream`, within
@@ -84,7 +91,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn read_with_config(stream: S, config: Config) -> Result<Self, Error> {
-        Self::read_inner(stream, config, None).await
+        Box::pin(Self::read_inner(stream, config, None)).await
     }
 
     /// Read the upgrade request under the default configuration if `limit` has a permit
@@ -101,7 +108,7 @@ where
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
     pub async fn read_limited(stream: S, limit: &HandshakeLimit) -> Result<Self, Error> {
         let permit = limit.try_acquire()?;
-        Self::read_inner(stream, default_config(), Some(permit)).await
+        Box::pin(Self::read_inner(stream, default_config(), Some(permit))).await
     }
 
     /// Read the upgrade request under `config`, holding `permit` (from
@@ -114,10 +121,13 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
     pub async fn read_with_permit(stream: S, config: Config, permit: HandshakePermit) -> Result<Self, Error> {
-        Self::read_inner(stream, config, Some(permit)).await
+        Box::pin(Self::read_inner(stream, config, Some(permit))).await
     }
 
-    async fn read_inner(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, Error> {
+    /// The handshake's state (parser, timer, transport) lives in this future, which the
+    /// public `read*` functions box: the caller's future then holds a pointer while the
+    /// request arrives, and nothing once it has (see [`Upgrade::parts`]).
+    pub(crate) async fn read_inner(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, Error> {
         let timeout = config.handshake_timeout();
         let mut timer = R::sleep_until(R::now() + timeout);
         let mut io = R::wrap(stream);
@@ -135,12 +145,12 @@ where
             Box::pin(respond_and_linger::<_, R>(&mut io, &mut timer, &e)).await;
             return Err(Error::Handshake(e));
         }
-        Ok(Upgrade { io, handshake, timer, timeout, permit })
+        Ok(Upgrade { parts: Box::new(Parts { io, handshake, timer, timeout, permit }) })
     }
 
     /// The request.
     pub fn request(&self) -> &Request {
-        self.handshake.request().expect("an Upgrade exists only once its request is complete")
+        self.parts.handshake.request().expect("an Upgrade exists only once its request is complete")
     }
 
     /// The request method (always `GET` for a valid upgrade).
@@ -202,7 +212,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept(self) -> Result<WebSocket<S, R>, Error> {
-        self.accept_with(&AcceptOptions::new()).await
+        Box::pin(async move { self.respond(&AcceptOptions::new()).await }).await
     }
 
     /// Accept: write the 101 response (with the chosen subprotocol and extra headers) and
@@ -216,7 +226,13 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept_with(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, Error> {
-        let Upgrade { io, handshake, mut timer, timeout, permit } = self;
+        Box::pin(self.respond(options)).await
+    }
+
+    /// Write the 101 response and hand back the connection. Boxed by its callers, like
+    /// `read_inner`: the caller's future keeps only the connection afterwards.
+    pub(crate) async fn respond(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, Error> {
+        let Parts { io, handshake, mut timer, timeout, permit } = *self.parts;
         let connection = handshake.accept(options)?;
         let mut ws = WebSocket::from_io(io, connection);
         with_deadline(&mut timer, ws.flush()).await.ok_or(Error::HandshakeTimeout(timeout))??;
@@ -234,17 +250,20 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), Error> {
-        let Upgrade { mut io, handshake, mut timer, timeout, permit } = self;
-        let response = handshake.reject(status, body);
-        let result = with_deadline(&mut timer, async {
-            write_all(&mut io, &response).await?;
-            shutdown(&mut io).await;
-            Ok::<(), Error>(())
+        Box::pin(async move {
+            let Parts { mut io, handshake, mut timer, timeout, permit } = *self.parts;
+            let response = handshake.reject(status, body);
+            let result = with_deadline(&mut timer, async {
+                write_all(&mut io, &response).await?;
+                shutdown(&mut io).await;
+                Ok::<(), Error>(())
+            })
+            .await
+            .ok_or(Error::HandshakeTimeout(timeout))?;
+            drop(permit);
+            result
         })
         .await
-        .ok_or(Error::HandshakeTimeout(timeout))?;
-        drop(permit);
-        result
     }
 }
 

@@ -78,7 +78,13 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept(stream: S) -> Result<Self, Error> {
-        crate::Upgrade::<S, R>::read(stream).await?.accept().await
+        // One box for the whole handshake (see `Upgrade`): the caller's future keeps a
+        // pointer while it runs and only the connection afterwards.
+        Box::pin(async move {
+            let upgrade = crate::Upgrade::<S, R>::read_inner(stream, crate::default_config(), None).await?;
+            upgrade.respond(&tether_proto::AcceptOptions::new()).await
+        })
+        .await
     }
 
     /// A connection over `stream` whose opening handshake was done elsewhere (for example
