@@ -1,35 +1,32 @@
-//! `Handle`: the shared, lockable `Core` and every async operation written once on top of
-//! its poll functions. `WebSocket`, `Reader` and `Sender` are thin, documented façades
-//! over it. The lock is a std `Mutex` taken only inside poll functions, never across an
-//! `.await`.
+//! `Handle`: every async operation of a connection, written once on top of `Core`'s poll
+//! functions and generic over how the core is reached — owned by an unsplit `WebSocket`
+//! (`Slot`: no lock), or shared by the halves of a split one (`Shared`: a std `Mutex`
+//! taken only inside poll functions, never across an `.await`). `WebSocket`, `Reader` and
+//! `Sender` are thin, documented façades over it.
 
 use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, Utf8Bytes};
+use tether_proto::{Bytes, CloseCode, Connection, Message, Utf8Bytes};
 
 use crate::core::{Core, Next};
 use crate::runtime::{Runtime, Transport};
 use crate::Error;
 
-/// A connection shared by its façades.
-pub(crate) struct Handle<T, R: Runtime> {
+/// A connection shared by the halves of a split `WebSocket` (`Reader`, `Sender`s).
+pub(crate) struct Shared<T, R: Runtime> {
     core: Arc<Mutex<Core<T, R>>>,
 }
 
-impl<T, R: Runtime> Clone for Handle<T, R> {
+impl<T, R: Runtime> Clone for Shared<T, R> {
     fn clone(&self) -> Self {
-        Handle { core: self.core.clone() }
+        Shared { core: self.core.clone() }
     }
 }
 
-impl<T: Transport, R: Runtime> Handle<T, R> {
-    pub(crate) fn new(io: T, conn: Connection) -> Self {
-        Handle { core: Arc::new(Mutex::new(Core::new(io, conn))) }
-    }
-
+impl<T: Transport, R: Runtime> Shared<T, R> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Core<T, R>> {
         // A panic inside a poll function leaves the engine consistent (it has no partial
         // state outside itself), so a poisoned lock is still usable.
@@ -40,11 +37,96 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
         Arc::ptr_eq(&self.core, &other.core)
     }
 
+    /// The operations, each poll under the lock.
+    pub(crate) fn ops(&self) -> SharedOps<'_, T, R> {
+        Handle(self)
+    }
+}
+
+/// An unsplit `WebSocket`'s connection: owned — no lock, no atomic operation per call —
+/// until it is split (or when reunited while other `Sender` clones still exist).
+pub(crate) enum Slot<T, R: Runtime> {
+    Owned(Box<Core<T, R>>),
+    Shared(Shared<T, R>),
+}
+
+impl<T: Transport, R: Runtime> Slot<T, R> {
+    pub(crate) fn new(io: T, conn: Connection) -> Self {
+        Slot::Owned(Box::new(Core::new(io, conn)))
+    }
+
+    /// Back from a split: owned again if no other half is left.
+    pub(crate) fn from_shared(shared: Shared<T, R>) -> Self {
+        match Arc::try_unwrap(shared.core) {
+            Ok(mutex) => Slot::Owned(Box::new(mutex.into_inner().unwrap_or_else(|e| e.into_inner()))),
+            Err(core) => Slot::Shared(Shared { core }),
+        }
+    }
+
+    pub(crate) fn into_shared(self) -> Shared<T, R> {
+        match self {
+            Slot::Owned(core) => Shared { core: Arc::new(Mutex::new(*core)) },
+            Slot::Shared(shared) => shared,
+        }
+    }
+
+    /// Read the core (getters).
+    pub(crate) fn read<X>(&self, f: impl FnOnce(&Core<T, R>) -> X) -> X {
+        match self {
+            Slot::Owned(core) => f(core),
+            Slot::Shared(shared) => f(&shared.lock()),
+        }
+    }
+
+    /// The operations, on the owned core directly.
+    pub(crate) fn ops(&mut self) -> SlotOps<'_, T, R> {
+        Handle(self)
+    }
+}
+
+/// Access to a connection's `Core` for the length of one poll: a lock for the halves of a
+/// split connection, a plain `&mut` for an unsplit one.
+pub(crate) trait Access {
+    type T: Transport;
+    type R: Runtime;
+    fn with<X>(&mut self, f: impl FnOnce(&mut Core<Self::T, Self::R>) -> X) -> X;
+}
+
+impl<T: Transport, R: Runtime> Access for &Shared<T, R> {
+    type T = T;
+    type R = R;
+    fn with<X>(&mut self, f: impl FnOnce(&mut Core<T, R>) -> X) -> X {
+        f(&mut self.lock())
+    }
+}
+
+impl<T: Transport, R: Runtime> Access for &mut Slot<T, R> {
+    type T = T;
+    type R = R;
+    #[inline]
+    fn with<X>(&mut self, f: impl FnOnce(&mut Core<T, R>) -> X) -> X {
+        match self {
+            Slot::Owned(core) => f(core),
+            Slot::Shared(shared) => f(&mut shared.lock()),
+        }
+    }
+}
+
+/// The operations of an unsplit connection.
+pub(crate) type SlotOps<'a, T, R> = Handle<&'a mut Slot<T, R>>;
+/// The operations of one half of a split connection.
+pub(crate) type SharedOps<'a, T, R> = Handle<&'a Shared<T, R>>;
+
+/// Every async operation of a connection, written once over its poll functions;
+/// `WebSocket`, `Reader` and `Sender` are thin, documented façades over it.
+pub(crate) struct Handle<A>(A);
+
+impl<A: Access> Handle<A> {
     // ----- receiving -----
 
     /// `recv`'s poll: `Ok(None)` after a clean close, `Err(Closed)` after an unclean one.
-    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
-        Poll::Ready(match ready!(self.lock().poll_next(cx))? {
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
+        Poll::Ready(match ready!(self.0.with(|core| core.poll_next(cx)))? {
             Next::Message(message) => Ok(Some(message)),
             Next::Ended(closed) if closed.is_clean() => Ok(None),
             Next::Ended(closed) => Err(Error::Closed(closed)),
@@ -52,29 +134,32 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
     }
 
     /// A message, or `Err(Closed)` for any ending.
-    fn poll_message(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
-        Poll::Ready(match ready!(self.lock().poll_next(cx))? {
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        Poll::Ready(match ready!(self.0.with(|core| core.poll_next(cx)))? {
             Next::Message(message) => Ok(message),
             Next::Ended(closed) => Err(Error::Closed(closed)),
         })
     }
 
-    pub(crate) fn recv(&self) -> impl Future<Output = Result<Option<Message>, Error>> + '_ {
-        poll_fn(|cx| self.poll_recv(cx))
+    // These return their `poll_fn` directly instead of being `async fn`s: each async layer
+    // keeps its own copy of the arguments beside the inner future, and these futures live
+    // in the caller's future (a connection's task) for as long as the connection.
+    pub(crate) fn recv(mut self) -> impl Future<Output = Result<Option<Message>, Error>> {
+        poll_fn(move |cx| self.poll_recv(cx))
     }
 
-    pub(crate) async fn recv_message(&self) -> Result<Message, Error> {
-        poll_fn(|cx| self.poll_message(cx)).await
+    pub(crate) fn recv_message(mut self) -> impl Future<Output = Result<Message, Error>> {
+        poll_fn(move |cx| self.poll_message(cx))
     }
 
-    pub(crate) async fn recv_text(&self) -> Result<Utf8Bytes, Error> {
+    pub(crate) async fn recv_text(self) -> Result<Utf8Bytes, Error> {
         match self.recv_message().await? {
             Message::Text(text) => Ok(text),
             other => Err(Error::UnexpectedMessage(other)),
         }
     }
 
-    pub(crate) async fn recv_bytes(&self) -> Result<Bytes, Error> {
+    pub(crate) async fn recv_bytes(self) -> Result<Bytes, Error> {
         match self.recv_message().await? {
             Message::Binary(data) => Ok(data),
             other => Err(Error::UnexpectedMessage(other)),
@@ -82,7 +167,7 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
     }
 
     #[cfg(feature = "json")]
-    pub(crate) async fn recv_json<V: serde::de::DeserializeOwned>(&self) -> Result<V, Error> {
+    pub(crate) async fn recv_json<V: serde::de::DeserializeOwned>(self) -> Result<V, Error> {
         match self.recv_message().await? {
             Message::Text(text) => Ok(serde_json::from_str(text.as_str())?),
             Message::Binary(data) => Ok(serde_json::from_slice(&data)?),
@@ -90,8 +175,8 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
         }
     }
 
-    pub(crate) async fn recv_timeout(&self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let mut timer = R::sleep_until(R::now() + timeout);
+    pub(crate) async fn recv_timeout(mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
         poll_fn(|cx| {
             if let Poll::Ready(result) = self.poll_message(cx) {
                 return Poll::Ready(result.map(Some));
@@ -104,12 +189,12 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
         .await
     }
 
-    pub(crate) async fn recv_batch(&self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
+    pub(crate) async fn recv_batch(mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
         let mut out = Vec::new();
         if max == 0 {
             return Ok(out);
         }
-        let mut timer = R::sleep_until(R::now() + timeout);
+        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
         poll_fn(|cx| loop {
             if out.len() >= max {
                 return Poll::Ready(Ok(std::mem::take(&mut out)));
@@ -131,24 +216,23 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
 
     /// Queue `message` once below the high-water mark, then write through (see
     /// `Core::poll_write_through` for `defer`).
-    // These return their `poll_fn` directly instead of being `async fn`s: each async layer
-    // keeps its own copy of the arguments beside the inner future, and the send future
-    // lives in the caller's future (a connection's task) for as long as the connection.
-    pub(crate) fn send(&self, message: Message, defer: bool) -> impl Future<Output = Result<(), Error>> + '_ {
+    pub(crate) fn send(self, message: Message, defer: bool) -> impl Future<Output = Result<(), Error>> {
         self.send_with(defer, move |core| core.start_send(message))
     }
 
     /// `send` for a text message copied from `text`.
-    pub(crate) fn send_text<'a>(&'a self, text: &'a str, defer: bool) -> impl Future<Output = Result<(), Error>> + 'a {
+    pub(crate) fn send_text<'a>(self, text: &'a str, defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
+    where
+        A: 'a,
+    {
         self.send_with(defer, move |core| core.start_send_text(text))
     }
 
     /// `send` for a binary message copied from `data`.
-    pub(crate) fn send_binary<'a>(
-        &'a self,
-        data: &'a [u8],
-        defer: bool,
-    ) -> impl Future<Output = Result<(), Error>> + 'a {
+    pub(crate) fn send_binary<'a>(self, data: &'a [u8], defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
+    where
+        A: 'a,
+    {
         self.send_with(defer, move |core| core.start_send_binary(data))
     }
 
@@ -156,51 +240,52 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
     /// below the high-water mark, and the write-through follows in that same poll. Until
     /// then the future holds the message (owned or borrowed) and the engine has seen
     /// nothing, so dropping it sends nothing; afterwards the message is the engine's.
-    fn send_with<'a>(
-        &'a self,
-        defer: bool,
-        queue: impl FnOnce(&mut Core<T, R>) -> Result<(), Error> + 'a,
-    ) -> impl Future<Output = Result<(), Error>> + 'a {
+    fn send_with<Q>(mut self, defer: bool, queue: Q) -> impl Future<Output = Result<(), Error>>
+    where
+        Q: FnOnce(&mut Core<A::T, A::R>) -> Result<(), Error>,
+    {
         let mut queue = Some(queue);
         poll_fn(move |cx| {
-            let mut core = self.lock();
-            if queue.is_some() {
-                ready!(core.poll_ready(cx))?;
-                if let Some(queue) = queue.take() {
-                    queue(&mut core)?;
+            self.0.with(|core| {
+                if queue.is_some() {
+                    ready!(core.poll_ready(cx))?;
+                    if let Some(queue) = queue.take() {
+                        queue(core)?;
+                    }
                 }
-            }
-            core.poll_write_through(cx, defer)
+                core.poll_write_through(cx, defer)
+            })
         })
     }
 
-    pub(crate) async fn feed(&self, message: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.lock().poll_ready(cx)).await?;
-        self.lock().start_send(message)
+    pub(crate) async fn feed(mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.0.with(|core| core.poll_ready(cx))).await?;
+        self.0.with(|core| core.start_send(message))
     }
 
-    pub(crate) async fn send_batch(&self, messages: Vec<Message>) -> Result<(), Error> {
+    pub(crate) async fn send_batch(mut self, messages: Vec<Message>) -> Result<(), Error> {
         let mut messages = Some(messages);
         poll_fn(|cx| {
-            let mut core = self.lock();
-            if messages.is_some() {
-                ready!(core.poll_ready(cx))?;
-                for m in messages.take().into_iter().flatten() {
-                    core.start_send(m)?;
+            self.0.with(|core| {
+                if messages.is_some() {
+                    ready!(core.poll_ready(cx))?;
+                    for m in messages.take().into_iter().flatten() {
+                        core.start_send(m)?;
+                    }
                 }
-            }
-            core.poll_flush(cx)
+                core.poll_flush(cx)
+            })
         })
         .await
     }
 
-    pub(crate) async fn flush(&self) -> Result<(), Error> {
-        poll_fn(|cx| self.lock().poll_flush(cx)).await
+    pub(crate) fn flush(mut self) -> impl Future<Output = Result<(), Error>> {
+        poll_fn(move |cx| self.0.with(|core| core.poll_flush(cx)))
     }
 
     /// Queue our close frame and flush it (the reading side completes the handshake).
-    pub(crate) async fn close_send(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.lock().start_close(code, reason)?;
+    pub(crate) async fn close_send(mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.0.with(|core| core.start_close(code, reason))?;
         match self.flush().await {
             Err(Error::Closed(_)) => Ok(()),
             other => other,
@@ -209,33 +294,28 @@ impl<T: Transport, R: Runtime> Handle<T, R> {
 
     /// Queue our close frame and drive the connection until it has ended (messages that
     /// arrive meanwhile are discarded), bounded by the close timeout.
-    pub(crate) async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.lock().start_close(code, reason)?;
+    pub(crate) async fn close(mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.0.with(|core| core.start_close(code, reason))?;
         poll_fn(|cx| self.poll_close_handshake(cx)).await
     }
 
-    pub(crate) fn poll_close_handshake(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut core = self.lock();
-        loop {
+    pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.with(|core| loop {
             match ready!(core.poll_next(cx))? {
                 Next::Message(_) => continue,
                 Next::Ended(_) => return Poll::Ready(Ok(())),
             }
-        }
+        })
     }
 
-    // ----- getters -----
-
-    pub(crate) fn close_frame(&self) -> Option<Closed> {
-        self.lock().closed()
+    /// Run `f` on the core (Sink's poll functions, setters).
+    pub(crate) fn with<X>(mut self, f: impl FnOnce(&mut Core<A::T, A::R>) -> X) -> X {
+        self.0.with(f)
     }
 
-    pub(crate) fn set_control(&self, on: bool) {
-        self.lock().set_control(on);
-    }
-
-    pub(crate) fn with_connection<X>(&self, f: impl FnOnce(&Connection) -> X) -> X {
-        f(self.lock().connection())
+    /// As [`with`](Self::with), keeping the handle.
+    pub(crate) fn with_mut<X>(&mut self, f: impl FnOnce(&mut Core<A::T, A::R>) -> X) -> X {
+        self.0.with(f)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Closed, Message, Utf8Bytes};
 
-use crate::handle::Handle;
+use crate::handle::{Shared, SharedOps, Slot};
 use crate::runtime::{Runtime, Transport};
 use crate::{Error, WebSocket};
 
@@ -17,9 +17,9 @@ use crate::{Error, WebSocket};
 /// was busy all happen while a reader future is polled. Keep one task in `recv` for as
 /// long as the connection lives. There is no hidden task.
 pub struct Reader<S, R: Runtime> {
-    handle: Handle<R::Io<S>, R>,
+    handle: Shared<R::Io<S>, R>,
     protocol: Option<String>,
-    pub(crate) stream_done: bool,
+    stream_done: bool,
 }
 
 /// The sending half of a split [`WebSocket`]: `Clone + Send` (for `Send` streams), so
@@ -32,7 +32,7 @@ pub struct Reader<S, R: Runtime> {
 /// writes them. Once the connection has ended — including when the reader hit an error —
 /// sends fail with [`Error::Closed`].
 pub struct Sender<S, R: Runtime> {
-    handle: Handle<R::Io<S>, R>,
+    handle: Shared<R::Io<S>, R>,
 }
 
 impl<S, R: Runtime> Clone for Sender<S, R> {
@@ -58,12 +58,17 @@ where
     R: Runtime,
     R::Io<S>: Transport,
 {
-    pub(crate) fn new(handle: Handle<R::Io<S>, R>, protocol: Option<String>) -> Self {
+    pub(crate) fn new(handle: Shared<R::Io<S>, R>, protocol: Option<String>) -> Self {
         Reader { handle, protocol, stream_done: false }
     }
 
-    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
-        &self.handle
+    fn handle(&self) -> SharedOps<'_, R::Io<S>, R> {
+        self.handle.ops()
+    }
+
+    /// The operations and the stream's end flag, borrowed together (for `Stream`).
+    pub(crate) fn parts(&mut self) -> (SharedOps<'_, R::Io<S>, R>, &mut bool) {
+        (self.handle.ops(), &mut self.stream_done)
     }
 
     /// As [`WebSocket::recv`].
@@ -74,7 +79,7 @@ where
     /// # Cancel safety
     /// Cancel safe.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
-        self.handle.recv().await
+        self.handle().recv().await
     }
 
     /// As [`WebSocket::recv_text`].
@@ -85,7 +90,7 @@ where
     /// # Cancel safety
     /// Cancel safe.
     pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
-        self.handle.recv_text().await
+        self.handle().recv_text().await
     }
 
     /// As [`WebSocket::recv_bytes`].
@@ -96,7 +101,7 @@ where
     /// # Cancel safety
     /// Cancel safe.
     pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
-        self.handle.recv_bytes().await
+        self.handle().recv_bytes().await
     }
 
     /// As [`WebSocket::recv_json`].
@@ -108,7 +113,7 @@ where
     /// Cancel safe.
     #[cfg(feature = "json")]
     pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
-        self.handle.recv_json().await
+        self.handle().recv_json().await
     }
 
     /// As [`WebSocket::recv_timeout`].
@@ -119,7 +124,7 @@ where
     /// # Cancel safety
     /// Cancel safe.
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        self.handle.recv_timeout(timeout).await
+        self.handle().recv_timeout(timeout).await
     }
 
     /// As [`WebSocket::recv_batch`].
@@ -130,17 +135,17 @@ where
     /// # Cancel safety
     /// Not cancel safe (collected messages are lost if dropped).
     pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
-        self.handle.recv_batch(max, timeout).await
+        self.handle().recv_batch(max, timeout).await
     }
 
     /// As [`WebSocket::set_control_messages`].
     pub fn set_control_messages(&mut self, on: bool) {
-        self.handle.set_control(on);
+        self.handle().with(|core| core.set_control(on));
     }
 
     /// As [`WebSocket::close_frame`].
     pub fn close_frame(&self) -> Option<Closed> {
-        self.handle.close_frame()
+        self.handle.lock().closed()
     }
 
     /// The subprotocol agreed in the handshake.
@@ -155,7 +160,8 @@ where
     /// The two halves, unchanged, when they are not from the same connection.
     pub fn reunite(self, sender: Sender<S, R>) -> Result<WebSocket<S, R>, (Self, Sender<S, R>)> {
         if self.handle.same(&sender.handle) {
-            Ok(WebSocket::from_parts(self.handle, self.protocol))
+            drop(sender);
+            Ok(WebSocket::from_parts(Slot::from_shared(self.handle), self.protocol))
         } else {
             Err((self, sender))
         }
@@ -167,12 +173,12 @@ where
     R: Runtime,
     R::Io<S>: Transport,
 {
-    pub(crate) fn new(handle: Handle<R::Io<S>, R>) -> Self {
+    pub(crate) fn new(handle: Shared<R::Io<S>, R>) -> Self {
         Sender { handle }
     }
 
-    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
-        &self.handle
+    pub(crate) fn handle(&self) -> SharedOps<'_, R::Io<S>, R> {
+        self.handle.ops()
     }
 
     /// Send a message (written through; see [the type's docs](Sender)).
@@ -184,7 +190,7 @@ where
     /// # Cancel safety
     /// As [`WebSocket::send`].
     pub async fn send(&self, message: Message) -> Result<(), Error> {
-        self.handle.send(message, false).await
+        self.handle().send(message, false).await
     }
 
     /// Send a text message copied from `text` (a `&str`, `String`,
@@ -200,7 +206,7 @@ where
     /// was copied into the queue (while waiting for room below the high-water mark); the
     /// whole message if after.
     pub async fn send_text(&self, text: impl AsRef<str>) -> Result<(), Error> {
-        self.handle.send_text(text.as_ref(), false).await
+        self.handle().send_text(text.as_ref(), false).await
     }
 
     /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
@@ -212,7 +218,7 @@ where
     /// # Cancel safety
     /// As [`send_text`](Self::send_text).
     pub async fn send_bytes(&self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle.send_binary(data.as_ref(), false).await
+        self.handle().send_binary(data.as_ref(), false).await
     }
 
     /// Send `value` as JSON text.
@@ -225,7 +231,7 @@ where
     #[cfg(feature = "json")]
     pub async fn send_json<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<(), Error> {
         let text = serde_json::to_string(value)?;
-        self.handle.send(Message::text(text), false).await
+        self.handle().send(Message::text(text), false).await
     }
 
     /// As [`WebSocket::send_batch`].
@@ -236,7 +242,7 @@ where
     /// # Cancel safety
     /// As [`WebSocket::send_batch`].
     pub async fn send_batch(&self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
-        self.handle.send_batch(messages.into_iter().collect()).await
+        self.handle().send_batch(messages.into_iter().collect()).await
     }
 
     /// As [`WebSocket::feed`].
@@ -247,7 +253,7 @@ where
     /// # Cancel safety
     /// As [`send`](Self::send).
     pub async fn feed(&self, message: Message) -> Result<(), Error> {
-        self.handle.feed(message).await
+        self.handle().feed(message).await
     }
 
     /// As [`WebSocket::flush`].
@@ -258,7 +264,7 @@ where
     /// # Cancel safety
     /// Cancel safe.
     pub async fn flush(&self) -> Result<(), Error> {
-        self.handle.flush().await
+        self.handle().flush().await
     }
 
     /// Send a ping.
@@ -269,7 +275,7 @@ where
     /// # Cancel safety
     /// As [`send`](Self::send).
     pub async fn ping(&self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Ping(payload.into()), false).await
+        self.handle().send(Message::Ping(payload.into()), false).await
     }
 
     /// Start the close handshake: queue our close frame and write it. The [`Reader`]
@@ -283,16 +289,17 @@ where
     /// # Cancel safety
     /// Cancel safe: the close frame stays queued.
     pub async fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.handle.close_send(code, reason).await
+        self.handle().close_send(code, reason).await
     }
 
     /// As [`WebSocket::close_frame`].
     pub fn close_frame(&self) -> Option<Closed> {
-        self.handle.close_frame()
+        self.handle.lock().closed()
     }
 
     /// Whether messages can no longer be sent (closing or closed).
     pub fn is_closed(&self) -> bool {
-        self.handle.close_frame().is_some() || !self.handle.with_connection(tether_proto::Connection::can_send)
+        let core = self.handle.lock();
+        core.closed().is_some() || !core.connection().can_send()
     }
 }

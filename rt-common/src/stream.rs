@@ -8,12 +8,12 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tether_proto::{CloseCode, Message};
 
-use crate::handle::Handle;
+use crate::handle::{Access, Handle};
 use crate::runtime::{Runtime, Transport};
 use crate::{Error, Reader, Sender, WebSocket};
 
-fn poll_stream<T: Transport, R: Runtime>(
-    handle: &Handle<T, R>,
+fn poll_stream<A: Access>(
+    mut handle: Handle<A>,
     done: &mut bool,
     cx: &mut Context<'_>,
 ) -> Poll<Option<Result<Message, Error>>> {
@@ -44,9 +44,8 @@ where
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let handle = this.handle().clone();
-        poll_stream(&handle, this.stream_done(), cx)
+        let (handle, done) = self.get_mut().parts();
+        poll_stream(handle, done, cx)
     }
 }
 
@@ -59,9 +58,8 @@ where
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let handle = this.handle().clone();
-        poll_stream(&handle, &mut this.stream_done, cx)
+        let (handle, done) = self.get_mut().parts();
+        poll_stream(handle, done, cx)
     }
 }
 
@@ -76,20 +74,21 @@ where
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().lock().poll_ready(cx)
+        self.get_mut().parts().0.with(|core| core.poll_ready(cx))
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.handle().lock().start_send(item)
+        self.get_mut().parts().0.with(|core| core.start_send(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().lock().poll_flush(cx)
+        self.get_mut().parts().0.with(|core| core.poll_flush(cx))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().lock().start_close(CloseCode::NORMAL, "")?;
-        self.handle().poll_close_handshake(cx)
+        let mut handle = self.get_mut().parts().0;
+        handle.with_mut(|core| core.start_close(CloseCode::NORMAL, ""))?;
+        handle.poll_close_handshake(cx)
     }
 }
 
@@ -103,23 +102,24 @@ where
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().lock().poll_ready(cx)
+        self.handle().with(|core| core.poll_ready(cx))
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.handle().lock().start_send(item)
+        self.handle().with(|core| core.start_send(item))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().lock().poll_flush(cx)
+        self.handle().with(|core| core.poll_flush(cx))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut core = self.handle().lock();
-        core.start_close(CloseCode::NORMAL, "")?;
-        match ready!(core.poll_flush(cx)) {
-            Err(Error::Closed(_)) => Poll::Ready(Ok(())),
-            other => Poll::Ready(other),
-        }
+        self.handle().with(|core| {
+            core.start_close(CloseCode::NORMAL, "")?;
+            match ready!(core.poll_flush(cx)) {
+                Err(Error::Closed(_)) => Poll::Ready(Ok(())),
+                other => Poll::Ready(other),
+            }
+        })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, State, Utf8Bytes};
 
-use crate::handle::Handle;
+use crate::handle::{Slot, SlotOps};
 use crate::runtime::{Runtime, Transport};
 use crate::split::{Reader, Sender};
 use crate::Error;
@@ -51,7 +51,7 @@ use crate::Error;
 /// and a peer that stops reading cannot make the queue grow past the mark plus one
 /// message.
 pub struct WebSocket<S, R: Runtime> {
-    handle: Handle<R::Io<S>, R>,
+    slot: Slot<R::Io<S>, R>,
     protocol: Option<String>,
     stream_done: bool,
 }
@@ -91,24 +91,25 @@ where
     /// by a web framework's HTTP upgrade), driving `connection`.
     pub fn from_connection(stream: S, connection: Connection) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { handle: Handle::new(R::wrap(stream), connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(R::wrap(stream), connection), protocol, stream_done: false }
     }
 
     pub(crate) fn from_io(io: R::Io<S>, connection: Connection) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { handle: Handle::new(io, connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(io, connection), protocol, stream_done: false }
     }
 
-    pub(crate) fn from_parts(handle: Handle<R::Io<S>, R>, protocol: Option<String>) -> Self {
-        WebSocket { handle, protocol, stream_done: false }
+    pub(crate) fn from_parts(slot: Slot<R::Io<S>, R>, protocol: Option<String>) -> Self {
+        WebSocket { slot, protocol, stream_done: false }
     }
 
-    pub(crate) fn handle(&self) -> &Handle<R::Io<S>, R> {
-        &self.handle
+    fn handle(&mut self) -> SlotOps<'_, R::Io<S>, R> {
+        self.slot.ops()
     }
 
-    pub(crate) fn stream_done(&mut self) -> &mut bool {
-        &mut self.stream_done
+    /// The operations and the stream's end flag, borrowed together (for `Stream`).
+    pub(crate) fn parts(&mut self) -> (SlotOps<'_, R::Io<S>, R>, &mut bool) {
+        (self.slot.ops(), &mut self.stream_done)
     }
 
     // ----- receiving -----
@@ -126,7 +127,7 @@ where
     /// Cancel safe: every byte read is in the engine before the future yields, so dropping
     /// it (in `select!`, or under a timeout) loses nothing; the next call resumes.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
-        self.handle.recv().await
+        self.handle().recv().await
     }
 
     /// The next message, which must be text.
@@ -139,7 +140,7 @@ where
     /// # Cancel safety
     /// Cancel safe, as [`recv`](Self::recv).
     pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
-        self.handle.recv_text().await
+        self.handle().recv_text().await
     }
 
     /// The next message, which must be binary.
@@ -150,7 +151,7 @@ where
     /// # Cancel safety
     /// Cancel safe, as [`recv`](Self::recv).
     pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
-        self.handle.recv_bytes().await
+        self.handle().recv_bytes().await
     }
 
     /// The next message (text or binary), decoded as JSON.
@@ -163,7 +164,7 @@ where
     /// Cancel safe, as [`recv`](Self::recv).
     #[cfg(feature = "json")]
     pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
-        self.handle.recv_json().await
+        self.handle().recv_json().await
     }
 
     /// The next message, or `Ok(None)` if none arrived within `timeout`; the connection is
@@ -176,7 +177,7 @@ where
     /// # Cancel safety
     /// Cancel safe, as [`recv`](Self::recv).
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        self.handle.recv_timeout(timeout).await
+        self.handle().recv_timeout(timeout).await
     }
 
     /// Up to `max` messages, returning when `max` have arrived or `timeout` has passed
@@ -190,14 +191,14 @@ where
     /// Not cancel safe: messages collected so far are lost if the future is dropped. Use
     /// its `timeout` rather than wrapping it in one.
     pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
-        self.handle.recv_batch(max, timeout).await
+        self.handle().recv_batch(max, timeout).await
     }
 
     /// Hand pings and pongs to the application too (they are always answered
     /// automatically when [`Config::auto_pong`](tether_proto::Config::auto_pong) is on).
     /// Off by default.
     pub fn set_control_messages(&mut self, on: bool) {
-        self.handle.set_control(on);
+        self.handle().with(|core| core.set_control(on));
     }
 
     // ----- sending -----
@@ -221,7 +222,7 @@ where
     /// queued; once queued it is sent whole (frames of two messages never interleave),
     /// even if the future is dropped while it is being written.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.handle.send(message, true).await
+        self.handle().send(message, true).await
     }
 
     /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
@@ -240,7 +241,7 @@ where
     /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
     /// with it; once copied, the message is sent whole even if the future is dropped.
     pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
-        self.handle.send_text(text.as_ref(), true).await
+        self.handle().send_text(text.as_ref(), true).await
     }
 
     /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
@@ -254,7 +255,7 @@ where
     /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
     /// `data` was copied into the queue; everything, whole, if after.
     pub async fn send_bytes(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle.send_binary(data.as_ref(), true).await
+        self.handle().send_binary(data.as_ref(), true).await
     }
 
     /// Send `value` encoded as JSON in a text message.
@@ -268,7 +269,7 @@ where
     #[cfg(feature = "json")]
     pub async fn send_json<V: serde::Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
         let text = serde_json::to_string(value)?;
-        self.handle.send(Message::text(text), true).await
+        self.handle().send(Message::text(text), true).await
     }
 
     /// Send several messages encoded together and written with one flush (vectored
@@ -280,7 +281,7 @@ where
     /// # Cancel safety
     /// Once the first poll queued them, the messages are sent even if the future is dropped.
     pub async fn send_batch(&mut self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
-        self.handle.send_batch(messages.into_iter().collect()).await
+        self.handle().send_batch(messages.into_iter().collect()).await
     }
 
     /// Queue a message without writing it (waiting only while above the high-water mark);
@@ -292,7 +293,7 @@ where
     /// # Cancel safety
     /// As [`send`](Self::send).
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        self.handle.feed(message).await
+        self.handle().feed(message).await
     }
 
     /// Write everything queued and flush the transport.
@@ -303,7 +304,7 @@ where
     /// # Cancel safety
     /// Cancel safe: what is not written yet stays queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        self.handle.flush().await
+        self.handle().flush().await
     }
 
     /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
@@ -315,7 +316,7 @@ where
     /// # Cancel safety
     /// As [`send`](Self::send).
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle.send(Message::Ping(payload.into()), false).await
+        self.handle().send(Message::Ping(payload.into()), false).await
     }
 
     /// Close the connection: send a close frame with `code` and `reason`, then wait for
@@ -333,7 +334,7 @@ where
     /// Cancel safe: the close frame stays queued and a later call (or `recv`) finishes
     /// the handshake.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.handle.close(code, reason).await
+        self.handle().close(code, reason).await
     }
 
     // ----- getters -----
@@ -341,7 +342,7 @@ where
     /// How the connection ended — the peer's close code and reason, or what was reported
     /// locally, and the cause — once that has been observed.
     pub fn close_frame(&self) -> Option<Closed> {
-        self.handle.close_frame()
+        self.slot.read(|core| core.closed())
     }
 
     /// The subprotocol agreed in the handshake.
@@ -351,24 +352,25 @@ where
 
     /// Where the connection is, as far as this side has observed.
     pub fn state(&self) -> State {
-        self.handle.with_connection(Connection::state)
+        self.slot.read(|core| core.connection().state())
     }
 
     /// Outgoing bytes queued and not yet written to the transport.
     pub fn buffered_transmit(&self) -> usize {
-        self.handle.with_connection(Connection::buffered_transmit)
+        self.slot.read(|core| core.connection().buffered_transmit())
     }
 
     /// Received bytes not yet handed out as messages.
     pub fn buffered_receive(&self) -> usize {
-        self.handle.with_connection(Connection::buffered_receive)
+        self.slot.read(|core| core.connection().buffered_receive())
     }
 
     /// Split into a [`Reader`] (which drives reads and timers) and a cloneable [`Sender`]
     /// for other tasks. Both refer to the same connection; neither holds a lock across an
     /// `.await`.
     pub fn split(self) -> (Reader<S, R>, Sender<S, R>) {
-        let sender = Sender::new(self.handle.clone());
-        (Reader::new(self.handle, self.protocol), sender)
+        let shared = self.slot.into_shared();
+        let sender = Sender::new(shared.clone());
+        (Reader::new(shared, self.protocol), sender)
     }
 }
