@@ -123,3 +123,31 @@ fn stream_and_sink() {
         assert!(server.await.unwrap().is_clean());
     })
 }
+
+// An unsplit connection owns its state; split halves share it. Reuniting while another
+// Sender clone is still alive must keep both working on the one connection (the state
+// stays shared until that clone is gone), and messages queued by either side keep their
+// order.
+#[test]
+fn reunite_with_a_sender_clone_still_alive_keeps_both_working() {
+    run(async {
+        let (client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        let (reader, sender) = client.split();
+        let other = sender.clone();
+        let mut client = reader.reunite(sender).unwrap();
+        client.send_text("from the connection").await.unwrap();
+        other.send_text("from the clone").await.unwrap();
+        assert_eq!(client.recv_text().await.unwrap(), "from the connection");
+        assert_eq!(client.recv_text().await.unwrap(), "from the clone");
+        drop(other);
+        // Split and reunite again with no clone left: back to an owned connection.
+        let (reader, sender) = client.split();
+        let mut client = reader.reunite(sender).unwrap();
+        client.send_text("again").await.unwrap();
+        assert_eq!(client.recv_text().await.unwrap(), "again");
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(client.close_frame().is_some_and(|c| c.is_clean()));
+        assert!(server.await.unwrap().is_clean());
+    })
+}
