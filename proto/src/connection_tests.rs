@@ -821,3 +821,45 @@ fn receive_buffer_shrinks_after_a_burst() {
     let _ = s.read_buf();
     assert!(s.rx.capacity() <= 4 * s.config.read_buffer_size, "capacity {}", s.rx.capacity());
 }
+
+/// Feed `bytes` through `read_buf`/`commit_read` in reads of at most `step` bytes (and at
+/// most what `read_buf` offers), then take one event.
+fn read_in_steps(conn: &mut Connection, bytes: &[u8], step: usize) -> Option<Event> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let buf = conn.read_buf();
+        let n = buf.len().min(step).min(rest.len());
+        assert!(n > 0, "read_buf offers no space");
+        buf[..n].copy_from_slice(&rest[..n]);
+        conn.commit_read(Instant::ZERO, n);
+        rest = &rest[n..];
+    }
+    conn.poll_event()
+}
+
+// Messages up to SMALL_COPY are copied out whether their frame arrived in one read or
+// several: a message the application keeps never pins the receive buffer, and the buffer
+// stays unshared (reused in place, not reallocated and zeroed again). Larger payloads are
+// handed out zero-copy, as a view into the buffer they arrived in.
+#[test]
+fn small_messages_are_copied_out_and_large_ones_shared() {
+    for (len, step, shared) in [
+        (16, 4096, false),
+        (1024, 4096, false),
+        (1024, 300, false),
+        (4096, 1000, false),
+        (8192, 20000, true),
+        (8192, 3000, true),
+    ] {
+        let mut conn = server();
+        let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let frame = client_frame(true, BINARY, &payload);
+        let Some(Event::Message(Message::Binary(got))) = read_in_steps(&mut conn, &frame, step) else {
+            panic!("no message for {len} bytes in reads of {step}");
+        };
+        assert_eq!(&got[..], &payload[..]);
+        // A copied-out message owns its allocation; a shared one shares it with the
+        // connection's receive buffer, still alive here.
+        assert_eq!(!got.is_unique(), shared, "{len}-byte message in reads of {step}: shared with the receive buffer");
+    }
+}
