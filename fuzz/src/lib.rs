@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use tether_proto::{
-    AcceptOptions, Bytes, ClientHandshake, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Config,
+    AcceptOptions, BufMut, Bytes, ClientHandshake, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Config,
     Connection, Event, HandshakeError, Instant, Message, ProtocolError, Role, SeededRng, SendError, ServerHandshake,
     State, Utf8Bytes,
 };
@@ -725,12 +725,12 @@ fn check_receive_bound(conn: &Connection) {
     );
 }
 
-/// `read_buf` offers bounded space, and only while what is buffered is under the read-ahead
+/// `read_buf` (or `read_buf_uninit`) offers bounded space, and only while what is buffered is under the read-ahead
 /// (or the frame being read still needs more).
-fn checked_read_buf_len(conn: &mut Connection) -> usize {
+fn checked_read_buf_len(conn: &mut Connection, uninit: bool) -> usize {
     let cfg = conn.config().clone();
     let filled = conn.buffered_receive();
-    let len = conn.read_buf().len();
+    let len = if uninit { conn.read_buf_uninit().remaining_mut() } else { conn.read_buf().len() };
     if len > 0 {
         let ahead = READ_AHEAD.max(cfg.max_frame_size());
         assert!(filled < ahead, "read_buf offered {len} bytes with {filled} already buffered (read-ahead {ahead})");
@@ -764,13 +764,15 @@ fn feed(
             FeedMode::Mixed => chunker.one_in(2),
         };
         if via_buf {
-            let mut space = checked_read_buf_len(conn);
+            // `read_buf` (zeroed space) or `read_buf_uninit` (a BufMut over capacity).
+            let uninit = chunker.one_in(2);
+            let mut space = checked_read_buf_len(conn, uninit);
             if space == 0 {
                 // Backpressure or the end: take an event (parsing frees buffer space).
                 if log.poll_one(conn) {
                     continue;
                 }
-                space = checked_read_buf_len(conn);
+                space = checked_read_buf_len(conn, uninit);
                 if space == 0 {
                     // Only an ended connection may refuse input for good (an EOF would
                     // have produced Closed above).
@@ -784,8 +786,15 @@ fn feed(
                 }
             }
             let n = want.min(space);
-            conn.read_buf()[..n].copy_from_slice(&bytes[pos..pos + n]);
-            conn.commit_read(now, n);
+            if uninit {
+                let mut buf = conn.read_buf_uninit();
+                assert_eq!(buf.remaining_mut(), space, "read_buf_uninit offered a different space");
+                buf.put_slice(&bytes[pos..pos + n]);
+                conn.commit_appended(now);
+            } else {
+                conn.read_buf()[..n].copy_from_slice(&bytes[pos..pos + n]);
+                conn.commit_read(now, n);
+            }
             pos += n;
         } else {
             conn.receive(now, &bytes[pos..pos + want]);

@@ -119,6 +119,8 @@ pub struct Connection {
     /// How much read space to offer: starts at `read_buffer_size`, doubles after a read
     /// that filled all the space offered (up to `READ_AHEAD`), halves after a short one.
     read_window: usize,
+    /// Space offered by the last [`read_buf_uninit`](Self::read_buf_uninit).
+    offered: usize,
     frame: Option<InFrame>,
     partial: Option<Partial>,
     utf8: Utf8Validator,
@@ -161,6 +163,7 @@ impl Connection {
             head: 0,
             filled: 0,
             read_window,
+            offered: 0,
             frame: None,
             partial: None,
             utf8: Utf8Validator::new(),
@@ -205,16 +208,83 @@ impl Connection {
     /// An empty slice means "stop reading for now": either enough input is buffered that
     /// events should be taken first (backpressure), or the connection has ended.
     pub fn read_buf(&mut self) -> &mut [u8] {
-        if !self.accepts_input() {
+        if !self.may_read() {
             return &mut [];
         }
         let needed = self.frame.as_ref().map_or(0, |f| f.len);
-        let pending = self.filled - self.head;
-        if pending >= READ_AHEAD && pending >= needed {
-            return &mut [];
-        }
-        self.reserve_spare(needed);
+        self.reserve_spare(needed, true);
         &mut self.rx[self.filled..]
+    }
+
+    /// [`read_buf`](Self::read_buf) for transports that read into *uninitialized* memory
+    /// (tokio's `ReadBuf`, `tokio_util::io::poll_read_buf`): the same spare space, as a
+    /// [`BufMut`](bytes::BufMut) limited to what is offered, without zeroing it first.
+    /// Append to it (only append), then call [`commit_appended`](Self::commit_appended).
+    /// A limit of 0 means "stop reading for now", as an empty `read_buf` does.
+    ///
+    /// Zeroing is not free: with `read_buf`, every buffer that a large message took away
+    /// (zero-copy) is replaced by one whose spare space is zeroed before the transport
+    /// writes over it.
+    ///
+    /// ```
+    /// use tether_proto::{BufMut, Config, Connection, Event, Instant, Message, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// let mut space = conn.read_buf_uninit();
+    /// space.put_slice(&[0x82, 0x82, 0, 0, 0, 0, 7, 8]); // masked binary [7, 8], key 0
+    /// conn.commit_appended(Instant::ZERO);
+    /// assert_eq!(conn.poll_event(), Some(Event::Message(Message::binary(vec![7u8, 8]))));
+    /// ```
+    pub fn read_buf_uninit(&mut self) -> bytes::buf::Limit<&mut BytesMut> {
+        let offered = if self.may_read() {
+            let needed = self.frame.as_ref().map_or(0, |f| f.len);
+            self.reserve_spare(needed, false)
+        } else {
+            self.rx.truncate(self.filled);
+            0
+        };
+        self.offered = offered;
+        bytes::BufMut::limit(&mut self.rx, offered)
+    }
+
+    /// Commit what was appended to [`read_buf_uninit`](Self::read_buf_uninit)'s space.
+    /// Appending nothing is *not* end-of-file: call [`receive_eof`](Self::receive_eof).
+    pub fn commit_appended(&mut self, now: Instant) {
+        self.tick(now);
+        if self.rx.len() < self.filled {
+            // Only appending is allowed; a caller that cut the buffer lost input. Keep the
+            // indices valid (the engine must not panic), the protocol will fail on the gap.
+            self.rx.resize(self.filled, 0);
+        }
+        let n = (self.rx.len() - self.filled).min(self.offered);
+        self.rx.truncate(self.filled + n);
+        let offered = core::mem::take(&mut self.offered);
+        self.adapt_window(offered, n);
+        if n > 0 {
+            self.filled += n;
+            self.note_activity(now);
+        }
+    }
+
+    /// Whether to offer read space: not after the end, and not while enough input is
+    /// buffered that events should be taken first (backpressure).
+    fn may_read(&self) -> bool {
+        if !self.accepts_input() {
+            return false;
+        }
+        let needed = self.frame.as_ref().map_or(0, |f| f.len);
+        let pending = self.filled - self.head;
+        !(pending >= READ_AHEAD && pending >= needed)
+    }
+
+    /// The read window follows the transport: it doubles after a read that filled all the
+    /// space offered and halves after a short one.
+    fn adapt_window(&mut self, offered: usize, n: usize) {
+        if n == offered && n > 0 {
+            // The transport had more than we offered: offer more next time (fewer reads).
+            self.read_window = (self.read_window * 2).min(READ_AHEAD);
+        } else if n < self.read_window / 4 {
+            self.read_window = (self.read_window / 2).max(self.config.read_buffer_size);
+        }
     }
 
     /// Commit `n` bytes written into the slice [`read_buf`](Self::read_buf) returned.
@@ -223,12 +293,7 @@ impl Connection {
         self.tick(now);
         let offered = self.rx.len() - self.filled;
         let n = n.min(offered);
-        if n == offered && n > 0 {
-            // The transport had more than we offered: offer more next time (fewer reads).
-            self.read_window = (self.read_window * 2).min(READ_AHEAD);
-        } else if n < self.read_window / 4 {
-            self.read_window = (self.read_window / 2).max(self.config.read_buffer_size);
-        }
+        self.adapt_window(offered, n);
         if n > 0 {
             self.filled += n;
             self.note_activity(now);
@@ -573,7 +638,11 @@ impl Connection {
     /// Make sure there is spare space after `filled`, growing only with what has arrived:
     /// at least the configured buffer size, at most what is already buffered (doubling),
     /// and no more than the current frame still needs when that is known.
-    fn reserve_spare(&mut self, frame_len: usize) {
+    ///
+    /// With `init`, the spare space is initialized (zeroed where new) and is
+    /// `rx[filled..]`; without, `rx` ends at `filled` and the spare space is capacity.
+    /// Returns the spare space offered.
+    fn reserve_spare(&mut self, frame_len: usize, init: bool) -> usize {
         if self.head == self.filled {
             // Everything buffered was consumed: reuse the buffer from the start (no copy).
             self.head = 0;
@@ -586,13 +655,17 @@ impl Connection {
                 self.rx = BytesMut::new();
             }
         }
+        if !init {
+            // Uninitialized mode: the buffer ends where the input does.
+            self.rx.truncate(self.filled);
+        }
         // Between frames, ask for at least half the window, so a growing window means
         // larger reads. Inside a frame keep the small threshold: the buffer then grows only
         // by doubling what has arrived, never toward the announced length.
         let min_spare = if frame_len > 0 { 512 } else { 512.max(self.read_window / 2) };
-        let spare = self.rx.len() - self.filled;
+        let spare = self.spare(init);
         if spare >= min_spare || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
-            return;
+            return self.offer(init, frame_len);
         }
         if self.head > 0 {
             // Reclaim the consumed front. What is left is normally a partial small frame;
@@ -605,9 +678,12 @@ impl Connection {
             }
             self.head = 0;
             self.filled = rest;
-            let spare = self.rx.len() - self.filled;
+            if !init {
+                self.rx.truncate(self.filled);
+            }
+            let spare = self.spare(init);
             if spare >= min_spare || (frame_len > 0 && self.filled + spare >= frame_len) {
-                return;
+                return self.offer(init, frame_len);
             }
         }
         let base = self.read_window;
@@ -620,7 +696,29 @@ impl Connection {
         // buffer only when the old one is shared with delivered messages.
         self.rx.truncate(self.filled);
         self.rx.reserve(want);
-        self.rx.resize(self.filled + want, 0);
+        if init {
+            self.rx.resize(self.filled + want, 0);
+        }
+        self.offer(init, frame_len)
+    }
+
+    fn spare(&self, init: bool) -> usize {
+        if init {
+            self.rx.len() - self.filled
+        } else {
+            self.rx.capacity() - self.filled
+        }
+    }
+
+    /// The spare space to offer: all of it when initialized (it was zeroed for this);
+    /// uninitialized capacity only up to the read window, or to the end of the current
+    /// frame if that is larger, so a buffer left large by a burst is not offered whole.
+    fn offer(&self, init: bool, frame_len: usize) -> usize {
+        let spare = self.spare(init);
+        if init {
+            return spare;
+        }
+        spare.min(self.read_window.max(frame_len.saturating_sub(self.filled)))
     }
 
     fn append(&mut self, data: &[u8]) {

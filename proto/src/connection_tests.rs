@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use super::*;
 use crate::pair::{client_frame, drain, feed, server_frame, test_config, Chunker, Pair};
+use bytes::BufMut;
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -862,4 +863,62 @@ fn small_messages_are_copied_out_and_large_ones_shared() {
         // connection's receive buffer, still alive here.
         assert_eq!(!got.is_unique(), shared, "{len}-byte message in reads of {step}: shared with the receive buffer");
     }
+}
+
+// `read_buf_uninit` lends the same space as `read_buf`, as capacity: bounded by the read
+// window, zero under backpressure, appends committed exactly once; appending past the
+// offer (through `get_mut`) is cut at the offer, and cutting the buffer below what was
+// committed corrupts only the caller's own input — the engine fails the protocol, it does
+// not panic.
+#[test]
+fn read_buf_uninit_lends_bounded_space_and_survives_misuse() {
+    let mut conn = server();
+    let first = conn.read_buf_uninit().remaining_mut();
+    assert!(first > 0 && first <= READ_AHEAD, "offered {first}");
+    let frame = client_frame(true, BINARY, b"hello");
+    conn.read_buf_uninit().put_slice(&frame[..3]);
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.poll_event(), None);
+    conn.read_buf_uninit().put_slice(&frame[3..]);
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.poll_event(), Some(binary(b"hello")));
+    assert_eq!(conn.buffered_receive(), 0);
+
+    // Backpressure: once READ_AHEAD bytes of complete frames wait, no space is offered.
+    let small = client_frame(true, BINARY, &[7u8; 100]);
+    let mut queued = 0;
+    loop {
+        let mut space = conn.read_buf_uninit();
+        if space.remaining_mut() < small.len() {
+            assert!(conn.buffered_receive() + small.len() > READ_AHEAD || conn.read_buf_uninit().remaining_mut() == 0);
+            break;
+        }
+        space.put_slice(&small);
+        conn.commit_appended(Instant::ZERO);
+        queued += 1;
+        assert!(queued * small.len() <= READ_AHEAD + small.len(), "read-ahead not enforced");
+    }
+    while let Some(event) = conn.poll_event() {
+        assert_eq!(event, binary(&[7u8; 100]));
+        queued -= 1;
+    }
+    assert_eq!(queued, 0);
+
+    // Appending past the offer is cut at the offer.
+    let mut space = conn.read_buf_uninit();
+    let offered = space.remaining_mut();
+    space.get_mut().extend_from_slice(&vec![0u8; offered + 10]);
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.buffered_receive(), offered);
+
+    // Cutting the buffer: no panic, a protocol failure.
+    let mut conn = server();
+    conn.read_buf_uninit().put_slice(&frame[..4]);
+    conn.commit_appended(Instant::ZERO);
+    conn.read_buf_uninit().get_mut().clear();
+    conn.commit_appended(Instant::ZERO);
+    conn.read_buf_uninit().put_slice(&frame[4..]);
+    conn.commit_appended(Instant::ZERO);
+    let events: Vec<Event> = core::iter::from_fn(|| conn.poll_event()).collect();
+    assert!(matches!(events.last(), Some(Event::Closed(_))), "{events:?}");
 }

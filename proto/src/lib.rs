@@ -87,4 +87,4 @@ pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Validator};
 
 /// Re-exported so callers can name payload types without depending on `bytes` themselves.
-pub use bytes::{Bytes, BytesMut};
+pub use bytes::{BufMut, Bytes, BytesMut};

@@ -3,6 +3,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use bytes::BufMut;
 use core::time::Duration;
 
 use crate::config::{Config, Role};
@@ -33,6 +34,11 @@ impl Chunker {
         self.state ^= self.state << 17;
         (1 + (self.state as usize) % self.max).min(available)
     }
+
+    /// A coin toss from the same sequence (heads for everything-at-once chunkers).
+    pub(crate) fn coin(&mut self) -> bool {
+        self.next(usize::MAX) % 2 == 0
+    }
 }
 
 /// Read everything `conn` wants to send, taking `step` bytes per consume (0 = all).
@@ -59,8 +65,23 @@ pub(crate) fn feed(conn: &mut Connection, now: Instant, bytes: &[u8], chunker: &
     let mut pos = 0;
     while pos < bytes.len() {
         let want = chunker.next(bytes.len() - pos);
-        let buf = conn.read_buf();
-        if buf.is_empty() {
+        // Both ways of lending read space: zeroed (`read_buf`) and uninitialized capacity.
+        // One call per read, as a driver does (a second call must not be needed to fix up
+        // the first).
+        let n = if chunker.coin() {
+            let mut buf = conn.read_buf_uninit();
+            let n = want.min(buf.remaining_mut());
+            buf.put_slice(&bytes[pos..pos + n]);
+            conn.commit_appended(now);
+            n
+        } else {
+            let buf = conn.read_buf();
+            let n = want.min(buf.len());
+            buf[..n].copy_from_slice(&bytes[pos..pos + n]);
+            conn.commit_read(now, n);
+            n
+        };
+        if n == 0 {
             match conn.poll_event() {
                 Some(e) => {
                     events.push(e);
@@ -69,9 +90,6 @@ pub(crate) fn feed(conn: &mut Connection, now: Instant, bytes: &[u8], chunker: &
                 None => break, // ended: the rest is not read
             }
         }
-        let n = want.min(buf.len());
-        buf[..n].copy_from_slice(&bytes[pos..pos + n]);
-        conn.commit_read(now, n);
         pos += n;
         // Take events as they become available, like a driver loop.
         while let Some(e) = conn.poll_event() {
