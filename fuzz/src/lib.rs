@@ -23,6 +23,8 @@ use tether_proto::{
 /// The engine's read-ahead (`READ_AHEAD` in `proto/src/connection.rs`, private): unparsed
 /// input beyond which `read_buf` offers no space until events are taken.
 pub const READ_AHEAD: usize = 64 << 10;
+/// The largest read window `read_buf_uninit` offers (`MAX_READ_WINDOW`, private).
+pub const MAX_READ_WINDOW: usize = 256 << 10;
 /// The longest frame header (2 + 8 + 4).
 pub const MAX_HEADER: usize = 14;
 /// Unwritten pong bytes the engine queues before it keeps only the latest ping
@@ -734,7 +736,8 @@ fn checked_read_buf_len(conn: &mut Connection, uninit: bool) -> usize {
     if len > 0 {
         let ahead = READ_AHEAD.max(cfg.max_frame_size());
         assert!(filled < ahead, "read_buf offered {len} bytes with {filled} already buffered (read-ahead {ahead})");
-        let spare = ahead.max(cfg.read_buffer_size());
+        let window = if uninit { MAX_READ_WINDOW } else { READ_AHEAD };
+        let spare = ahead.max(window).max(cfg.read_buffer_size());
         assert!(len <= spare, "read_buf offered {len} bytes (bound {spare})");
     }
     len

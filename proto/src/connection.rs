@@ -22,6 +22,12 @@ use crate::utf8::Utf8Validator;
 /// are taken (read-side backpressure). A frame larger than this may still be buffered whole.
 const READ_AHEAD: usize = 64 << 10;
 
+/// The largest read window for [`Connection::read_buf_uninit`]: lending capacity costs
+/// nothing until it is written, so a stream of large messages is read several per call.
+/// (`read_buf` zeroes what it lends and stays at `READ_AHEAD`: measured, a 256 KiB zeroed
+/// window made a 64 KiB echo 20% slower, an uninitialized one 15% faster.)
+const MAX_READ_WINDOW: usize = 256 << 10;
+
 /// Unwritten urgent control bytes (pongs) beyond which a new ping only replaces the one
 /// pending pong instead of queueing another.
 const URGENT_CAP: usize = 2 << 10;
@@ -117,7 +123,8 @@ pub struct Connection {
     head: usize,
     filled: usize,
     /// How much read space to offer: starts at `read_buffer_size`, doubles after a read
-    /// that filled all the space offered (up to `READ_AHEAD`), halves after a short one.
+    /// that filled all the space offered (up to `READ_AHEAD`, or `MAX_READ_WINDOW` through
+    /// `read_buf_uninit`), halves after a short one.
     read_window: usize,
     /// Space offered by the last [`read_buf_uninit`](Self::read_buf_uninit).
     offered: usize,
@@ -258,7 +265,7 @@ impl Connection {
         let n = (self.rx.len() - self.filled).min(self.offered);
         self.rx.truncate(self.filled + n);
         let offered = core::mem::take(&mut self.offered);
-        self.adapt_window(offered, n);
+        self.adapt_window(offered, n, MAX_READ_WINDOW);
         if n > 0 {
             self.filled += n;
             self.note_activity(now);
@@ -276,12 +283,12 @@ impl Connection {
         !(pending >= READ_AHEAD && pending >= needed)
     }
 
-    /// The read window follows the transport: it doubles after a read that filled all the
-    /// space offered and halves after a short one.
-    fn adapt_window(&mut self, offered: usize, n: usize) {
+    /// The read window follows the transport: it doubles (up to `max`) after a read that
+    /// filled all the space offered and halves after a short one.
+    fn adapt_window(&mut self, offered: usize, n: usize, max: usize) {
         if n == offered && n > 0 {
             // The transport had more than we offered: offer more next time (fewer reads).
-            self.read_window = (self.read_window * 2).min(READ_AHEAD);
+            self.read_window = (self.read_window * 2).min(max);
         } else if n < self.read_window / 4 {
             self.read_window = (self.read_window / 2).max(self.config.read_buffer_size);
         }
@@ -293,7 +300,7 @@ impl Connection {
         self.tick(now);
         let offered = self.rx.len() - self.filled;
         let n = n.min(offered);
-        self.adapt_window(offered, n);
+        self.adapt_window(offered, n, READ_AHEAD);
         if n > 0 {
             self.filled += n;
             self.note_activity(now);
@@ -662,7 +669,8 @@ impl Connection {
         // Between frames, ask for at least half the window, so a growing window means
         // larger reads. Inside a frame keep the small threshold: the buffer then grows only
         // by doubling what has arrived, never toward the announced length.
-        let min_spare = if frame_len > 0 { 512 } else { 512.max(self.read_window / 2) };
+        let window = if init { self.read_window.min(READ_AHEAD) } else { self.read_window };
+        let min_spare = if frame_len > 0 { 512 } else { 512.max(window / 2) };
         let spare = self.spare(init);
         if spare >= min_spare || (frame_len > 0 && self.filled + spare >= frame_len && spare > 0) {
             return self.offer(init, frame_len);
@@ -686,7 +694,8 @@ impl Connection {
                 return self.offer(init, frame_len);
             }
         }
-        let base = self.read_window;
+        // Zeroed space is not free: `read_buf` never grows past READ_AHEAD.
+        let base = if init { self.read_window.min(READ_AHEAD) } else { self.read_window };
         let mut want = base.max(self.filled);
         if frame_len > self.filled {
             want = want.min((frame_len - self.filled).max(base));
@@ -736,7 +745,7 @@ impl Connection {
         self.head = 0;
         if self.filled == 0
             && self.frame.is_none()
-            && self.rx.capacity() > 4 * self.config.read_buffer_size.max(READ_AHEAD)
+            && self.rx.capacity() > 4 * self.config.read_buffer_size.max(MAX_READ_WINDOW)
         {
             // Shrink after a large message instead of keeping its buffer forever.
             self.rx = BytesMut::new();

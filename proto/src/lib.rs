@@ -88,3 +88,7 @@ pub use utf8::{InvalidUtf8, Utf8Validator};
 
 /// Re-exported so callers can name payload types without depending on `bytes` themselves.
 pub use bytes::{BufMut, Bytes, BytesMut};
+
+/// The `bytes` crate this engine speaks (for example `bytes::buf::Limit`, the type of
+/// [`Connection::read_buf_uninit`]'s space).
+pub use bytes;

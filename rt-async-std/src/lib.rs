@@ -38,12 +38,12 @@ use std::time::Instant;
 pub struct AsyncStd;
 
 impl tether_rt::Runtime for AsyncStd {
-    type Io<S> = S;
+    type Io<S> = tether_rt::Plain<S>;
     type Sleep = async_io::Timer;
     type TcpStream = async_std::net::TcpStream;
 
-    fn wrap<S>(stream: S) -> S {
-        stream
+    fn wrap<S>(stream: S) -> tether_rt::Plain<S> {
+        tether_rt::Plain::new(stream)
     }
 
     fn now() -> Instant {
@@ -68,4 +68,4 @@ impl tether_rt::Runtime for AsyncStd {
     }
 }
 
-tether_rt::adapter_surface!(AsyncStd, async_std::net::TcpStream, "async-std", S: tether_rt::Transport);
+tether_rt::adapter_surface!(AsyncStd, async_std::net::TcpStream, "async-std", S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin);

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
-use tether_proto::{CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes};
+use tether_proto::{BufMut, CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes};
 
 use crate::runtime::{Runtime, Transport};
 use crate::waker::WakerSet;
@@ -288,19 +288,43 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 continue;
             }
             let now = self.now();
-            let buf = self.conn.read_buf();
-            if buf.is_empty() {
-                self.writers.register(cx.waker());
-                return Poll::Pending;
-            }
             let Some(io) = self.io.as_mut() else {
                 // Released without a recorded ending: cannot happen (`failed` or the
                 // engine's `Closed` is checked first), but never read a dropped transport.
                 return Poll::Ready(Err(Error::Io(io::ErrorKind::NotConnected.into())));
             };
-            match Pin::new(io).poll_read(cx, buf) {
+            // Read into the engine: into uninitialized capacity where the transport can
+            // (nothing is zeroed first), else into zeroed space.
+            let read = if T::READS_UNINIT {
+                let mut space = self.conn.read_buf_uninit();
+                if space.remaining_mut() == 0 {
+                    self.writers.register(cx.waker());
+                    return Poll::Pending;
+                }
+                let read = Pin::new(io).poll_read_buf(cx, &mut space);
+                if let Poll::Ready(Ok(n)) = read {
+                    if n > 0 {
+                        self.conn.commit_appended(now);
+                    }
+                }
+                read
+            } else {
+                let buf = self.conn.read_buf();
+                if buf.is_empty() {
+                    self.writers.register(cx.waker());
+                    return Poll::Pending;
+                }
+                let read = Pin::new(io).poll_read(cx, buf);
+                if let Poll::Ready(Ok(n)) = read {
+                    if n > 0 {
+                        self.conn.commit_read(now, n);
+                    }
+                }
+                read
+            };
+            match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
-                Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
+                Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail(e))),
                 Poll::Pending => {

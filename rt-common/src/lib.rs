@@ -62,7 +62,7 @@ use std::time::Duration;
 pub use client::ClientBuilder;
 pub use error::Error;
 pub use limit::{HandshakeLimit, HandshakePermit};
-pub use runtime::{Runtime, Transport};
+pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
 pub use split::{Reader, Sender};
 pub use websocket::WebSocket;

@@ -3,16 +3,20 @@
 //! No runtime is named here; each `tether-*` adapter crate implements it.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use tether_proto::bytes::buf::Limit;
+use tether_proto::{BufMut, BytesMut};
 
 /// What the generic layer needs from an async runtime. Implemented by the adapter crates
 /// (`tether-tokio`, `tether-async-std`, `tether-smol`); applications never implement or
 /// call it, they only see it as the `R` parameter of [`WebSocket`](crate::WebSocket).
 pub trait Runtime: Send + Sync + Sized + 'static {
-    /// How a stream of this runtime becomes a futures-io stream (identity, or a compat
+    /// How a stream of this runtime becomes a [`Transport`] ([`Plain`], or a compat
     /// wrapper for tokio).
     type Io<S>;
     /// A timer that can be re-armed without reallocating.
@@ -32,7 +36,162 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 }
 
-/// A futures-io byte stream the connection can run over (blanket-implemented).
-pub trait Transport: AsyncRead + AsyncWrite + Unpin {}
+/// A byte stream the connection can run over: a runtime's [`Runtime::Io`] wrapper —
+/// [`Plain`] for streams that already speak futures-io (smol, async-std), tokio's
+/// `Compat` — implements it for every stream that can carry a connection.
+///
+/// Besides futures-io reads and writes, it says how to read into the connection's receive
+/// buffer: streams that can read into uninitialized memory (tokio's `ReadBuf`) do so, and
+/// the buffer is never zeroed; others are lent zeroed space through `poll_read`.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Whether [`poll_read_buf`](Self::poll_read_buf) reads into uninitialized memory (and
+    /// should be used instead of `poll_read`).
+    #[doc(hidden)]
+    const READS_UNINIT: bool = false;
 
-impl<T: AsyncRead + AsyncWrite + Unpin> Transport for T {}
+    /// Append what can be read now to `buf` (at most its limit), without zeroing the space
+    /// first when [`READS_UNINIT`](Self::READS_UNINIT). `Ok(0)` with space offered is the
+    /// end of the stream. The default zeroes the space and reads into it with `poll_read`.
+    #[doc(hidden)]
+    fn poll_read_buf(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut Limit<&mut BytesMut>,
+    ) -> Poll<io::Result<usize>> {
+        let start = buf.get_ref().len();
+        let space = buf.remaining_mut();
+        buf.put_bytes(0, space);
+        let inner = buf.get_mut();
+        let result = self.as_mut().poll_read(cx, &mut inner[start..]);
+        let read = match &result {
+            Poll::Ready(Ok(n)) => (*n).min(space),
+            _ => 0,
+        };
+        inner.truncate(start + read);
+        result
+    }
+}
+
+/// A futures-io stream as a [`Transport`]: how `tether-smol` and `tether-async-std` see
+/// the streams they are given (no buffering, no copying; every call is passed through).
+#[derive(Debug)]
+pub struct Plain<S>(S);
+
+impl<S> Plain<S> {
+    /// Wrap `stream`.
+    pub fn new(stream: S) -> Self {
+        Plain(stream)
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.0
+    }
+
+    /// The wrapped stream, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
+
+    /// Unwrap the stream.
+    pub fn into_inner(self) -> S {
+        self.0
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Plain<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Plain<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Transport for Plain<S> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    /// Hands out `data` in reads of at most `step` bytes, then ends.
+    struct Chunks {
+        data: Vec<u8>,
+        step: usize,
+    }
+
+    impl AsyncRead for Chunks {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data.drain(..n);
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Chunks {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    // The default `poll_read_buf` (for transports without uninitialized reads) appends
+    // exactly what was read, never more than the limit, keeps what was there, and reports
+    // the end of the stream as 0.
+    #[test]
+    fn default_poll_read_buf_appends_exactly_what_was_read() {
+        let mut io = Plain::new(Chunks { data: (0..100u8).collect(), step: 30 });
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = BytesMut::from(&b"kept"[..]);
+        let mut total = 0;
+        loop {
+            let mut space = BufMut::limit(&mut buf, 40);
+            let Poll::Ready(Ok(n)) = Pin::new(&mut io).poll_read_buf(&mut cx, &mut space) else {
+                panic!("read failed");
+            };
+            assert!(n <= 30);
+            total += n;
+            assert_eq!(buf.len(), 4 + total, "appended exactly what was read");
+            if n == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 100);
+        assert_eq!(&buf[..4], b"kept");
+        assert!(buf[4..].iter().copied().eq(0..100u8));
+    }
+}

@@ -33,12 +33,12 @@ use std::time::Instant;
 pub struct Smol;
 
 impl tether_rt::Runtime for Smol {
-    type Io<S> = S;
+    type Io<S> = tether_rt::Plain<S>;
     type Sleep = smol::Timer;
     type TcpStream = smol::net::TcpStream;
 
-    fn wrap<S>(stream: S) -> S {
-        stream
+    fn wrap<S>(stream: S) -> tether_rt::Plain<S> {
+        tether_rt::Plain::new(stream)
     }
 
     fn now() -> Instant {
@@ -63,4 +63,4 @@ impl tether_rt::Runtime for Smol {
     }
 }
 
-tether_rt::adapter_surface!(Smol, smol::net::TcpStream, "smol", S: tether_rt::Transport);
+tether_rt::adapter_surface!(Smol, smol::net::TcpStream, "smol", S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin);

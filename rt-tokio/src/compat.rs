@@ -5,6 +5,8 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use tether_rt::proto::bytes::buf::Limit;
+use tether_rt::proto::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A tokio stream presented as a futures-io stream. `WebSocket<S>` wraps its stream in one
@@ -40,6 +42,20 @@ impl<S: AsyncRead + Unpin> futures_io::AsyncRead for Compat<S> {
         let mut buf = ReadBuf::new(buf);
         ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
         Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+/// Reads go straight into the connection's receive buffer through tokio's `ReadBuf`, which
+/// accepts uninitialized memory: the buffer is never zeroed before a read.
+impl<S: AsyncRead + AsyncWrite + Unpin> tether_rt::Transport for Compat<S> {
+    const READS_UNINIT: bool = true;
+
+    fn poll_read_buf(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut Limit<&mut BytesMut>,
+    ) -> Poll<io::Result<usize>> {
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
     }
 }
 
