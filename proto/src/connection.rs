@@ -796,6 +796,15 @@ impl Connection {
             self.head = 0;
             // Fits in usize: bounded by max_frame_size above.
             let len = header.payload_len as usize;
+            if len > self.rx.capacity() {
+                // The frame will not fit where it starts (often far into a buffer whose
+                // front held the previous large message). Move what has arrived to the
+                // front of the allocation now, while it is little, if that makes room for
+                // the whole frame without allocating; otherwise the move happens anyway,
+                // later, with the whole frame (measured: 1 MiB memmove per 1 MiB message).
+                self.rx.truncate(self.filled);
+                let _ = self.rx.try_reclaim(len - self.filled);
+            }
             self.frame = Some(InFrame { header, len, processed: 0 });
         }
         let Some(frame) = self.frame.as_mut() else {
