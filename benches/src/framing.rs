@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
-use tether_proto::{Config, Connection, Event, Instant, Message, Role};
+use tether_proto::{BufMut as _, Config, Connection, Event, Instant, Message, Role};
 use tokio::runtime::Runtime;
 
 use crate::mem_stream::MemStream;
@@ -163,12 +163,13 @@ fn tether_decode(conn: &mut Connection, wire: &[u8], frames: usize) -> usize {
         if seen == frames {
             break;
         }
-        let buf = conn.read_buf();
-        let n = buf.len().min(wire.len() - pos);
+        // As the tokio adapter reads: into uninitialized capacity (nothing zeroed first).
+        let mut buf = conn.read_buf_uninit();
+        let n = buf.remaining_mut().min(wire.len() - pos);
         assert!(n > 0, "tether: no read space or input exhausted after {seen} frames");
-        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        buf.put_slice(&wire[pos..pos + n]);
         pos += n;
-        conn.commit_read(now, n);
+        conn.commit_appended(now);
     }
     total
 }
