@@ -30,7 +30,7 @@ pub enum Role {
 /// | [`keepalive_timeout`](ConfigBuilder::keepalive_timeout) | 20 s |
 /// | [`idle_timeout`](ConfigBuilder::idle_timeout) | off |
 /// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (enforced by adapters) |
-/// | [`read_buffer_size`](ConfigBuilder::read_buffer_size) | 1 KiB initial, grows on demand (up to 64 KiB per read) |
+/// | [`read_buffer_size`](ConfigBuilder::read_buffer_size) | 1 KiB initial, grows on demand (up to 64 KiB per read, 256 KiB into uninitialized space) |
 /// | [`auto_pong`](ConfigBuilder::auto_pong) | on |
 /// | [`accept_unmasked_frames`](ConfigBuilder::accept_unmasked_frames) | off |
 /// | [`fragment_size`](ConfigBuilder::fragment_size) | off (each message is one frame) |

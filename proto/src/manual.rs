@@ -57,9 +57,14 @@
 //! The receive buffer starts at [`Config::read_buffer_size`](crate::Config::read_buffer_size)
 //! (1 KiB) and grows only as bytes arrive, never by the length a frame header announces: at
 //! most it doubles what has actually been received. The space offered per read adapts: it
-//! doubles after a read that filled it (up to 64 KiB, so a busy connection reads many
-//! messages per system call) and halves after short reads (so idle connections stay small). A frame header announcing more than the max
-//! frame size fails at header time (1009), before anything is reserved. Fragments are
+//! doubles after a read that filled it (up to 64 KiB through
+//! [`read_buf`](crate::Connection::read_buf), 256 KiB through
+//! [`read_buf_uninit`](crate::Connection::read_buf_uninit), so a busy connection reads many
+//! messages per system call) and halves after short reads (so idle connections stay
+//! small). Whole messages up to 4 KiB are copied out of the buffer, which stays unshared
+//! and is reused in place; larger ones are handed out without a copy, as views of it. A
+//! frame header announcing more than the max frame size fails at header time (1009),
+//! before anything is reserved. Fragments are
 //! reassembled into one contiguous buffer capped by the max message size, with no
 //! per-fragment objects, so a flood of empty continuation frames costs nothing.
 //!
