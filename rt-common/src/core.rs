@@ -232,17 +232,20 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     /// Fire the engine's timer if due; otherwise arm the runtime timer for it.
     /// `Ready` means the engine's timers were handled (look for events again).
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// `now` is the clock as the caller read it (once per pass of its loop).
+    fn poll_timers(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<()> {
         let Some(at) = self.conn.poll_timeout() else {
             return Poll::Pending;
         };
-        let now = self.now();
         if at <= now {
             self.conn.handle_timeout(now);
             return Poll::Ready(());
         }
-        let deadline = self.epoch + at.as_duration();
-        if self.timer_at != Some(at) {
+        // Re-arm only for an earlier deadline. The keepalive deadline moves later with
+        // every read; a timer left at the old one just fires early, finds nothing due,
+        // and is re-armed then — instead of a timer-wheel update per read.
+        if self.timer_at.is_none_or(|armed| at < armed) {
+            let deadline = self.epoch + at.as_duration();
             match &mut self.timer {
                 Some(timer) => R::reset(timer, deadline),
                 None => self.timer = Some(R::sleep_until(deadline)),
@@ -284,10 +287,11 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
                 return Poll::Ready(Err(self.fail(e)));
             }
-            if self.poll_timers(cx).is_ready() {
+            // One clock read per pass, for the timers and for the read below.
+            let now = self.now();
+            if self.poll_timers(cx, now).is_ready() {
                 continue;
             }
-            let now = self.now();
             let Some(io) = self.io.as_mut() else {
                 // Released without a recorded ending: cannot happen (`failed` or the
                 // engine's `Closed` is checked first), but never read a dropped transport.
@@ -362,10 +366,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 self.release();
                 return Poll::Ready(());
             }
-            if self.poll_timers(cx).is_ready() {
+            let now = self.now();
+            if self.poll_timers(cx, now).is_ready() {
                 continue;
             }
-            let now = self.now();
             let buf = self.conn.read_buf();
             let Some(io) = self.io.as_mut() else {
                 return Poll::Ready(());
