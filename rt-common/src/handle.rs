@@ -319,6 +319,100 @@ impl<A: Access> Handle<A> {
     }
 }
 
+/// The receiving methods and their docs, written once for `WebSocket` and `Reader` (each
+/// has a `handle()` giving its operations), so the two cannot drift apart.
+macro_rules! receive_api {
+    () => {
+        /// The next text or binary message (pings and pongs too after
+        /// [`set_control_messages(true)`](Self::set_control_messages)); `Ok(None)` once the
+        /// connection has closed cleanly (see [`close_frame`](Self::close_frame) for how).
+        ///
+        /// # Errors
+        /// [`Error::Closed`] when the connection ended uncleanly (protocol violation, keepalive
+        /// or close timeout, transport ended without a close frame: code 1006 or the code we
+        /// failed with); [`Error::Io`] when the transport failed (later calls: `Closed`).
+        ///
+        /// # Cancel safety
+        /// Cancel safe: every byte read is in the engine before the future yields, so dropping
+        /// it (in `select!`, or under a timeout) loses nothing; the next call resumes.
+        pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+            self.handle().recv().await
+        }
+
+        /// The next message, which must be text.
+        ///
+        /// # Errors
+        /// [`Error::Closed`] for any ending, clean or not (like the frameworks'
+        /// `WebSocketDisconnect`); [`Error::UnexpectedMessage`] (carrying the message) for a
+        /// binary one; [`Error::Io`] as for [`recv`](Self::recv).
+        ///
+        /// # Cancel safety
+        /// Cancel safe, as [`recv`](Self::recv).
+        pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
+            self.handle().recv_text().await
+        }
+
+        /// The next message, which must be binary.
+        ///
+        /// # Errors
+        /// As [`recv_text`](Self::recv_text), with a text message unexpected.
+        ///
+        /// # Cancel safety
+        /// Cancel safe, as [`recv`](Self::recv).
+        pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
+            self.handle().recv_bytes().await
+        }
+
+        /// The next message (text or binary), decoded as JSON.
+        ///
+        /// # Errors
+        /// As [`recv_text`](Self::recv_text); [`Error::Json`] when it does not decode (the
+        /// message is consumed).
+        ///
+        /// # Cancel safety
+        /// Cancel safe, as [`recv`](Self::recv).
+        #[cfg(feature = "json")]
+        pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
+            self.handle().recv_json().await
+        }
+
+        /// The next message, or `Ok(None)` if none arrived within `timeout`; the connection is
+        /// still usable afterwards.
+        ///
+        /// # Errors
+        /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out");
+        /// [`Error::Io`] as for [`recv`](Self::recv).
+        ///
+        /// # Cancel safety
+        /// Cancel safe, as [`recv`](Self::recv).
+        pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+            self.handle().recv_timeout(timeout).await
+        }
+
+        /// Up to `max` messages, returning when `max` have arrived or `timeout` has passed
+        /// (possibly with none), or early with what was collected when the connection ends.
+        ///
+        /// # Errors
+        /// [`Error::Closed`] when the connection has ended and nothing was collected;
+        /// [`Error::Io`] as for [`recv`](Self::recv).
+        ///
+        /// # Cancel safety
+        /// Not cancel safe: messages collected so far are lost if the future is dropped. Use
+        /// its `timeout` rather than wrapping it in one.
+        pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
+            self.handle().recv_batch(max, timeout).await
+        }
+
+        /// Hand pings and pongs to the application too (they are always answered
+        /// automatically when [`Config::auto_pong`](tether_proto::Config::auto_pong) is on).
+        /// Off by default.
+        pub fn set_control_messages(&mut self, on: bool) {
+            self.handle().with(|core| core.set_control(on));
+        }
+    };
+}
+pub(crate) use receive_api;
+
 /// Whether `timer` has fired (registering the task otherwise).
 pub(crate) fn fired<F: std::future::Future + Unpin>(timer: &mut F, cx: &mut Context<'_>) -> bool {
     std::pin::Pin::new(timer).poll(cx).is_ready()

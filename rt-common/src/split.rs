@@ -71,77 +71,7 @@ where
         (self.handle.ops(), &mut self.stream_done)
     }
 
-    /// As [`WebSocket::recv`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
-        self.handle().recv().await
-    }
-
-    /// As [`WebSocket::recv_text`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv_text`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv_text(&mut self) -> Result<Utf8Bytes, Error> {
-        self.handle().recv_text().await
-    }
-
-    /// As [`WebSocket::recv_bytes`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv_bytes`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv_bytes(&mut self) -> Result<Bytes, Error> {
-        self.handle().recv_bytes().await
-    }
-
-    /// As [`WebSocket::recv_json`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv_json`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    #[cfg(feature = "json")]
-    pub async fn recv_json<V: serde::de::DeserializeOwned>(&mut self) -> Result<V, Error> {
-        self.handle().recv_json().await
-    }
-
-    /// As [`WebSocket::recv_timeout`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv_timeout`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        self.handle().recv_timeout(timeout).await
-    }
-
-    /// As [`WebSocket::recv_batch`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::recv_batch`].
-    ///
-    /// # Cancel safety
-    /// Not cancel safe (collected messages are lost if dropped).
-    pub async fn recv_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<Message>, Error> {
-        self.handle().recv_batch(max, timeout).await
-    }
-
-    /// As [`WebSocket::set_control_messages`].
-    pub fn set_control_messages(&mut self, on: bool) {
-        self.handle().with(|core| core.set_control(on));
-    }
+    crate::handle::receive_api!();
 
     /// As [`WebSocket::close_frame`].
     pub fn close_frame(&self) -> Option<Closed> {
