@@ -48,6 +48,8 @@ pub(crate) struct Core<T, R: Runtime> {
     failed: Option<Closed>,
     /// Hand pings and pongs to the application.
     control: bool,
+    /// When shutting the transport down, the latest moment to give up waiting for it.
+    shutdown_at: Option<Instant>,
 }
 
 impl<T: Transport, R: Runtime> Core<T, R> {
@@ -66,6 +68,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             unflushed: false,
             failed: None,
             control: false,
+            shutdown_at: None,
         }
     }
 
@@ -358,10 +361,32 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 // The connection is over whatever the transport says. Half-close where the
                 // transport can (a TLS close_notify, a TCP FIN), discard input that is
                 // already here (closing a socket with unread input sends a reset, which can
-                // destroy our close frame before the peer reads it), then drop it.
+                // destroy our close frame before the peer reads it), then drop it. A
+                // half-close that cannot finish (a close_notify queued to a peer that stopped
+                // reading) is given up after the close timeout: the transport is dropped.
+                let now = self.now();
+                let close_timeout = self.conn.config().close_timeout();
+                let deadline = *self.shutdown_at.get_or_insert(now + close_timeout);
                 if let Some(io) = self.io.as_mut() {
-                    let _ = ready!(Pin::new(&mut *io).poll_close(cx));
-                    discard_ready_input(io, cx);
+                    match Pin::new(&mut *io).poll_close(cx) {
+                        Poll::Ready(_) => discard_ready_input(io, cx),
+                        Poll::Pending if now < deadline => {
+                            let at = self.epoch + deadline.as_duration();
+                            let timer = match &mut self.timer {
+                                Some(timer) => {
+                                    R::reset(timer, at);
+                                    timer
+                                }
+                                None => self.timer.insert(R::sleep_until(at)),
+                            };
+                            self.timer_at = Some(deadline);
+                            if Pin::new(timer).poll(cx).is_pending() {
+                                return Poll::Pending;
+                            }
+                        }
+                        // Past the deadline: give up on the half-close.
+                        Poll::Pending => {}
+                    }
                 }
                 self.release();
                 return Poll::Ready(());

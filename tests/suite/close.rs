@@ -179,3 +179,31 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
         assert!(abnormal(&send_err), "{send_err:?}");
     })
 }
+
+// A transport whose shutdown never completes (a TLS close_notify queued to a peer that
+// stopped reading): the ending is still bounded by the close timeout — `close` returns, the
+// transport is released (the peer sees the end of TCP), nothing waits forever.
+#[test]
+fn a_shutdown_that_never_completes_is_bounded_by_the_close_timeout() {
+    use tether_tests::NeverCloses;
+    run(async {
+        let config = short(|b| b.close_timeout(Duration::from_millis(300)));
+        let (listener, addr) = rt::listen().await;
+        let server = rt::spawn(async move {
+            let stream = NeverCloses(rt::accept(&listener).await);
+            let upgrade = Upgrade::<NeverCloses<Stream>, R>::read_with_config(stream, config).await.unwrap();
+            let mut ws = upgrade.accept().await.unwrap();
+            let start = Instant::now();
+            let result = timeout::<R, _>(Duration::from_secs(10), ws.close(CloseCode::NORMAL, "bye")).await;
+            (result.map(|r| r.is_ok()), start.elapsed(), ws.close_frame())
+        });
+        let mut client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await.unwrap();
+        // The client answers our close, then waits for the end of TCP: it must come.
+        let end = timeout::<R, _>(Duration::from_secs(10), client.recv()).await;
+        assert!(matches!(end, Some(Ok(None))), "client: {end:?}");
+        let (result, elapsed, closed) = server.await;
+        assert_eq!(result, Some(true), "close did not return within 10 s");
+        assert!(elapsed < Duration::from_secs(5), "close took {elapsed:?}");
+        assert_eq!(closed.map(|c| c.code), Some(CloseCode::NORMAL));
+    })
+}
