@@ -223,8 +223,8 @@ impl Connection {
         &mut self.rx[self.filled..]
     }
 
-    /// [`read_buf`](Self::read_buf) for transports that read into *uninitialized* memory
-    /// (tokio's `ReadBuf`, `tokio_util::io::poll_read_buf`): the same spare space, as a
+    /// [`read_buf`](Self::read_buf) for transports that can read into *uninitialized*
+    /// memory (an async runtime's read buffer type often can): the same spare space, as a
     /// [`BufMut`](bytes::BufMut) limited to what is offered, without zeroing it first.
     /// Append to it (only append), then call [`commit_appended`](Self::commit_appended).
     /// A limit of 0 means "stop reading for now", as an empty `read_buf` does.
