@@ -778,12 +778,8 @@ impl Connection {
                 if text && self.utf8.feed(payload).is_err() {
                     return Err(ProtocolError::InvalidUtf8);
                 }
-                if len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
-                    // A whole small message (check_sequence ruled out an open fragmented
-                    // one): copy it out and leave the receive buffer unshared.
-                    let payload = Bytes::copy_from_slice(payload);
-                    self.head = start + len;
-                    return Ok(Step::Event(self.finish_message(text, payload)?));
+                if is_small_message(&header, len) {
+                    return self.copy_out(start, len, text);
                 }
                 let mut frame = self.consume_rx(header_len + len);
                 frame.advance(header_len);
@@ -794,8 +790,6 @@ impl Connection {
             self.rx.advance(start);
             self.filled -= start;
             self.head = 0;
-            // Fits in usize: bounded by max_frame_size above.
-            let len = header.payload_len as usize;
             if len > self.rx.capacity() {
                 // The frame will not fit where it starts (often far into a buffer whose
                 // front held the previous large message). Move what has arrived to the
@@ -807,6 +801,10 @@ impl Connection {
             }
             self.frame = Some(InFrame { header, len, processed: 0 });
         }
+        let Some(opcode) = self.frame.as_ref().map(|f| f.header.opcode) else {
+            return Ok(Step::NeedMore);
+        };
+        let is_text = self.is_text(opcode);
         let Some(frame) = self.frame.as_mut() else {
             return Ok(Step::NeedMore);
         };
@@ -816,11 +814,6 @@ impl Connection {
             if let Some(key) = frame.header.mask {
                 apply_mask(chunk, key, frame.processed);
             }
-            let is_text = match frame.header.opcode {
-                OpCode::Text => true,
-                OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text),
-                _ => false,
-            };
             if is_text && self.utf8.feed(chunk).is_err() {
                 return Err(ProtocolError::InvalidUtf8);
             }
@@ -832,15 +825,20 @@ impl Connection {
         let header = frame.header;
         let len = frame.len;
         self.frame = None;
-        if len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary) {
-            // As in the one-step path: a whole message of at most SMALL_COPY bytes is copied
-            // out (the frame's payload starts at `rx[0]`), leaving the buffer unshared.
-            let payload = Bytes::copy_from_slice(&self.rx[..len]);
-            self.head = len;
-            return Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload)?));
+        if is_small_message(&header, len) {
+            // The frame's payload starts at `rx[0]`.
+            return self.copy_out(0, len, is_text);
         }
         let payload = self.consume_rx(len);
         self.complete_frame(header, payload)
+    }
+
+    /// Hand out the whole message at `rx[start..start + len]` as a copy (see
+    /// [`SMALL_COPY`]), leaving the receive buffer unshared.
+    fn copy_out(&mut self, start: usize, len: usize, text: bool) -> Result<Step, ProtocolError> {
+        let payload = Bytes::copy_from_slice(&self.rx[start..start + len]);
+        self.head = start + len;
+        Ok(Step::Event(self.finish_message(text, payload)?))
     }
 
     fn is_text(&self, opcode: OpCode) -> bool {
@@ -1102,6 +1100,12 @@ impl Connection {
             (None, payload) => self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |_| {}),
         }
     }
+}
+
+/// A whole text or binary message of at most [`SMALL_COPY`] bytes in one frame
+/// (`check_sequence` has ruled out an open fragmented message): copied out, not shared.
+fn is_small_message(header: &FrameHeader, len: usize) -> bool {
+    len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary)
 }
 
 enum Step {
