@@ -266,6 +266,36 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         Poll::Ready(())
     }
 
+    /// Read what the transport has into the engine and commit it: into uninitialized
+    /// capacity where the transport can (nothing is zeroed first), else into zeroed space.
+    /// `None` when the engine offers no space (backpressure, or the end) or the transport
+    /// is gone; `Ok(0)` is the end of the stream, left to the caller.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>, now: Instant) -> Option<Poll<io::Result<usize>>> {
+        let io = self.io.as_mut()?;
+        let read = if T::READS_UNINIT {
+            let mut space = self.conn.read_buf_uninit();
+            if space.remaining_mut() == 0 {
+                return None;
+            }
+            let read = Pin::new(io).poll_read_buf(cx, &mut space);
+            if matches!(read, Poll::Ready(Ok(n)) if n > 0) {
+                self.conn.commit_appended(now);
+            }
+            read
+        } else {
+            let buf = self.conn.read_buf();
+            if buf.is_empty() {
+                return None;
+            }
+            let read = Pin::new(io).poll_read(cx, buf);
+            if let Poll::Ready(Ok(n @ 1..)) = read {
+                self.conn.commit_read(now, n);
+            }
+            read
+        };
+        Some(read)
+    }
+
     /// The drive loop of the reading side: hand out an event if one is complete; else
     /// flush queued writes (a pending write never blocks reading), fire due timers and
     /// read into the engine. Every byte read is committed to the engine before this
@@ -295,39 +325,16 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if self.poll_timers(cx, now).is_ready() {
                 continue;
             }
-            let Some(io) = self.io.as_mut() else {
+            if self.io.is_none() {
                 // Released without a recorded ending: cannot happen (`failed` or the
                 // engine's `Closed` is checked first), but never read a dropped transport.
                 return Poll::Ready(Err(Error::Io(io::ErrorKind::NotConnected.into())));
-            };
-            // Read into the engine: into uninitialized capacity where the transport can
-            // (nothing is zeroed first), else into zeroed space.
-            let read = if T::READS_UNINIT {
-                let mut space = self.conn.read_buf_uninit();
-                if space.remaining_mut() == 0 {
-                    self.writers.register(cx.waker());
-                    return Poll::Pending;
-                }
-                let read = Pin::new(io).poll_read_buf(cx, &mut space);
-                if let Poll::Ready(Ok(n)) = read {
-                    if n > 0 {
-                        self.conn.commit_appended(now);
-                    }
-                }
-                read
-            } else {
-                let buf = self.conn.read_buf();
-                if buf.is_empty() {
-                    self.writers.register(cx.waker());
-                    return Poll::Pending;
-                }
-                let read = Pin::new(io).poll_read(cx, buf);
-                if let Poll::Ready(Ok(n)) = read {
-                    if n > 0 {
-                        self.conn.commit_read(now, n);
-                    }
-                }
-                read
+            }
+            let Some(read) = self.poll_read_in(cx, now) else {
+                // No space offered (backpressure): parked until events are taken, also
+                // woken for writability to write what senders left queued.
+                self.writers.register(cx.waker());
+                return Poll::Pending;
             };
             match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
@@ -395,16 +402,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if self.poll_timers(cx, now).is_ready() {
                 continue;
             }
-            let buf = self.conn.read_buf();
-            let Some(io) = self.io.as_mut() else {
-                return Poll::Ready(());
-            };
-            if buf.is_empty() {
+            let Some(read) = self.poll_read_in(cx, now) else {
                 return Poll::Pending;
-            }
-            match Pin::new(io).poll_read(cx, buf) {
+            };
+            match read {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
-                Poll::Ready(Ok(n)) => self.conn.commit_read(now, n),
+                Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(_)) => self.conn.receive_eof(now),
                 Poll::Pending => return Poll::Pending,

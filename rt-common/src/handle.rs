@@ -286,9 +286,14 @@ impl<A: Access> Handle<A> {
     /// Queue our close frame and flush it (the reading side completes the handshake).
     pub(crate) async fn close_send(mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.0.with(|core| core.start_close(code, reason))?;
-        match self.flush().await {
-            Err(Error::Closed(_)) => Ok(()),
-            other => other,
+        poll_fn(|cx| self.poll_close_sent(cx)).await
+    }
+
+    /// Flush after queueing our close frame; a connection that has already ended is fine.
+    pub(crate) fn poll_close_sent(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match ready!(self.0.with(|core| core.poll_flush(cx))) {
+            Err(Error::Closed(_)) => Poll::Ready(Ok(())),
+            other => Poll::Ready(other),
         }
     }
 
@@ -309,12 +314,7 @@ impl<A: Access> Handle<A> {
     }
 
     /// Run `f` on the core (Sink's poll functions, setters).
-    pub(crate) fn with<X>(mut self, f: impl FnOnce(&mut Core<A::T, A::R>) -> X) -> X {
-        self.0.with(f)
-    }
-
-    /// As [`with`](Self::with), keeping the handle.
-    pub(crate) fn with_mut<X>(&mut self, f: impl FnOnce(&mut Core<A::T, A::R>) -> X) -> X {
+    pub(crate) fn with<X>(&mut self, f: impl FnOnce(&mut Core<A::T, A::R>) -> X) -> X {
         self.0.with(f)
     }
 }

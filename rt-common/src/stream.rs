@@ -73,21 +73,21 @@ where
 {
     type Error = Error;
 
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().parts().0.with(|core| core.poll_ready(cx))
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().with(|core| core.poll_ready(cx))
     }
 
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.get_mut().parts().0.with(|core| core.start_send(item))
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.handle().with(|core| core.start_send(item))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().parts().0.with(|core| core.poll_flush(cx))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.handle().with(|core| core.poll_flush(cx))
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut handle = self.get_mut().parts().0;
-        handle.with_mut(|core| core.start_close(CloseCode::NORMAL, ""))?;
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut handle = self.handle();
+        handle.with(|core| core.start_close(CloseCode::NORMAL, ""))?;
         handle.poll_close_handshake(cx)
     }
 }
@@ -114,12 +114,8 @@ where
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle().with(|core| {
-            core.start_close(CloseCode::NORMAL, "")?;
-            match ready!(core.poll_flush(cx)) {
-                Err(Error::Closed(_)) => Poll::Ready(Ok(())),
-                other => Poll::Ready(other),
-            }
-        })
+        let mut handle = self.handle();
+        handle.with(|core| core.start_close(CloseCode::NORMAL, ""))?;
+        handle.poll_close_sent(cx)
     }
 }

@@ -103,7 +103,7 @@ where
         WebSocket { slot, protocol, stream_done: false }
     }
 
-    fn handle(&mut self) -> SlotOps<'_, R::Io<S>, R> {
+    pub(crate) fn handle(&mut self) -> SlotOps<'_, R::Io<S>, R> {
         self.slot.ops()
     }
 
