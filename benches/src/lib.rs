@@ -1,10 +1,11 @@
 //! `tether-benches`: shared helpers for the framing benchmarks and the echo load — frames
-//! encoded by hand, an in-memory stream, the raw reference's handshake, and small
-//! statistics. The measurements themselves live in `benches/` (criterion) and `src/bin/`
+//! encoded by hand, an in-memory stream, the raw reference's handshake, the echo servers' accept loop
+//! and small statistics. The measurements themselves live in `benches/` (criterion) and `src/bin/`
 //! (load generator, echo servers, profiling driver); nothing here is part of the library.
 
 pub mod frames;
 pub mod framing;
 pub mod handshake;
 pub mod mem_stream;
+pub mod serve;
 pub mod stats;

@@ -8,7 +8,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
+use tether_benches::serve::serve;
 
 async fn handle_client(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     let mut ws = FragmentCollector::new(fut.await?);
@@ -32,19 +32,9 @@ async fn server_upgrade(mut req: Request<Incoming>) -> Result<Response<Empty<Byt
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(&addr).await?;
-        println!("listening on ws://{addr}");
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let conn = http1::Builder::new().serve_connection(io, service_fn(server_upgrade)).with_upgrades();
-                let _ = conn.await;
-            });
-        }
+    serve(|stream| async move {
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let conn = http1::Builder::new().serve_connection(io, service_fn(server_upgrade)).with_upgrades();
+        let _ = conn.await;
     })
 }

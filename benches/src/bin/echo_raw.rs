@@ -5,10 +5,11 @@
 
 use tether_benches::frames::{encode_frame, parse_header, xor_mask, BINARY, CLOSE, PING, PONG, TEXT};
 use tether_benches::handshake::{head_end, server_response};
+use tether_benches::serve::serve;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(4096);
     let head = loop {
         if stream.read_buf(&mut input).await? == 0 {
@@ -60,17 +61,7 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(&addr).await?;
-        println!("listening on ws://{addr}");
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = serve(stream).await;
-            });
-        }
+    serve(|stream| async move {
+        let _ = echo(stream).await;
     })
 }
