@@ -175,7 +175,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         Poll::Ready(Ok(()))
     }
 
-    /// Queue one message in the engine (no IO).
+    /// Queue one message in the engine (no IO). Inlined, like `poll_next`'s fast path, so
+    /// the message is not moved once more through memory on its way to the engine.
+    #[inline]
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.check_send()?;
         self.conn.send(message).map_err(Error::Send)
@@ -300,7 +302,26 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// flush queued writes (a pending write never blocks reading), fire due timers and
     /// read into the engine. Every byte read is committed to the engine before this
     /// returns, so dropping the caller's future loses nothing.
+    ///
+    /// The common case (a message is already decoded) is inlined into the caller's future;
+    /// measured on the 16 B echo server, moving each message out through the outlined loop
+    /// and the layers above it cost a store-forwarding stall per layer.
+    #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
+        if self.failed.is_none() {
+            // Any other event (a ping or pong not handed out, `Closed`) is one the loop
+            // below would skip too: `Closed` is recorded by the engine and found there.
+            if let Some(Event::Message(message)) = self.conn.poll_event() {
+                if self.control || !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+                    return Poll::Ready(Ok(Next::Message(message)));
+                }
+            }
+        }
+        self.poll_next_slow(cx)
+    }
+
+    #[inline(never)]
+    fn poll_next_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
         loop {
             if let Some(closed) = &self.failed {
                 return Poll::Ready(Ok(Next::Ended(closed.clone())));

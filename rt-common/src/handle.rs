@@ -125,6 +125,7 @@ impl<A: Access> Handle<A> {
     // ----- receiving -----
 
     /// `recv`'s poll: `Ok(None)` after a clean close, `Err(Closed)` after an unclean one.
+    #[inline]
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>, Error>> {
         Poll::Ready(match ready!(self.0.with(|core| core.poll_next(cx)))? {
             Next::Message(message) => Ok(Some(message)),
