@@ -843,17 +843,12 @@ impl Connection {
     fn copy_out(&mut self, start: usize, len: usize, text: bool) -> Message {
         let payload = Bytes::copy_from_slice(&self.rx[start..start + len]);
         self.head = start + len;
-        if text {
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        }
+        data_message(text, payload)
     }
 
+    /// A whole small message was unmasked and fed to the validator: hand back where it is.
     fn small(&mut self, start: usize, len: usize, text: bool) -> Result<Step, ProtocolError> {
-        if text && self.utf8.finish().is_err() {
-            return Err(ProtocolError::InvalidUtf8);
-        }
+        self.check_message_end(text)?;
         Ok(Step::Small { start, len, text })
     }
 
@@ -930,15 +925,17 @@ impl Connection {
 
     #[inline]
     fn finish_message(&mut self, text: bool, payload: Bytes) -> Result<Event, ProtocolError> {
-        let message = if text {
-            if self.utf8.finish().is_err() {
-                return Err(ProtocolError::InvalidUtf8);
-            }
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        };
-        Ok(Event::Message(message))
+        self.check_message_end(text)?;
+        Ok(Event::Message(data_message(text, payload)))
+    }
+
+    /// A text message must not end inside a UTF-8 sequence.
+    #[inline]
+    fn check_message_end(&mut self, text: bool) -> Result<(), ProtocolError> {
+        if text && self.utf8.finish().is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(())
     }
 
     // ----- ending -----
@@ -1115,6 +1112,16 @@ impl Connection {
             // next to the header: one segment.
             (None, payload) => self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |_| {}),
         }
+    }
+}
+
+/// A text (already validated) or binary message.
+#[inline]
+fn data_message(text: bool, payload: Bytes) -> Message {
+    if text {
+        Message::Text(Utf8Bytes::from_validated(payload))
+    } else {
+        Message::Binary(payload)
     }
 }
 

@@ -685,6 +685,23 @@ fn fresh_mask_key_per_frame_rfc6455_5_3() {
     assert!(keys.len() >= 9_998, "only {} distinct keys", keys.len());
 }
 
+// Only a client masks: a server connection never seeds (nor allocates) a key stream, even
+// while sending, pinging and closing; a client seeds one with its first frame.
+#[test]
+fn only_a_client_seeds_a_mask_key_stream() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.send(Message::binary(vec![1u8; 4])).unwrap();
+    server.send(Message::Ping(Bytes::from_static(b"p"))).unwrap();
+    server.close(Instant::ZERO, CloseCode::NORMAL, "bye").unwrap();
+    let _ = drain(&mut server);
+    assert!(!server.keys.is_seeded());
+
+    let mut client = Connection::new(Role::Client, Config::default());
+    assert!(!client.keys.is_seeded());
+    client.send(Message::binary(vec![1u8; 4])).unwrap();
+    assert!(client.keys.is_seeded());
+}
+
 // Bytes are never emitted in non-minimal form, and server payloads are not copied.
 #[test]
 fn large_server_payloads_are_not_copied() {
