@@ -309,15 +309,25 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
         if self.failed.is_none() {
-            // Any other event (a ping or pong not handed out, `Closed`) is one the loop
-            // below would skip too: `Closed` is recorded by the engine and found there.
-            if let Some(Event::Message(message)) = self.conn.poll_event() {
-                if self.control || !matches!(message, Message::Ping(_) | Message::Pong(_)) {
-                    return Poll::Ready(Ok(Next::Message(message)));
-                }
+            if let Some(Some(message)) = self.next_event() {
+                return Poll::Ready(Ok(Next::Message(message)));
             }
         }
         self.poll_next_slow(cx)
+    }
+
+    /// The engine's next event as the reading side sees it: `Some(Some(_))` a message to
+    /// hand out; `Some(None)` an event it does not hand out (pings and pongs unless asked
+    /// for; `Closed`, which the engine records and `conn.closed()` reports); `None` nothing
+    /// decoded yet.
+    #[inline]
+    fn next_event(&mut self) -> Option<Option<Message>> {
+        match self.conn.poll_event()? {
+            Event::Message(Message::Ping(_) | Message::Pong(_)) if !self.control => Some(None),
+            Event::Message(message) => Some(Some(message)),
+            // `Closed` (and anything newer).
+            _ => Some(None),
+        }
     }
 
     #[inline(never)]
@@ -331,11 +341,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 ready!(self.poll_finish(cx));
                 return Poll::Ready(Ok(Next::Ended(closed)));
             }
-            match self.conn.poll_event() {
-                Some(Event::Message(Message::Ping(_) | Message::Pong(_))) if !self.control => continue,
-                Some(Event::Message(message)) => return Poll::Ready(Ok(Next::Message(message))),
-                // `Closed` (and anything newer): handled at the top of the loop.
-                Some(_) => continue,
+            match self.next_event() {
+                Some(Some(message)) => return Poll::Ready(Ok(Next::Message(message))),
+                // Not handed out; `Closed` is handled at the top of the loop.
+                Some(None) => continue,
                 None => {}
             }
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
