@@ -10,7 +10,7 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{CloseCause, Closed, Event};
-use crate::frame::{decode_header, encode_header, DecodeRules, FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::frame::{decode_header, DecodeRules, FrameHeader, Header, OpCode, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
 use crate::message::{Message, Utf8Bytes};
 use crate::rng::KeyCache;
@@ -1055,11 +1055,11 @@ impl Connection {
     }
 
     fn encode_control_urgent(&mut self, opcode: OpCode, payload: &[u8]) {
-        let mut header = [0u8; MAX_HEADER_LEN];
         let mask = self.next_mask();
-        let n = encode_header(&mut header, true, opcode, mask, payload.len());
-        let mut frame = [0u8; MAX_HEADER_LEN + 125];
-        frame[..n].copy_from_slice(&header[..n]);
+        let header = Header::new(true, opcode, mask, payload.len());
+        let n = header.len();
+        let mut frame = [0u8; 16 + 125];
+        frame[..16].copy_from_slice(&header.bytes());
         let end = n + payload.len();
         frame[n..end].copy_from_slice(payload);
         if let Some(key) = mask {
@@ -1095,22 +1095,21 @@ impl Connection {
     }
 
     fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: Payload<'_>) {
-        let mut header = [0u8; MAX_HEADER_LEN];
         let mask = self.next_mask();
-        let n = encode_header(&mut header, fin, opcode, mask, payload.len());
+        let header = Header::new(fin, opcode, mask, payload.len());
         match (mask, payload) {
             (Some(key), payload) => {
                 // Clients mask in one copy (§5.3), next to the header: one segment.
-                self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |buf| apply_mask(buf, key, 0));
+                self.tx.push_frame_copy_with(header, payload.as_slice(), |buf| apply_mask(buf, key, 0));
             }
             // Large shared server payloads are referenced, not copied.
             (None, Payload::Shared(bytes)) if bytes.len() > COPY_THRESHOLD => {
-                self.tx.push_copy(&header[..n], false);
+                self.tx.push_copy(&header.bytes()[..header.len()], false);
                 self.tx.push_shared(bytes, true);
             }
             // Small ones, and every borrowed one (the caller keeps its slice), are copied
             // next to the header: one segment.
-            (None, payload) => self.tx.push_frame_copy_with(&header[..n], payload.as_slice(), |_| {}),
+            (None, payload) => self.tx.push_frame_copy_with(header, payload.as_slice(), |_| {}),
         }
     }
 }

