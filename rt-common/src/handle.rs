@@ -146,7 +146,7 @@ impl<A: Access> Handle<A> {
     // keeps its own copy of the arguments beside the inner future, and these futures live
     // in the caller's future (a connection's task) for as long as the connection.
     pub(crate) fn recv(mut self) -> impl Future<Output = Result<Option<Message>, Error>> {
-        poll_fn(move |cx| self.poll_recv(cx))
+        hot_poll_fn(move |cx| self.poll_recv(cx))
     }
 
     pub(crate) fn recv_message(mut self) -> impl Future<Output = Result<Message, Error>> {
@@ -246,7 +246,7 @@ impl<A: Access> Handle<A> {
         Q: FnOnce(&mut Core<A::T, A::R>) -> Result<(), Error>,
     {
         let mut queue = Some(queue);
-        poll_fn(move |cx| {
+        hot_poll_fn(move |cx| {
             self.0.with(|core| {
                 if queue.is_some() {
                     ready!(core.poll_ready(cx))?;
@@ -417,4 +417,26 @@ pub(crate) use receive_api;
 /// Whether `timer` has fired (registering the task otherwise).
 pub(crate) fn fired<F: std::future::Future + Unpin>(timer: &mut F, cx: &mut Context<'_>) -> bool {
     std::pin::Pin::new(timer).poll(cx).is_ready()
+}
+
+/// `std::future::poll_fn` with its `poll` always inlined into the caller's future: for the
+/// per-message futures (`recv`, `send`), so a message is built where the caller's state
+/// machine reads it rather than returned through memory once more. Measured on the 16 B
+/// echo server: the returned `Result<Option<Message>, Error>` (64 bytes) was written field
+/// by field and copied with wide loads, a store-forwarding stall in the caller.
+struct HotPollFn<F>(F);
+
+fn hot_poll_fn<T, F: FnMut(&mut Context<'_>) -> Poll<T>>(f: F) -> HotPollFn<F> {
+    HotPollFn(f)
+}
+
+impl<F> Unpin for HotPollFn<F> {}
+
+impl<T, F: FnMut(&mut Context<'_>) -> Poll<T>> Future for HotPollFn<F> {
+    type Output = T;
+
+    #[inline(always)]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        (self.0)(cx)
+    }
 }
