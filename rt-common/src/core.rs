@@ -38,6 +38,11 @@ pub(crate) struct Core<T, R: Runtime> {
     epoch: std::time::Instant,
     timer: Option<R::Sleep>,
     timer_at: Option<Instant>,
+    /// The waker `timer` was last polled with while pending: it wakes that task when due,
+    /// so polling it again for the same task before its deadline only re-registers the
+    /// same waker (measured: that re-registration, an atomic operation and a coop-budget
+    /// check on tokio, was ~1% of the 16 B echo server's time).
+    timer_waker: Option<Waker>,
     /// Tasks waiting for the transport to become writable.
     writers: Arc<WakerSet>,
     /// `writers` as the one waker the transport keeps for its write side.
@@ -63,6 +68,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             epoch: R::now(),
             timer: None,
             timer_at: None,
+            timer_waker: None,
             write_waker: Waker::from(writers.clone()),
             writers,
             unflushed: false,
@@ -256,13 +262,23 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 None => self.timer = Some(R::sleep_until(deadline)),
             }
             self.timer_at = Some(at);
+            self.timer_waker = None;
         }
-        let Some(timer) = self.timer.as_mut() else {
+        let (Some(timer), Some(armed)) = (self.timer.as_mut(), self.timer_at) else {
             return Poll::Pending;
         };
-        let _fired_at = ready!(Pin::new(timer).poll(cx));
+        // Before its deadline the armed timer cannot have fired; if this task's waker is
+        // the one it holds, there is nothing to poll.
+        if now < armed && self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        if Pin::new(timer).poll(cx).is_pending() {
+            self.timer_waker = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
         // Fired: forget it so the next deadline re-arms it, then let the engine decide.
         self.timer_at = None;
+        self.timer_waker = None;
         let now = self.now();
         self.conn.handle_timeout(now);
         Poll::Ready(())
@@ -417,6 +433,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                                 None => self.timer.insert(R::sleep_until(at)),
                             };
                             self.timer_at = Some(deadline);
+                            self.timer_waker = None;
                             if Pin::new(timer).poll(cx).is_pending() {
                                 return Poll::Pending;
                             }
