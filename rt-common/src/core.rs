@@ -256,13 +256,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         // every read; a timer left at the old one just fires early, finds nothing due,
         // and is re-armed then — instead of a timer-wheel update per read.
         if self.timer_at.is_none_or(|armed| at < armed) {
-            let deadline = self.epoch + at.as_duration();
-            match &mut self.timer {
-                Some(timer) => R::reset(timer, deadline),
-                None => self.timer = Some(R::sleep_until(deadline)),
-            }
-            self.timer_at = Some(at);
-            self.timer_waker = None;
+            self.arm_timer(at);
         }
         let (Some(timer), Some(armed)) = (self.timer.as_mut(), self.timer_at) else {
             return Poll::Pending;
@@ -282,6 +276,18 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         let now = self.now();
         self.conn.handle_timeout(now);
         Poll::Ready(())
+    }
+
+    /// Arm the runtime timer for the engine instant `at` (reusing the one timer) and forget
+    /// which task it last registered.
+    fn arm_timer(&mut self, at: Instant) -> &mut R::Sleep {
+        let deadline = self.epoch + at.as_duration();
+        self.timer_at = Some(at);
+        self.timer_waker = None;
+        if let Some(timer) = self.timer.as_mut() {
+            R::reset(timer, deadline);
+        }
+        self.timer.get_or_insert_with(|| R::sleep_until(deadline))
     }
 
     /// Read what the transport has into the engine and commit it: into uninitialized
@@ -424,16 +430,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                     match Pin::new(&mut *io).poll_close(cx) {
                         Poll::Ready(_) => discard_ready_input(io, cx),
                         Poll::Pending if now < deadline => {
-                            let at = self.epoch + deadline.as_duration();
-                            let timer = match &mut self.timer {
-                                Some(timer) => {
-                                    R::reset(timer, at);
-                                    timer
-                                }
-                                None => self.timer.insert(R::sleep_until(at)),
-                            };
-                            self.timer_at = Some(deadline);
-                            self.timer_waker = None;
+                            let timer = self.arm_timer(deadline);
                             if Pin::new(timer).poll(cx).is_pending() {
                                 return Poll::Pending;
                             }
