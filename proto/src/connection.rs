@@ -1058,8 +1058,8 @@ impl Connection {
         let mask = self.next_mask();
         let header = Header::new(true, opcode, mask, payload.len());
         let n = header.len();
-        let mut frame = [0u8; 16 + 125];
-        frame[..16].copy_from_slice(&header.bytes());
+        let mut frame = [0u8; Header::BYTES + 125];
+        frame[..Header::BYTES].copy_from_slice(&header.bytes());
         let end = n + payload.len();
         frame[n..end].copy_from_slice(payload);
         if let Some(key) = mask {

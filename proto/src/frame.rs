@@ -154,6 +154,9 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// The size of [`bytes`](Self::bytes): every header fits, with room to store it whole.
+    pub(crate) const BYTES: usize = 16;
+
     /// The header of a frame: minimal length encoding, mask key last.
     #[inline]
     pub(crate) fn new(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: usize) -> Header {
@@ -182,7 +185,7 @@ impl Header {
 
     /// The header in the first [`len`](Self::len) bytes; the rest are zero.
     #[inline]
-    pub(crate) fn bytes(&self) -> [u8; 16] {
+    pub(crate) fn bytes(&self) -> [u8; Header::BYTES] {
         self.word.to_le_bytes()
     }
 }
@@ -242,7 +245,9 @@ mod tests {
                             expected.push(mask_bit | 127);
                             expected.extend_from_slice(&(len as u64).to_be_bytes());
                         }
-                        expected.extend_from_slice(&mask.unwrap_or_default()[..if mask.is_some() { 4 } else { 0 }]);
+                        if let Some(key) = mask {
+                            expected.extend_from_slice(&key);
+                        }
                         let header = Header::new(fin, opcode, mask, len);
                         let bytes = header.bytes();
                         assert_eq!(

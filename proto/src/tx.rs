@@ -147,9 +147,9 @@ impl TxQueue {
     #[inline]
     pub(crate) fn push_frame_copy_with(&mut self, header: Header, payload: &[u8], f: impl FnOnce(&mut [u8])) {
         let len = header.len() + payload.len();
-        // All 16 bytes in one store, then cut to the header's length: a copy of exactly
-        // `header.len()` bytes would be a variable-length memcpy.
-        self.inline.reserve(16 + payload.len());
+        // All `Header::BYTES` in one store, then cut to the header's length: a copy of
+        // exactly `header.len()` bytes would be a variable-length memcpy.
+        self.inline.reserve(Header::BYTES + payload.len());
         let at = self.inline.len();
         self.inline.extend_from_slice(&header.bytes());
         self.inline.truncate(at + header.len());
