@@ -137,6 +137,7 @@ impl Config {
         self.idle_timeout
     }
     /// Queued outgoing bytes beyond which adapters make `send` wait for the socket.
+    #[inline]
     pub fn write_high_water_mark(&self) -> usize {
         self.write_high_water_mark
     }

@@ -377,6 +377,7 @@ impl Connection {
     /// [`SendError::AlreadyClosed`] once a close frame was queued or the connection ended;
     /// [`SendError::ControlPayloadTooLarge`] for pings and pongs over 125 bytes; close
     /// errors as for [`close`](Self::close).
+    #[inline]
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         if !self.can_send() {
             return Err(SendError::AlreadyClosed);
@@ -572,6 +573,7 @@ impl Connection {
     }
 
     /// Bytes queued for the transport and not yet consumed.
+    #[inline]
     pub fn buffered_transmit(&self) -> usize {
         // Control frames not encoded yet: a 2-byte header, plus the mask key for a client.
         let header = 2 + if self.role == Role::Client { 4 } else { 0 };
@@ -581,6 +583,7 @@ impl Connection {
     }
 
     /// Received bytes not yet turned into events.
+    #[inline]
     pub fn buffered_receive(&self) -> usize {
         self.filled - self.head
     }
@@ -594,11 +597,13 @@ impl Connection {
     }
 
     /// How the connection ended, once [`Event::Closed`] has been handed out.
+    #[inline]
     pub fn closed(&self) -> Option<&Closed> {
         self.closed.as_ref()
     }
 
     /// Whether messages may still be sent.
+    #[inline]
     pub fn can_send(&self) -> bool {
         !self.close_sent && matches!(self.end, End::Running)
     }
@@ -614,6 +619,7 @@ impl Connection {
     }
 
     /// The configuration.
+    #[inline]
     pub fn config(&self) -> &Config {
         &self.config
     }
