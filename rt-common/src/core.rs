@@ -159,24 +159,40 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         Poll::Ready(Ok(()))
     }
 
-    /// Nothing may be sent: the reason as an error.
+    /// Whether a message may be sent now; if not, the reason as an error. Checked on every
+    /// send, so the common answer is two flag tests, inlined.
+    #[inline]
     fn check_send(&self) -> Result<(), Error> {
-        if let Some(closed) = self.closed() {
-            return Err(Error::Closed(closed));
+        if self.failed.is_none() && self.conn.can_send() {
+            return Ok(());
         }
-        if !self.conn.can_send() {
-            return Err(Error::Send(SendError::AlreadyClosed));
+        Err(self.send_refused())
+    }
+
+    /// Why nothing may be sent.
+    #[cold]
+    fn send_refused(&self) -> Error {
+        match self.closed() {
+            Some(closed) => Error::Closed(closed),
+            None => Error::Send(SendError::AlreadyClosed),
         }
-        Ok(())
     }
 
     /// Ready to queue a message: below the write high-water mark (writing until it is).
+    #[inline]
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.check_send()?;
         if self.conn.buffered_transmit() >= self.conn.config().write_high_water_mark() {
-            if let Err(e) = ready!(self.poll_write_out(cx)) {
-                return Poll::Ready(Err(self.fail(e)));
-            }
+            return self.poll_drain_to_mark(cx);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// At or above the high-water mark: write until below it (or until it would block).
+    #[inline(never)]
+    fn poll_drain_to_mark(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Err(e) = ready!(self.poll_write_out(cx)) {
+            return Poll::Ready(Err(self.fail(e)));
         }
         Poll::Ready(Ok(()))
     }
@@ -204,10 +220,17 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// After queueing: write through, waiting only while above the high-water mark. With
     /// `defer`, do not write while received input is still buffered (the caller is an
     /// unsplit connection whose next `recv` returns at once and flushes before it waits).
+    #[inline]
     pub(crate) fn poll_write_through(&mut self, cx: &mut Context<'_>, defer: bool) -> Poll<Result<(), Error>> {
         if defer && self.conn.buffered_receive() > 0 {
             return Poll::Ready(Ok(()));
         }
+        self.poll_write_now(cx)
+    }
+
+    /// `poll_write_through` when not deferred.
+    #[inline(never)]
+    fn poll_write_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         match self.poll_write_out(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),

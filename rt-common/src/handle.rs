@@ -246,17 +246,7 @@ impl<A: Access> Handle<A> {
         Q: FnOnce(&mut Core<A::T, A::R>) -> Result<(), Error>,
     {
         let mut queue = Some(queue);
-        hot_poll_fn(move |cx| {
-            self.0.with(|core| {
-                if queue.is_some() {
-                    ready!(core.poll_ready(cx))?;
-                    if let Some(queue) = queue.take() {
-                        queue(core)?;
-                    }
-                }
-                core.poll_write_through(cx, defer)
-            })
-        })
+        hot_poll_fn(move |cx| self.0.with(|core| poll_send(core, cx, &mut queue, defer)))
     }
 
     pub(crate) async fn feed(mut self, message: Message) -> Result<(), Error> {
@@ -413,6 +403,29 @@ macro_rules! receive_api {
     };
 }
 pub(crate) use receive_api;
+
+/// One poll of `send_with`'s future, always inlined into the closure that runs it on the
+/// core, so the queueing (`Connection::send` included) is one function with it (measured on
+/// the 16 B echo server: +1%). That closure itself stays out of the caller's future:
+/// inlining it there as well was 1% slower.
+#[inline(always)]
+fn poll_send<T: Transport, R: Runtime, Q>(
+    core: &mut Core<T, R>,
+    cx: &mut Context<'_>,
+    queue: &mut Option<Q>,
+    defer: bool,
+) -> Poll<Result<(), Error>>
+where
+    Q: FnOnce(&mut Core<T, R>) -> Result<(), Error>,
+{
+    if queue.is_some() {
+        ready!(core.poll_ready(cx))?;
+        if let Some(queue) = queue.take() {
+            queue(core)?;
+        }
+    }
+    core.poll_write_through(cx, defer)
+}
 
 /// Whether `timer` has fired (registering the task otherwise).
 pub(crate) fn fired<F: std::future::Future + Unpin>(timer: &mut F, cx: &mut Context<'_>) -> bool {
