@@ -40,7 +40,7 @@ ulimit -n "$(( IDLE_CONNS * 2 + 1024 ))" 2>/dev/null || ulimit -n "$(ulimit -Hn)
 # ---------------------------------------------------------------- build
 log "building (release)"
 cargo build --release -q -p tether-benches --bins --benches
-for b in loadgen report framing_profile echo_raw echo_tungstenite_forward echo_tungstenite_loop \
+for b in loadgen report framing_profile echo_raw echo_proto echo_tungstenite_forward echo_tungstenite_loop \
          echo_fastwebsockets echo_tokio_websockets; do
   cp "$TARGET/release/$b" "$BIN/"
 done
@@ -92,12 +92,13 @@ fi
 # ---------------------------------------------------------------- echo servers
 declare -A CMD=(
   [raw]="$BIN/echo_raw"
+  [tether-proto-loop]="$BIN/echo_proto"
   [tungstenite-forward]="$BIN/echo_tungstenite_forward"
   [tungstenite-loop]="$BIN/echo_tungstenite_loop"
   [fastwebsockets]="$BIN/echo_fastwebsockets"
   [tokio-websockets]="$BIN/echo_tokio_websockets"
 )
-ALL_SERVERS=(raw)
+ALL_SERVERS=(raw tether-proto-loop)
 for a in "${ADAPTERS[@]}"; do CMD[$a]="$BIN/$a"; ALL_SERVERS+=("$a"); done
 ALL_SERVERS+=(tungstenite-forward tungstenite-loop fastwebsockets tokio-websockets)
 read -r -a SERVERS <<<"${SERVERS:-${ALL_SERVERS[*]}}"
