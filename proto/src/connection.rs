@@ -524,7 +524,17 @@ impl Connection {
     /// bytes were written with [`consume_transmit`](Self::consume_transmit); partial
     /// writes are fine.
     #[must_use]
+    #[inline]
     pub fn poll_transmit<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
+        // Nothing queued (a drive loop asks after every write and before every read): answered
+        // inline, without building chunks.
+        if self.tx.is_empty() && self.pending_pong.is_none() && !self.pending_keepalive_ping {
+            return 0;
+        }
+        self.transmit_chunks(chunks)
+    }
+
+    fn transmit_chunks<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
         self.encode_pending_control();
         self.tx.chunks(chunks)
     }
