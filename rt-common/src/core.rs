@@ -112,9 +112,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     // ----- writing -----
 
-    /// Write what the engine has queued, vectored, until it is all written (then flush the
-    /// transport) or the transport is not ready. `Pending` registers the task in
-    /// `writers`.
+    /// Write what the engine has queued (vectored when it is several chunks) until it is all
+    /// written (then flush the transport) or the transport is not ready. `Pending` registers
+    /// the task in `writers`.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(io) = self.io.as_mut() else {
             return Poll::Ready(Ok(()));
