@@ -1,9 +1,9 @@
 //! The engine alone: `tether-proto` embedded in a hand-written tokio loop, the way a team
 //! writing its own server would use it — no `tether-rt`, no adapter. Its handshake, then:
 //! take every event (`poll_event`), queue each message back (`send`), write what is queued
-//! in one write (vectored when it is several chunks), read into the engine's buffer, repeat. Next to the raw reference
-//! (no library) and tether-tokio (the full async API), it splits the echo cost into the
-//! engine's part and the async layer's. Usage: `ADDR`.
+//! in one write (vectored when it is several chunks), read into the engine's buffer, repeat.
+//! Next to the raw reference (no library) and tether-tokio (the full async API), it splits
+//! the echo cost into the engine's part and the async layer's. Usage: `ADDR`.
 //!
 //! The engine's default config has no keepalive or idle timer (those are the adapters'
 //! defaults), so this loop has no timer to drive until the close handshake, which it ends
