@@ -526,9 +526,9 @@ impl Connection {
     #[must_use]
     #[inline]
     pub fn poll_transmit<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
-        // Nothing queued (a drive loop asks after every write and before every read): answered
-        // inline, without building chunks.
-        if self.tx.is_empty() && self.pending_pong.is_none() && !self.pending_keepalive_ping {
+        // Nothing queued, control frames included (a drive loop asks after every write and
+        // before every read): answered inline, without building chunks.
+        if self.buffered_transmit() == 0 {
             return 0;
         }
         self.transmit_chunks(chunks)
