@@ -92,13 +92,16 @@ fi
 # ---------------------------------------------------------------- echo servers
 declare -A CMD=(
   [raw]="$BIN/echo_raw"
+  [raw-owned]="$BIN/echo_raw"
   [tether-proto-loop]="$BIN/echo_proto"
   [tungstenite-forward]="$BIN/echo_tungstenite_forward"
   [tungstenite-loop]="$BIN/echo_tungstenite_loop"
   [fastwebsockets]="$BIN/echo_fastwebsockets"
   [tokio-websockets]="$BIN/echo_tokio_websockets"
 )
-ALL_SERVERS=(raw tether-proto-loop)
+# Arguments after the address: raw-owned is the raw echo plus one owned payload per message.
+declare -A ARGS=([raw-owned]="--owned")
+ALL_SERVERS=(raw raw-owned tether-proto-loop)
 for a in "${ADAPTERS[@]}"; do CMD[$a]="$BIN/$a"; ALL_SERVERS+=("$a"); done
 ALL_SERVERS+=(tungstenite-forward tungstenite-loop fastwebsockets tokio-websockets)
 read -r -a SERVERS <<<"${SERVERS:-${ALL_SERVERS[*]}}"
@@ -108,7 +111,8 @@ SERVER_PID=
 start_server() { # name -> sets SERVER_PID, ADDR
   PORT=$(( PORT + 1 ))
   ADDR=127.0.0.1:$PORT
-  taskset -c "$SERVER_CPU" "${CMD[$1]}" "$ADDR" >"$OUT/server-$1.log" 2>&1 &
+  # shellcheck disable=SC2086 # ARGS are words
+  taskset -c "$SERVER_CPU" "${CMD[$1]}" "$ADDR" ${ARGS[$1]:-} >"$OUT/server-$1.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
     grep -q "listening on" "$OUT/server-$1.log" 2>/dev/null && return 0
@@ -156,6 +160,8 @@ fi
 
 if [ -z "${SKIP_IDLE:-}" ]; then
   for s in "${SERVERS[@]}"; do
+    # Idle connections never reach raw-owned's extra work: the same server as raw.
+    [ "$s" = raw-owned ] && continue
     log "idle memory: $s ($IDLE_CONNS connections)"
     start_server "$s" || continue
     load "$s" idle "$ADDR" "$IDLE_CONNS" "$SERVER_PID"

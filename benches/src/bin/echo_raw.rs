@@ -1,15 +1,21 @@
 //! The raw reference echo: no WebSocket library, hand-parsed frames. Each read is parsed in
 //! place, unmasked, and every complete message is answered in one write per read — the
 //! least work an echo can do on a single-threaded tokio runtime. It trusts its peer (our load
-//! generator): it is a yardstick, not a server. Usage: `ADDR`.
+//! generator): it is a yardstick, not a server. Usage: `ADDR [--owned]`.
+//!
+//! `--owned` (reported as `raw-owned`) adds the one cost no API that hands out owned
+//! messages can skip: each payload is copied into its own `Bytes` (one allocation, as an
+//! owned message that holds only its own bytes needs) and freed once echoed. Next to `raw`
+//! it shows what that contract costs by itself on this machine's allocator.
 
+use bytes::Bytes;
 use tether_benches::frames::{encode_frame, parse_header, xor_mask, BINARY, CLOSE, PING, PONG, TEXT};
 use tether_benches::handshake::{head_end, server_response};
 use tether_benches::serve::serve;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+async fn echo<const OWNED: bool>(mut stream: TcpStream) -> std::io::Result<()> {
     let mut input: Vec<u8> = Vec::with_capacity(4096);
     let head = loop {
         if stream.read_buf(&mut input).await? == 0 {
@@ -35,6 +41,11 @@ async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
                 xor_mask(payload, key);
             }
             match h.opcode {
+                TEXT | BINARY if OWNED => {
+                    // The optimizer may not drop the allocation: the message is opaque.
+                    let message = std::hint::black_box(Bytes::from(Box::<[u8]>::from(&*payload)));
+                    encode_frame(&mut output, h.opcode, &message, None);
+                }
                 TEXT | BINARY => encode_frame(&mut output, h.opcode, payload, None),
                 PING => encode_frame(&mut output, PONG, payload, None),
                 CLOSE => {
@@ -61,7 +72,13 @@ async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    serve(|stream| async move {
-        let _ = echo(stream).await;
-    })
+    if std::env::args().nth(2).as_deref() == Some("--owned") {
+        serve(|stream| async move {
+            let _ = echo::<true>(stream).await;
+        })
+    } else {
+        serve(|stream| async move {
+            let _ = echo::<false>(stream).await;
+        })
+    }
 }

@@ -213,6 +213,37 @@ fn echo(file: &Path) -> Result<String, Error> {
             None => writeln!(out, " – |")?,
         }
     }
+    let raws = ["raw", "raw-owned"];
+    if servers.iter().any(|s| s == raws[0]) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Against the raw references (throughput ÷ raw's / ÷ raw-owned's; raw-owned is raw plus one owned payload allocation per message):"
+        )?;
+        writeln!(out)?;
+        write!(out, "| server |")?;
+        for s in &scenarios {
+            write!(out, " {s} |")?;
+        }
+        writeln!(out)?;
+        write!(out, "|---|")?;
+        for _ in &scenarios {
+            write!(out, "---:|")?;
+        }
+        writeln!(out)?;
+        for server in servers.iter().filter(|s| !raws.contains(&s.as_str())) {
+            write!(out, "| {server} |")?;
+            for s in &scenarios {
+                let of = |name: &str| med(tput.get(&(s.clone(), name.to_string())));
+                let ratio = |base: Option<f64>| match (of(server), base) {
+                    (Some(v), Some(b)) => format!("{:.2}×", v / b),
+                    _ => "–".into(),
+                };
+                write!(out, " {} / {} |", ratio(of(raws[0])), ratio(of(raws[1])))?;
+            }
+            writeln!(out)?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "CPU busy, server % / generator % of their one core (medians; server over the whole run, generator over the measured window) — who was saturated:")?;
     writeln!(out)?;
