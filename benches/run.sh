@@ -11,6 +11,8 @@
 #   ROUNDS=3        echo rounds (interleaved across servers; medians are reported)
 #   SECS=5          measured seconds per throughput run (after 1 s of warm-up)
 #   LAT_COUNT=20000 ping-pong samples per latency run
+#   LAT_ROUNDS=4    latency-only rounds after the echo rounds (p50 differences between servers
+#                   are smaller than the round-to-round spread; more rounds, steadier medians)
 #   IDLE_CONNS=10000 connections for the idle-memory run
 #   SKIP_FRAMING=1 / SKIP_CALLGRIND=1 / SKIP_ECHO=1 / SKIP_IDLE=1   skip a part
 #   CRITERION_ARGS="--measurement-time 2"   passed to the criterion bench
@@ -23,6 +25,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 LAT_COUNT=${LAT_COUNT:-20000}
+LAT_ROUNDS=${LAT_ROUNDS:-4}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT=${OUT:-$TARGET/bench-results/$STAMP}
@@ -156,6 +159,14 @@ if [ -z "${SKIP_ECHO:-}" ]; then
       stop_server
     done
   done
+  for round in $(seq "$LAT_ROUNDS"); do
+    for s in "${SERVERS[@]}"; do
+      log "latency round $round/$LAT_ROUNDS: $s"
+      start_server "$s" || continue
+      load "$s" latency "$ADDR" 16 "$LAT_COUNT"
+      stop_server
+    done
+  done
 fi
 
 if [ -z "${SKIP_IDLE:-}" ]; then
@@ -177,7 +188,7 @@ fi
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores" \
        "(shared), $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)," \
        "$(rustc --version | cut -d' ' -f1-2), target $(rustc -vV | sed -n 's/host: //p') (no target-cpu)"
-  echo "- command: \`bash benches/run.sh\` (ROUNDS=$ROUNDS SECS=$SECS LAT_COUNT=$LAT_COUNT IDLE_CONNS=$IDLE_CONNS)"
+  echo "- command: \`bash benches/run.sh\` (ROUNDS=$ROUNDS SECS=$SECS LAT_COUNT=$LAT_COUNT LAT_ROUNDS=$LAT_ROUNDS IDLE_CONNS=$IDLE_CONNS)"
   echo "- raw results: \`$OUT\`"
   if [ -f "$OUT/framing.md" ]; then
     echo
@@ -193,7 +204,7 @@ fi
   fi
   if [ -f "$OUT/echo.txt" ]; then
     echo
-    echo "#### Echo over loopback (server on CPU $SERVER_CPU, generator on CPU $LOAD_CPU; medians of $ROUNDS interleaved rounds)"
+    echo "#### Echo over loopback (server on CPU $SERVER_CPU, generator on CPU $LOAD_CPU; medians of $ROUNDS interleaved rounds, latency of $(( ROUNDS + LAT_ROUNDS )))"
     echo
     "$BIN/report" echo "$OUT/echo.txt"
   fi

@@ -187,7 +187,7 @@ fn echo(file: &Path) -> Result<String, Error> {
     for s in &scenarios {
         write!(out, " {s} msg/s (× tt-fwd) |")?;
     }
-    writeln!(out, " ping-pong p50 / p99 µs | idle RSS B/conn |")?;
+    writeln!(out, " ping-pong p50 (range over rounds) / p99 µs | idle RSS B/conn |")?;
     write!(out, "|---|")?;
     for _ in &scenarios {
         write!(out, "---:|")?;
@@ -204,8 +204,11 @@ fn echo(file: &Path) -> Result<String, Error> {
                 _ => write!(out, " – |")?,
             }
         }
-        match (med(p50.get(server)), med(p99.get(server))) {
-            (Some(a), Some(b)) => write!(out, " {a:.1} / {b:.1} |")?,
+        match (p50.get(server), med(p99.get(server))) {
+            (Some(samples), Some(b)) => {
+                let (lo, hi) = samples.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                write!(out, " {:.1} ({lo:.1}–{hi:.1}) / {b:.1} |", median(&mut samples.clone()))?;
+            }
             _ => write!(out, " – |")?,
         }
         match med(mem.get(server)) {
