@@ -6,7 +6,7 @@
 # benches/ (criterion) and src/bin/ (load generator, peer echo servers, report); this script
 # only builds, starts, stops and collects. Loopback only; every run is bounded in time.
 #
-# Usage: bash benches/run.sh            (everything; about 15 minutes on 2 cores)
+# Usage: bash benches/run.sh            (everything; about 20 minutes on 2 cores)
 # Knobs (environment):
 #   ROUNDS=3        echo rounds (interleaved across servers; medians are reported)
 #   SECS=5          measured seconds per throughput run (after 1 s of warm-up)
