@@ -326,8 +326,11 @@ macro_rules! receive_api {
         /// # Cancel safety
         /// Cancel safe: every byte read is in the engine before the future yields, so dropping
         /// it (in `select!`, or under a timeout) loses nothing; the next call resumes.
-        pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
-            self.handle().recv().await
+        pub fn recv(&mut self) -> impl std::future::Future<Output = Result<Option<Message>, Error>> + '_ {
+            // The inner future itself, not an `async fn` around it: every message is moved
+            // once less, through no wrapper's state machine (16 B echo under callgrind: 35
+            // instructions fewer per message; +1-2% msg/s in A/B runs, about the noise).
+            self.handle().recv()
         }
 
         /// The next message, which must be text.

@@ -119,8 +119,8 @@ where
     ///
     /// # Cancel safety
     /// As [`WebSocket::send`].
-    pub async fn send(&self, message: Message) -> Result<(), Error> {
-        self.handle().send(message, false).await
+    pub fn send(&self, message: Message) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
+        self.handle().send(message, false)
     }
 
     /// Send a text message copied from `text` (a `&str`, `String`,

@@ -3,6 +3,7 @@
 //! `core.rs`; the opening handshake in `server.rs` and `client.rs`.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, State, Utf8Bytes};
@@ -136,8 +137,10 @@ where
     /// If dropped while waiting for room below the high-water mark, the message was not
     /// queued; once queued it is sent whole (frames of two messages never interleave),
     /// even if the future is dropped while it is being written.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.handle().send(message, true).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        // The inner future itself, as `recv` returns its own: the message is moved into it
+        // once, not first into an `async fn` wrapper's state.
+        self.handle().send(message, true)
     }
 
     /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
