@@ -56,6 +56,26 @@ fn send_text_and_send_bytes_take_owned_and_borrowed_payloads() {
     })
 }
 
+// `send` is lazy: a future dropped before its first poll queued nothing (the first case of
+// its cancel-safety promise), on an unsplit connection and on a `Sender`.
+#[test]
+fn a_send_future_dropped_unpolled_sends_nothing() {
+    run(async {
+        let (mut client, server) = pair().await;
+        let server = rt::spawn(echo(server));
+        drop(client.send(Message::text("never")));
+        client.send(Message::text("first")).await.unwrap();
+        let (reader, sender) = client.split();
+        drop(sender.send(Message::text("never either")));
+        sender.send(Message::text("second")).await.unwrap();
+        let mut client = reader.reunite(sender).unwrap();
+        assert_eq!(client.recv_text().await.unwrap(), "first");
+        assert_eq!(client.recv_text().await.unwrap(), "second");
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server.await.unwrap().is_clean());
+    })
+}
+
 #[test]
 fn typed_receive_returns_an_unexpected_message_intact() {
     run(async {
