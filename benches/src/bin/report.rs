@@ -224,16 +224,7 @@ fn echo(file: &Path) -> Result<String, Error> {
             "Against the raw references (throughput ÷ raw's / ÷ raw-owned's; raw-owned is raw plus one owned payload allocation per message):"
         )?;
         writeln!(out)?;
-        write!(out, "| server |")?;
-        for s in &scenarios {
-            write!(out, " {s} |")?;
-        }
-        writeln!(out)?;
-        write!(out, "|---|")?;
-        for _ in &scenarios {
-            write!(out, "---:|")?;
-        }
-        writeln!(out)?;
+        scenario_header(&mut out, &scenarios)?;
         for server in servers.iter().filter(|s| !raws.contains(&s.as_str())) {
             write!(out, "| {server} |")?;
             for s in &scenarios {
@@ -250,16 +241,7 @@ fn echo(file: &Path) -> Result<String, Error> {
     writeln!(out)?;
     writeln!(out, "CPU busy, server % / generator % of their one core (medians; server over the whole run, generator over the measured window) — who was saturated:")?;
     writeln!(out)?;
-    write!(out, "| server |")?;
-    for s in &scenarios {
-        write!(out, " {s} |")?;
-    }
-    writeln!(out)?;
-    write!(out, "|---|")?;
-    for _ in &scenarios {
-        write!(out, "---:|")?;
-    }
-    writeln!(out)?;
+    scenario_header(&mut out, &scenarios)?;
     for server in &servers {
         write!(out, "| {server} |")?;
         for s in &scenarios {
@@ -273,6 +255,20 @@ fn echo(file: &Path) -> Result<String, Error> {
         writeln!(out)?;
     }
     Ok(out)
+}
+
+/// The header of a table with one column per scenario after the server's name.
+fn scenario_header(out: &mut String, scenarios: &[String]) -> std::fmt::Result {
+    write!(out, "| server |")?;
+    for s in scenarios {
+        write!(out, " {s} |")?;
+    }
+    writeln!(out)?;
+    write!(out, "|---|")?;
+    for _ in scenarios {
+        write!(out, "---:|")?;
+    }
+    writeln!(out)
 }
 
 fn size_name(size: &str) -> String {
