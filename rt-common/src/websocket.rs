@@ -134,9 +134,10 @@ where
     /// borrowed slice instead, which is cheaper for small messages.
     ///
     /// # Cancel safety
-    /// If dropped while waiting for room below the high-water mark, the message was not
-    /// queued; once queued it is sent whole (frames of two messages never interleave),
-    /// even if the future is dropped while it is being written.
+    /// A future that is never polled sends nothing. If dropped while waiting for room below
+    /// the high-water mark, the message was not queued; once queued it is sent whole (frames
+    /// of two messages never interleave), even if the future is dropped while it is being
+    /// written.
     pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
         // The inner future itself, as `recv` returns its own: the message is moved into it
         // once, not first into an `async fn` wrapper's state.
