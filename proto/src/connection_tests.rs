@@ -600,6 +600,23 @@ fn idle_timeout_closes() {
     assert!(matches!(s.poll_event(), Some(Event::Closed(Closed { cause: CloseCause::IdleTimeout, .. }))));
 }
 
+// Complete frames buffered when a timeout ends the connection are still delivered, and
+// the first bad one among them ends the stream with the timeout, not a protocol error
+// (the server's fast path for small frames keeps to this too).
+#[test]
+fn frames_buffered_before_a_timeout_are_delivered_then_the_timeout() {
+    let mut s = server_with(|b| b.idle_timeout(Some(Duration::from_secs(30))));
+    s.handle_timeout(Instant::ZERO);
+    let mut wire = client_frame(true, BINARY, b"first");
+    wire.extend(client_frame(true, TEXT, &[0xFF]));
+    wire.extend(client_frame(true, BINARY, b"never"));
+    s.receive(Instant::ZERO, &wire);
+    s.handle_timeout(Instant::ZERO + Duration::from_secs(30));
+    assert_eq!(s.poll_event(), Some(Event::Message(Message::binary(&b"first"[..]))));
+    assert!(matches!(s.poll_event(), Some(Event::Closed(Closed { cause: CloseCause::IdleTimeout, .. }))));
+    assert_eq!(s.poll_event(), None);
+}
+
 // ---- local misuse (hostile-peers I) ----
 
 #[test]
