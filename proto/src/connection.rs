@@ -722,13 +722,6 @@ impl Connection {
             // Everything buffered was consumed: reuse the buffer from the start (no copy).
             self.head = 0;
             self.filled = 0;
-            if self.rx.capacity() > 4 * self.read_window {
-                // The read window has shrunk (short reads: the peer slowed down or went
-                // idle) well below the buffer a burst left behind: give the memory back.
-                // Under steady load the window stays near the buffer size, so this does
-                // not churn.
-                self.rx = BytesMut::new();
-            }
         }
         if !init {
             // Uninitialized mode: the buffer ends where the input does.
@@ -742,6 +735,14 @@ impl Connection {
                 // when a message the application still holds shares the allocation.
                 let _ = self.rx.try_reclaim(self.rx.capacity() + 1);
             }
+        }
+        if self.filled == 0 && self.rx.capacity() > 4 * self.read_window {
+            // The read window has shrunk (short reads: the peer slowed down or went idle)
+            // well below the buffer a burst left behind: give the memory back. Under
+            // steady load the window stays near the buffer size, so this does not churn.
+            // Decided after the reclaim above, which can grow the capacity seen: decided
+            // before it, a second call without a read in between offered other space.
+            self.rx = BytesMut::new();
         }
         // Between frames, ask for at least half the window, so a growing window means
         // larger reads. Inside a frame keep the small threshold: the buffer then grows only
