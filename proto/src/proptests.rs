@@ -12,6 +12,7 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::config::{Config, Role};
 use crate::connection::Connection;
 use crate::event::{CloseCause, Event};
+use crate::mask::apply_mask;
 use crate::message::Message;
 use crate::pair::{drain, feed, test_config, Chunker};
 use crate::time::Instant;
@@ -55,7 +56,7 @@ fn hostile_frame() -> impl Strategy<Value = Vec<u8>> {
         1 => (proptest::collection::vec(any::<u8>(), 0..20), any::<[u8; 4]>()).prop_map(|(inner, key)| {
             let mut frame = vec![0x82, 0x80 | inner.len() as u8];
             frame.extend_from_slice(&key);
-            frame.extend(inner.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+            frame.extend_from_slice(&mask_copy(&inner, key));
             frame
         }),
         // A valid close payload (1000), to end the connection cleanly before later frames.
@@ -77,13 +78,19 @@ fn hostile_frame() -> impl Strategy<Value = Vec<u8>> {
             }
             if masked {
                 frame.extend_from_slice(&key);
-                frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+                frame.extend_from_slice(&mask_copy(&payload, key));
             } else {
                 frame.extend_from_slice(&payload);
             }
             frame
         },
     )
+}
+
+fn mask_copy(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut out = payload.to_vec();
+    apply_mask(&mut out, key, 0);
+    out
 }
 
 fn config(fragment: Option<usize>) -> Config {
