@@ -482,7 +482,9 @@ impl Connection {
         if let Some((start, len, key, text)) = self.small_masked_frame() {
             let payload = &mut self.rx[start..start + len];
             apply_mask(payload, key, 0);
-            if text && core::str::from_utf8(payload).is_err() {
+            // The general decoder's validation, whole: `feed`, then `finish` (a message
+            // that ends inside a character).
+            if text && (self.utf8.feed(payload).is_err() || self.utf8.finish().is_err()) {
                 return Some(self.fail(ProtocolError::InvalidUtf8));
             }
             return Some(Event::Message(self.copy_out(start, len, text)));
