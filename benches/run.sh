@@ -11,6 +11,8 @@
 #   ROUNDS=3        echo rounds (interleaved across servers; medians are reported)
 #   SECS=5          measured seconds per throughput run (after 1 s of warm-up)
 #   LAT_COUNT=20000 ping-pong samples per latency run
+#   BIG_ROUNDS=4    64 KiB-only rounds after the echo rounds (that column is bimodal on a shared VM:
+#                   two or three samples put the median on either mode; more rounds, steadier medians)
 #   LAT_ROUNDS=4    latency-only rounds after the echo rounds (p50 differences between servers
 #                   are smaller than the round-to-round spread; more rounds, steadier medians)
 #   IDLE_CONNS=10000 connections for the idle-memory run
@@ -26,6 +28,7 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 LAT_COUNT=${LAT_COUNT:-20000}
 LAT_ROUNDS=${LAT_ROUNDS:-4}
+BIG_ROUNDS=${BIG_ROUNDS:-4}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT=${OUT:-$TARGET/bench-results/$STAMP}
@@ -159,6 +162,14 @@ if [ -z "${SKIP_ECHO:-}" ]; then
       stop_server
     done
   done
+  for round in $(seq "$BIG_ROUNDS"); do
+    for s in "${SERVERS[@]}"; do
+      log "64 KiB round $round/$BIG_ROUNDS: $s"
+      start_server "$s" || continue
+      load "$s" throughput "$ADDR" 8 4 65536 "$SECS"
+      stop_server
+    done
+  done
   for round in $(seq "$LAT_ROUNDS"); do
     for s in "${SERVERS[@]}"; do
       log "latency round $round/$LAT_ROUNDS: $s"
@@ -188,7 +199,7 @@ fi
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores" \
        "(shared), $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)," \
        "$(rustc --version | cut -d' ' -f1-2), target $(rustc -vV | sed -n 's/host: //p') (no target-cpu)"
-  echo "- command: \`bash benches/run.sh\` (ROUNDS=$ROUNDS SECS=$SECS LAT_COUNT=$LAT_COUNT LAT_ROUNDS=$LAT_ROUNDS IDLE_CONNS=$IDLE_CONNS)"
+  echo "- command: \`bash benches/run.sh\` (ROUNDS=$ROUNDS SECS=$SECS LAT_COUNT=$LAT_COUNT BIG_ROUNDS=$BIG_ROUNDS LAT_ROUNDS=$LAT_ROUNDS IDLE_CONNS=$IDLE_CONNS)"
   echo "- raw results: \`$OUT\`"
   if [ -f "$OUT/framing.md" ]; then
     echo
@@ -204,7 +215,7 @@ fi
   fi
   if [ -f "$OUT/echo.txt" ]; then
     echo
-    echo "#### Echo over loopback (server on CPU $SERVER_CPU, generator on CPU $LOAD_CPU; medians of $ROUNDS interleaved rounds, latency of $(( ROUNDS + LAT_ROUNDS )))"
+    echo "#### Echo over loopback (server on CPU $SERVER_CPU, generator on CPU $LOAD_CPU; medians of $ROUNDS interleaved rounds, 64 KiB of $(( ROUNDS + BIG_ROUNDS )), latency of $(( ROUNDS + LAT_ROUNDS )))"
     echo
     "$BIN/report" echo "$OUT/echo.txt"
   fi

@@ -239,6 +239,26 @@ fn echo(file: &Path) -> Result<String, Error> {
         }
     }
     writeln!(out)?;
+    writeln!(
+        out,
+        "Spread over rounds (lowest – highest msg/s, and the number of rounds) — how far one median can be trusted:"
+    )?;
+    writeln!(out)?;
+    scenario_header(&mut out, &scenarios)?;
+    for server in &servers {
+        write!(out, "| {server} |")?;
+        for s in &scenarios {
+            match tput.get(&(s.clone(), server.clone())) {
+                Some(v) if !v.is_empty() => {
+                    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                    write!(out, " {} – {} ({}) |", thousands(lo), thousands(hi), v.len())?;
+                }
+                _ => write!(out, " – |")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
     writeln!(out, "CPU busy, server % / generator % of their one core (medians; server over the whole run, generator over the measured window) — who was saturated:")?;
     writeln!(out)?;
     scenario_header(&mut out, &scenarios)?;
