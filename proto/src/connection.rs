@@ -127,7 +127,7 @@ pub struct Connection {
     /// that filled all the space offered (up to `READ_AHEAD`, or `MAX_READ_WINDOW` through
     /// `read_buf_uninit`), halves after a short one.
     read_window: usize,
-    /// Space offered by the last [`read_buf_uninit`](Self::read_buf_uninit).
+    /// Space offered by the last [`read_buf`](Self::read_buf) or [`read_buf_uninit`](Self::read_buf_uninit).
     offered: usize,
     /// Whether the idle-buffer check of `reserve_spare` has run since the last commit
     /// (it runs once per read, so repeated offers without a read stay the same).
@@ -224,8 +224,9 @@ impl Connection {
             return &mut [];
         }
         let needed = self.frame.as_ref().map_or(0, |f| f.len);
-        self.reserve_spare(needed, true);
-        &mut self.rx[self.filled..]
+        let offered = self.reserve_spare(needed, true);
+        self.offered = offered;
+        &mut self.rx[self.filled..self.filled + offered]
     }
 
     /// [`read_buf`](Self::read_buf) for transports that can read into *uninitialized*
@@ -305,7 +306,7 @@ impl Connection {
     /// A read of 0 bytes is *not* end-of-file: call [`receive_eof`](Self::receive_eof).
     pub fn commit_read(&mut self, now: Instant, n: usize) {
         self.tick(now);
-        let offered = self.rx.len() - self.filled;
+        let offered = core::mem::take(&mut self.offered);
         let n = n.min(offered);
         self.adapt_window(offered, n, READ_AHEAD);
         if n > 0 {
@@ -810,15 +811,14 @@ impl Connection {
         }
     }
 
-    /// The spare space to offer: all of it when initialized (it was zeroed for this);
-    /// uninitialized capacity only up to the read window, or to the end of the current
-    /// frame if that is larger, so a buffer left large by a burst is not offered whole.
+    /// The spare space to offer, or the end of the current frame if that is larger:
+    /// zeroed space up to `READ_AHEAD` (it was zeroed to be read into; only space that
+    /// grew while a partial frame sat in front of it can exceed that), uninitialized
+    /// capacity only up to the read window, so a buffer left large by a burst is not
+    /// offered whole.
     fn offer(&self, init: bool, frame_len: usize) -> usize {
-        let spare = self.spare(init);
-        if init {
-            return spare;
-        }
-        spare.min(self.read_window.max(frame_len.saturating_sub(self.filled)))
+        let limit = if init { READ_AHEAD } else { self.read_window };
+        self.spare(init).min(limit.max(frame_len.saturating_sub(self.filled)))
     }
 
     fn append(&mut self, data: &[u8]) {
