@@ -1,5 +1,5 @@
-//! Small statistics for the load generator: medians and percentiles of samples. Nothing
-//! that measures; only arithmetic on what was measured.
+//! Small statistics for the load generator and the report: medians, percentiles and
+//! ranges of samples. Nothing that measures; only arithmetic on what was measured.
 
 /// The `p`-th percentile (0..=100) of `samples` by nearest rank; sorts in place. `0` for
 /// no samples.
@@ -26,6 +26,11 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The lowest and the highest of `values`; `(f64::MAX, f64::MIN)` for none.
+pub fn range(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +42,6 @@ mod tests {
         assert_eq!(percentile(&mut s, 99.0), 99);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(range(&[3.0, 1.0, 2.0]), (1.0, 3.0));
     }
 }

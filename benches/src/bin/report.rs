@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use tether_benches::stats::median;
+use tether_benches::stats::{median, range};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -206,7 +206,7 @@ fn echo(file: &Path) -> Result<String, Error> {
         }
         match (p50.get(server), med(p99.get(server))) {
             (Some(samples), Some(b)) => {
-                let (lo, hi) = samples.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+                let (lo, hi) = range(samples);
                 write!(out, " {:.1} ({lo:.1}–{hi:.1}) / {b:.1} |", median(&mut samples.clone()))?;
             }
             _ => write!(out, " – |")?,
@@ -250,7 +250,7 @@ fn echo(file: &Path) -> Result<String, Error> {
         for s in &scenarios {
             match tput.get(&(s.clone(), server.clone())) {
                 Some(v) if !v.is_empty() => {
-                    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                    let (lo, hi) = range(v);
                     write!(out, " {} – {} ({}) |", thousands(lo), thousands(hi), v.len())?;
                 }
                 _ => write!(out, " – |")?,
