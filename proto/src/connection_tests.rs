@@ -960,10 +960,11 @@ fn read_buf_uninit_lends_bounded_space_and_survives_misuse() {
 }
 
 // A steady stream of messages larger than four read windows, each read filling the space
-// offered (as through tokio's uninitialized reads): once the application drops a message,
-// the receive buffer it was split from is reclaimed and reused for the next one — not
-// freed as if the connection had gone idle and allocated again (which doubled the time to
-// decode 1 MiB messages). Two offers without a read in between stay the same.
+// offered (as an adapter that reads into uninitialized space does): once the application
+// drops a message, the receive buffer it was split from is reclaimed and reused for the
+// next one — not freed as if the connection had gone idle and allocated again (which
+// doubled the time to decode 1 MiB messages). Two offers without a read in between stay
+// the same.
 #[test]
 fn large_messages_reuse_the_receive_buffer() {
     let mut conn = server();
