@@ -129,9 +129,6 @@ pub struct Connection {
     read_window: usize,
     /// Space offered by the last [`read_buf`](Self::read_buf) or [`read_buf_uninit`](Self::read_buf_uninit).
     offered: usize,
-    /// Whether the idle-buffer check of `reserve_spare` has run since the last commit
-    /// (it runs once per read, so repeated offers without a read stay the same).
-    idle_checked: bool,
     frame: Option<InFrame>,
     partial: Option<Partial>,
     utf8: Utf8Validator,
@@ -174,7 +171,6 @@ impl Connection {
             head: 0,
             filled: 0,
             read_window,
-            idle_checked: false,
             offered: 0,
             frame: None,
             partial: None,
@@ -291,9 +287,7 @@ impl Connection {
 
     /// The read window follows the transport: it doubles (up to `max`) after a read that
     /// filled all the space offered and halves after a short one.
-    /// Each read also lets `reserve_spare` look at the buffer's size against the window again.
     fn adapt_window(&mut self, offered: usize, n: usize, max: usize) {
-        self.idle_checked = false;
         if n == offered && n > 0 {
             // The transport had more than we offered: offer more next time (fewer reads).
             self.read_window = (self.read_window * 2).min(max);
@@ -732,15 +726,17 @@ impl Connection {
             self.head = 0;
             self.filled = 0;
         }
-        if self.filled == 0 && !core::mem::replace(&mut self.idle_checked, true) {
+        // `offered` is 0 until the first offer after a commit (which takes it); an offer with
+        // nothing buffered is never 0.
+        if self.filled == 0 && self.offered == 0 {
             // The read window has shrunk (short reads: the peer slowed down or went idle)
             // well below the buffer a burst of small frames left behind: give the memory
             // back. Under steady load the window stays near the buffer size, so this does
-            // not churn. Decided once per read, and before the reclaim below: a buffer a
-            // large message was just split from shows only its tail here, so it is
-            // reclaimed and reused for the next large message, not freed and allocated
-            // again each time; and a second offer without a read in between (after the
-            // reclaim, seeing the whole buffer) does not decide otherwise.
+            // not churn. Decided at the first offer after a read, and before the reclaim
+            // below: a buffer a large message was just split from shows only its tail here,
+            // so it is reclaimed and reused for the next large message, not freed and
+            // allocated again each time; and a second offer without a read in between
+            // (after the reclaim, seeing the whole buffer) does not decide otherwise.
             if self.rx.capacity() > 4 * self.read_window {
                 self.rx = BytesMut::new();
             }
