@@ -1,5 +1,5 @@
 //! Scenario tests for the connection (cfg(test) only): every rule of RFC 6455 after the
-//! handshake, both roles, each test naming its section or hostile-peers item.
+//! handshake, both roles, each test naming its RFC section; the manual's hostile-peer chapter maps catalogue items to these tests.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -439,7 +439,7 @@ fn client_waits_bounded_for_server_eof() {
 
 // E8: data after the peer's close is discarded; one close is sent.
 #[test]
-fn data_after_close_is_discarded_e8() {
+fn data_after_close_is_discarded() {
     let mut bytes = client_frame(true, CLOSE, &1000u16.to_be_bytes());
     bytes.extend(client_frame(true, TEXT, b"late"));
     let events = events_both_ways(server, &bytes);
@@ -463,7 +463,7 @@ fn empty_close_reports_1005_rfc6455_7_1_5() {
 
 // E6: an invalid UTF-8 close reason fails with 1007.
 #[test]
-fn invalid_close_reason_fails_1007_e6() {
+fn invalid_close_reason_fails_1007() {
     let mut s = server();
     let events =
         feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, &[3, 0xe8, 0xff, 0xfe]), &mut Chunker::new(1, 0));
@@ -473,7 +473,7 @@ fn invalid_close_reason_fails_1007_e6() {
 
 // E7: a 123-byte reason is fine; 124 makes the frame too large.
 #[test]
-fn close_reason_lengths_e7() {
+fn close_reason_lengths() {
     let mut ok = 1000u16.to_be_bytes().to_vec();
     ok.extend([b'a'; 123]);
     assert!(matches!(
@@ -487,7 +487,7 @@ fn close_reason_lengths_e7() {
 
 // E9: we close, the peer never answers: 1006 after the close timeout, then shut down.
 #[test]
-fn close_timeout_reports_1006_e9() {
+fn close_timeout_reports_1006() {
     let mut p = Pair::new(test_config(), 6, 0);
     p.server_reads = false;
     p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
@@ -504,7 +504,7 @@ fn close_timeout_reports_1006_e9() {
 
 // E10: both sides close at once: one close each, clean 1000 on both.
 #[test]
-fn simultaneous_close_e10() {
+fn simultaneous_close() {
     let mut p = Pair::new(test_config(), 7, 2);
     p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
     p.server.close(p.now, CloseCode::NORMAL, "").unwrap();
@@ -529,7 +529,7 @@ fn messages_in_flight_during_close_are_delivered() {
 // G5: EOF mid-frame without a close frame: 1006, the partial message is dropped, complete
 // messages before it are delivered.
 #[test]
-fn eof_mid_frame_reports_1006_g5() {
+fn eof_mid_frame_reports_1006() {
     let mut s = server();
     let mut bytes = client_frame(true, TEXT, b"whole");
     bytes.extend(&client_frame(true, TEXT, b"partial")[..5]);
@@ -617,7 +617,7 @@ fn frames_buffered_before_a_timeout_are_delivered_then_the_timeout() {
     assert_eq!(s.poll_event(), None);
 }
 
-// ---- local misuse (hostile-peers I) ----
+// ---- local misuse (hostile peers I1–I4, see the manual) ----
 
 #[test]
 fn local_misuse_is_a_typed_error() {
@@ -668,7 +668,7 @@ fn borrowed_send_matches_owned_send_rfc6455_5_6() {
     }
 }
 
-// The borrowed path obeys the same rules as `send` once our close is queued (hostile-peers I).
+// The borrowed path obeys the same rules as `send` once our close is queued (hostile peers I4, see the manual).
 #[test]
 fn borrowed_send_after_close_is_a_typed_error() {
     for role in [Role::Server, Role::Client] {
