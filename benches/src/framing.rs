@@ -18,7 +18,7 @@ pub enum Lib {
     /// `tether-proto`'s `Connection` (read_buf/commit_read, poll_event; send, poll_transmit).
     Tether,
     /// `tether (borrowed)`: the same engine encoding straight from the caller's slice
-    /// (`send_binary(&[u8])`: no `Bytes` clone, no reference counting). Encode only; as a
+    /// (`send_bytes(&[u8])`: no `Bytes` clone, no reference counting). Encode only; as a
     /// decoder it is plain `Tether`.
     TetherBorrowed,
     /// `tungstenite::WebSocket::from_raw_socket` over a std `Read + Write`.
@@ -37,7 +37,7 @@ impl Lib {
     pub const DECODERS: [Lib; 5] =
         [Lib::Tether, Lib::Tungstenite, Lib::FastWebsockets, Lib::FastWebsocketsCollector, Lib::TokioWebsockets];
     /// Every library, for encoding (the collector adds nothing on the send side; Tether
-    /// twice: owned `send(Message)` and borrowed `send_binary`).
+    /// twice: owned `send(Message)` and borrowed `send_bytes`).
     pub const ENCODERS: [Lib; 5] =
         [Lib::Tether, Lib::TetherBorrowed, Lib::Tungstenite, Lib::FastWebsockets, Lib::TokioWebsockets];
 
@@ -222,7 +222,7 @@ impl Encoder {
                 let conn = &mut self.tether;
                 let mut written = 0;
                 for _ in 0..frames {
-                    conn.send_binary(payload).expect("tether send_binary");
+                    conn.send_bytes(payload).expect("tether send_bytes");
                     if conn.buffered_transmit() >= 128 << 10 {
                         written += tether_drain(conn);
                     }

@@ -709,7 +709,12 @@ fn check_closed(c: &Closed) {
                 assert!(c.reason.is_empty(), "1005 with a reason");
             }
         }
-        CloseCause::IdleTimeout | CloseCause::CloseTimeout | CloseCause::TransportEof => {
+        CloseCause::IdleTimeout
+        | CloseCause::CloseTimeout
+        | CloseCause::TransportEof
+        | CloseCause::TransportError
+        | CloseCause::WriteTimeout
+        | CloseCause::HandshakeTimeout => {
             assert_eq!(c.code, CloseCode::ABNORMAL, "{:?} reported with {:?}", c.cause, c.code);
         }
         other => panic!("unknown close cause {other:?}"),
@@ -1301,7 +1306,7 @@ impl Model {
         let before = conn.buffered_transmit();
         let got = match &message {
             Message::Text(t) if borrowed => conn.send_text(t.as_str()),
-            Message::Binary(b) if borrowed => conn.send_binary(b),
+            Message::Binary(b) if borrowed => conn.send_bytes(b),
             _ => conn.send(message.clone()),
         };
         assert_eq!(got, expected, "send({}) result", describe(&message));
@@ -1613,6 +1618,8 @@ fn check_connection_output(m: &Model, closed: &Closed, closed_first: bool, log: 
                 assert_eq!(close, Some(Some((CloseCode::INTERNAL_ERROR, String::new()))), "timeout close")
             }
             CloseCause::TransportEof => assert_eq!(close, None, "a close frame after EOF"),
+            // The peer stopped reading: nothing is added to the queue that does not move.
+            CloseCause::WriteTimeout => assert_eq!(close, None, "a close frame after a write timeout"),
             other => panic!("{other:?} without our close first"),
         }
     }
@@ -1731,7 +1738,7 @@ pub fn run_roundtrip(input: &RoundtripInput) {
         // Half the data messages go through the borrowed path (`send_text`/`send_binary`).
         let sent = match &msg {
             Message::Text(t) if chunker.one_in(2) => side.conn.send_text(t.as_str()),
-            Message::Binary(b) if chunker.one_in(2) => side.conn.send_binary(b),
+            Message::Binary(b) if chunker.one_in(2) => side.conn.send_bytes(b),
             _ => side.conn.send(msg.clone()),
         };
         sent.expect("send on an open connection");

@@ -4,7 +4,10 @@
 use core::fmt;
 use core::num::NonZeroU16;
 
+use alloc::string::String;
+
 use crate::error::{ProtocolError, SendError};
+use crate::frame::MAX_CLOSE_REASON;
 use crate::message::Utf8Bytes;
 use bytes::{BufMut, Bytes};
 
@@ -128,10 +131,31 @@ impl CloseFrame {
         if !code.is_sendable() {
             return Err(SendError::InvalidCloseCode(code.as_u16()));
         }
-        if reason.len() > 123 {
+        if reason.len() > MAX_CLOSE_REASON {
             return Err(SendError::CloseReasonTooLong { len: reason.len() });
         }
         Ok(CloseFrame { code, reason })
+    }
+
+    /// A close frame with `reason` cut to the longest prefix that fits (123 bytes, at a
+    /// character boundary): for reasons built from text of any length, such as an error's
+    /// message.
+    ///
+    /// # Errors
+    /// [`SendError::InvalidCloseCode`] for a code that may not be sent.
+    ///
+    /// ```
+    /// use tether_proto::{CloseCode, CloseFrame};
+    /// let long = "é".repeat(100); // 200 bytes
+    /// let frame = CloseFrame::truncated(CloseCode::POLICY_VIOLATION, &long).unwrap();
+    /// assert_eq!(frame.reason.len(), 122); // 61 whole characters
+    /// ```
+    pub fn truncated(code: CloseCode, reason: &str) -> Result<CloseFrame, SendError> {
+        let mut cut = reason.len().min(MAX_CLOSE_REASON);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        CloseFrame::new(code, String::from(&reason[..cut]))
     }
 
     /// Parse a received close payload (§5.5.1). `Ok(None)` for an empty payload.
@@ -202,5 +226,20 @@ mod tests {
         let long = "x".repeat(124);
         assert_eq!(CloseFrame::new(CloseCode::NORMAL, long.as_str()), Err(SendError::CloseReasonTooLong { len: 124 }));
         assert!(CloseFrame::new(CloseCode::NORMAL, "x".repeat(123).as_str()).is_ok());
+    }
+
+    // One rule for cutting a reason: the longest prefix of at most 123 bytes that ends on a
+    // character boundary; the result is always a frame `new` accepts.
+    #[test]
+    fn truncated_reasons_fit_on_a_character_boundary() {
+        for (reason, expected) in [("", 0), ("short", 5), (&*"x".repeat(200), 123), (&*"€".repeat(50), 123)] {
+            let frame = CloseFrame::truncated(CloseCode::NORMAL, reason).unwrap();
+            assert_eq!(frame.reason.len(), expected, "{reason:?}");
+            assert!(reason.starts_with(frame.reason.as_str()));
+            assert_eq!(CloseFrame::new(frame.code, frame.reason.clone()), Ok(frame));
+        }
+        let emoji = "😀".repeat(40); // 4-byte characters: 120 of 123 bytes fit
+        assert_eq!(CloseFrame::truncated(CloseCode::NORMAL, &emoji).unwrap().reason.len(), 120);
+        assert_eq!(CloseFrame::truncated(CloseCode::ABNORMAL, "x"), Err(SendError::InvalidCloseCode(1006)));
     }
 }

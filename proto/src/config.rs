@@ -29,7 +29,8 @@ pub enum Role {
 /// | [`keepalive_interval`](ConfigBuilder::keepalive_interval) | off in the engine (adapters: 20 s) |
 /// | [`keepalive_timeout`](ConfigBuilder::keepalive_timeout) | 20 s |
 /// | [`idle_timeout`](ConfigBuilder::idle_timeout) | off |
-/// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (enforced by adapters) |
+/// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (answered by [`Connection::is_transmit_full`](crate::Connection::is_transmit_full)) |
+/// | [`write_timeout`](ConfigBuilder::write_timeout) | 30 s without a byte written while output waits |
 /// | [`read_buffer_size`](ConfigBuilder::read_buffer_size) | 1 KiB initial, grows on demand (up to 64 KiB per read, 256 KiB into uninitialized space) |
 /// | [`auto_pong`](ConfigBuilder::auto_pong) | on |
 /// | [`accept_unmasked_frames`](ConfigBuilder::accept_unmasked_frames) | off |
@@ -59,6 +60,7 @@ pub struct Config {
     pub(crate) keepalive_timeout: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) write_high_water_mark: usize,
+    pub(crate) write_timeout: Option<Duration>,
     pub(crate) read_buffer_size: usize,
     pub(crate) auto_pong: bool,
     pub(crate) accept_unmasked_frames: bool,
@@ -79,6 +81,7 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(20),
             idle_timeout: None,
             write_high_water_mark: 128 << 10,
+            write_timeout: Some(Duration::from_secs(30)),
             read_buffer_size: 1 << 10,
             auto_pong: true,
             accept_unmasked_frames: false,
@@ -136,10 +139,17 @@ impl Config {
     pub fn idle_timeout(&self) -> Option<Duration> {
         self.idle_timeout
     }
-    /// Queued outgoing bytes beyond which adapters make `send` wait for the socket.
+    /// Queued outgoing bytes at which a driver stops queueing messages and waits for the
+    /// transport ([`Connection::is_transmit_full`](crate::Connection::is_transmit_full)).
     #[inline]
     pub fn write_high_water_mark(&self) -> usize {
         self.write_high_water_mark
+    }
+    /// How long queued output may go without a byte written before the connection ends
+    /// ([`CloseCause::WriteTimeout`](crate::CloseCause::WriteTimeout)): a peer that stopped
+    /// reading, or vanished, cannot hold a sender forever. `None` = wait forever.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout
     }
     /// Initial receive buffer capacity; it grows only as bytes arrive.
     pub fn read_buffer_size(&self) -> usize {
@@ -221,6 +231,10 @@ impl ConfigBuilder {
         write_high_water_mark: usize
     );
     setter!(
+        /// See [`Config::write_timeout`]. Must be non-zero when set.
+        write_timeout: Option<Duration>
+    );
+    setter!(
         /// See [`Config::read_buffer_size`]. Must be between 64 bytes and 1 MiB.
         read_buffer_size: usize
     );
@@ -282,6 +296,7 @@ impl ConfigBuilder {
             ("keepalive_timeout", Some(c.keepalive_timeout)),
             ("keepalive_interval", c.keepalive_interval),
             ("idle_timeout", c.idle_timeout),
+            ("write_timeout", c.write_timeout),
         ] {
             if d == Some(Duration::ZERO) {
                 return Err(ConfigError::Zero(name));
@@ -322,6 +337,7 @@ mod tests {
         assert_eq!(c.handshake_timeout(), Duration::from_secs(10));
         assert_eq!(c.close_timeout(), Duration::from_secs(5));
         assert_eq!(c.write_high_water_mark(), 128 << 10);
+        assert_eq!(c.write_timeout(), Some(Duration::from_secs(30)));
         assert!(c.read_buffer_size() <= 8 << 10);
         assert!(c.auto_pong());
         assert!(!c.accept_unmasked_frames());

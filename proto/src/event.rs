@@ -56,4 +56,13 @@ pub enum CloseCause {
     CloseTimeout,
     /// The transport ended without a close frame; reported as 1006.
     TransportEof,
+    /// The transport failed (reset, broken pipe, …); reported as 1006, nothing more is
+    /// written.
+    TransportError,
+    /// Queued output made no progress for the write timeout (the peer stopped reading);
+    /// reported as 1006.
+    WriteTimeout,
+    /// The server's handshake response could not be written within the handshake deadline;
+    /// reported as 1006.
+    HandshakeTimeout,
 }

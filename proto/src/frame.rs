@@ -1,6 +1,8 @@
-//! Frame headers (RFC 6455 §5.2): opcodes, and decoding/encoding the 2-14 byte header with
-//! every check that needs only the header itself. Rules that need connection state
-//! (continuations, limits, close handling) live in the connection.
+//! Frame headers (RFC 6455 §5.2): opcodes, the size limits of frames (header lengths, the
+//! 125-byte control payload, the 123-byte close reason), and decoding/encoding the 2-14 byte
+//! header with every check that needs only the header itself — all frame-size arithmetic
+//! lives here. Rules that need connection state (continuations, limits, close handling)
+//! live in the connection.
 
 use crate::config::Role;
 use crate::error::ProtocolError;
@@ -57,6 +59,60 @@ pub(crate) struct FrameHeader {
 /// Largest header: 2 + 8 (64-bit length) + 4 (mask key).
 pub(crate) const MAX_HEADER_LEN: usize = 14;
 
+/// The largest payload of a control frame (§5.5).
+pub(crate) const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The longest close reason: a control payload less the 2-byte status code (§5.5.1).
+pub(crate) const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
+
+/// The length of a header for a payload of `payload_len` bytes, with the mask key when
+/// `masked`: minimal length encoding (§5.2).
+#[inline]
+pub(crate) const fn header_len(payload_len: usize, masked: bool) -> usize {
+    let length = if payload_len < 126 {
+        0
+    } else if payload_len <= u16::MAX as usize {
+        2
+    } else {
+        8
+    };
+    2 + length + if masked { 4 } else { 0 }
+}
+
+/// A masked, final text or binary frame header with a 7- or 16-bit length and no RSV bits:
+/// the header a server receives most, parsed by its byte pattern alone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MaskedDataHeader {
+    /// Text (else binary).
+    pub(crate) text: bool,
+    /// The payload length.
+    pub(crate) len: usize,
+    pub(crate) key: [u8; 4],
+    /// Header bytes, mask key included: where the payload starts.
+    pub(crate) header_len: usize,
+}
+
+/// The header at the start of `buf` if it is a [`MaskedDataHeader`] and complete; `None`
+/// for any other (or incomplete) header, which [`decode_header`] parses in full.
+#[inline(always)]
+pub(crate) fn masked_data_header(buf: &[u8]) -> Option<MaskedDataHeader> {
+    let (b0, len, at) = match *buf {
+        [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, ..] => (b0, usize::from(b1 & 0x7F), 2),
+        [b0 @ (0x81 | 0x82), 0xFE, l0, l1, ..] => (b0, usize::from(u16::from_be_bytes([l0, l1])), 4),
+        _ => return None,
+    };
+    let key = buf.get(at..at + 4)?;
+    Some(MaskedDataHeader { text: b0 == 0x81, len, key: [key[0], key[1], key[2], key[3]], header_len: at + 4 })
+}
+
+/// A whole [`MaskedDataHeader`] frame of at most `max_len` payload bytes at the start of
+/// `buf`: what a server's decoder takes without the general path.
+#[inline(always)]
+pub(crate) fn small_masked_frame(buf: &[u8], max_len: usize) -> Option<MaskedDataHeader> {
+    let h = masked_data_header(buf)?;
+    (h.len <= max_len && buf.len() >= h.header_len + h.len).then_some(h)
+}
+
 /// What the decoder checks that depends on the local endpoint, not on connection state.
 pub(crate) struct DecodeRules {
     pub(crate) role: Role,
@@ -68,14 +124,15 @@ pub(crate) struct DecodeRules {
 /// checks run in an order that never needs more than the header (so an impossible length
 /// fails before anything is reserved, hostile-peers C3/C4).
 pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
-    // Fast path for the most common frame a server sees: FIN, no RSV bits, text or binary,
-    // masked, 7-bit length. Every check below passes for it, so the result is the same.
-    if let [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, k0, k1, k2, k3, ..] = *buf {
-        let len = u64::from(b1 & 0x7F);
-        if rules.role == Role::Server && len <= rules.max_frame_size as u64 {
-            let opcode = if b0 == 0x81 { OpCode::Text } else { OpCode::Binary };
-            let header = FrameHeader { fin: true, opcode, mask: Some([k0, k1, k2, k3]), payload_len: len };
-            return Ok(Some((header, 6)));
+    // The frame a server sees most, recognised by pattern: every check below passes for it,
+    // so the result is the same.
+    if rules.role == Role::Server {
+        if let Some(h) = masked_data_header(buf) {
+            if h.len <= rules.max_frame_size {
+                let opcode = if h.text { OpCode::Text } else { OpCode::Binary };
+                let header = FrameHeader { fin: true, opcode, mask: Some(h.key), payload_len: h.len as u64 };
+                return Ok(Some((header, h.header_len)));
+            }
         }
     }
     if buf.len() < 2 {
@@ -94,7 +151,7 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
         if !fin {
             return Err(ProtocolError::FragmentedControlFrame);
         }
-        if len7 > 125 {
+        if usize::from(len7) > MAX_CONTROL_PAYLOAD {
             return Err(ProtocolError::ControlFrameTooLarge { len: u64::from(len7) });
         }
     }
@@ -257,6 +314,7 @@ mod tests {
                         );
                         assert!(bytes[header.len()..].iter().all(|&b| b == 0));
                         assert!(header.len() <= MAX_HEADER_LEN);
+                        assert_eq!(header.len(), header_len(len, mask.is_some()));
                     }
                 }
             }
@@ -311,5 +369,31 @@ mod tests {
         assert_eq!(dec(Role::Client, &[0x8a, 0x7e]), Err(ProtocolError::ControlFrameTooLarge { len: 126 }));
         assert_eq!(dec(Role::Client, &[0x88, 0x7f]), Err(ProtocolError::ControlFrameTooLarge { len: 127 }));
         assert!(dec(Role::Client, &[0x89, 0x7d]).unwrap().is_some());
+    }
+
+    // The pattern parser of the server's common frame agrees with the general decoder on
+    // every two-byte prefix it can see (FIN/RSV/opcode byte × mask/length byte), for 7- and
+    // 16-bit lengths, whole or cut anywhere.
+    #[test]
+    fn the_fast_header_parser_agrees_with_the_general_one() {
+        let server = DecodeRules { role: Role::Server, accept_unmasked: false, max_frame_size: 1 << 20 };
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                let mut frame = alloc::vec![b0, b1, 0x01, 0x02, 9, 8, 7, 6];
+                frame.extend(core::iter::repeat_n(0u8, 300));
+                for cut in [0, 1, 2, 3, 4, 5, 6, 7, 8, frame.len()] {
+                    let buf = &frame[..cut];
+                    let Some(fast) = masked_data_header(buf) else { continue };
+                    let (header, used) = decode_header(buf, &server).unwrap().unwrap();
+                    assert_eq!(used, fast.header_len, "{b0:#x} {b1:#x} cut {cut}");
+                    assert_eq!(header.payload_len, fast.len as u64);
+                    assert_eq!(header.mask, Some(fast.key));
+                    assert!(header.fin);
+                    assert_eq!(header.opcode, if fast.text { OpCode::Text } else { OpCode::Binary });
+                    let whole = small_masked_frame(buf, usize::MAX).is_some();
+                    assert_eq!(whole, buf.len() >= fast.header_len + fast.len);
+                }
+            }
+        }
     }
 }

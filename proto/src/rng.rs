@@ -103,6 +103,7 @@ const KEYS_PER_SEED: u32 = 16 * 1024;
 /// system call per 16 frames: measured, over half of the time to encode a small client
 /// frame. The stream is boxed on first use, so a server connection, which never masks,
 /// carries one empty pointer.
+#[derive(Default)]
 pub(crate) struct KeyCache {
     stream: Option<Box<KeyStream>>,
 }
@@ -120,10 +121,6 @@ impl fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    pub(crate) fn new() -> Self {
-        KeyCache { stream: None }
-    }
-
     /// Four fresh random bytes: a frame's mask key.
     #[inline]
     pub(crate) fn mask_key(&mut self, rng: &dyn Rng) -> [u8; 4] {
@@ -169,7 +166,7 @@ mod tests {
     fn mask_keys_follow_the_configured_rng_and_reseed_from_it() {
         let draws = |seed| {
             let rng = SeededRng::new(seed);
-            let mut cache = KeyCache::new();
+            let mut cache = KeyCache::default();
             (0..KEYS_PER_SEED as usize + 2).map(|_| cache.mask_key(&rng)).collect::<Vec<_>>()
         };
         let (a, b, c) = (draws(1), draws(1), draws(2));

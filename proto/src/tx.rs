@@ -27,7 +27,7 @@ const MERGE_LIMIT: usize = 4096;
 /// [`TxQueue::push_shared`] finds them large enough to be worth it.
 #[derive(Debug)]
 pub(crate) enum Payload<'a> {
-    /// The caller's slice (`send_text`/`send_binary`, control frames built on the stack).
+    /// The caller's slice (`send_text`/`send_bytes`, control frames built on the stack).
     Borrowed(&'a [u8]),
     /// An owned, reference-counted payload (`send(Message)`).
     Shared(Bytes),
@@ -131,6 +131,14 @@ impl TxQueue {
     /// Unwritten urgent bytes.
     pub(crate) fn urgent_len(&self) -> usize {
         self.urgent.len() - self.urgent_head
+    }
+
+    /// Queue the handshake response: it goes out first and whole, before any frame —
+    /// urgent control frames included — as a frame in progress does.
+    pub(crate) fn push_head(&mut self, bytes: &[u8]) {
+        debug_assert!(self.is_empty(), "the handshake response is the first output");
+        self.push_copy(bytes, true);
+        self.mid_frame = !bytes.is_empty();
     }
 
     /// Append bytes to the data queue by copy. `frame_end`: these bytes end a frame.

@@ -213,7 +213,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// Queue one binary message copied from `data` (no IO).
     pub(crate) fn start_send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_send()?;
-        self.conn.send_binary(data).map_err(Error::Send)
+        self.conn.send_bytes(data).map_err(Error::Send)
     }
 
     /// After queueing: write through, waiting only while above the high-water mark. With

@@ -259,7 +259,7 @@ impl ServerHandshake {
         let ServerHandshake { config, progress } = self;
         let (_, leftover) = progress.into_complete()?;
         let mut conn = Connection::new(Role::Server, config);
-        conn.queue_raw(&response);
+        conn.queue_handshake_response(&response, None);
         if !leftover.is_empty() {
             conn.push_leftover(&leftover);
         }

@@ -1,13 +1,14 @@
 //! Scenario tests for the connection (cfg(test) only): every rule of RFC 6455 after the
 //! handshake, both roles, each test naming its RFC section; the manual's hostile-peer chapter maps catalogue items to these tests.
 
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::*;
 use crate::pair::{client_frame, drain, feed, server_frame, test_config, Chunker, Pair};
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -138,7 +139,7 @@ fn empty_continuation_flood_is_flat() {
         let events = feed(&mut s, Instant::ZERO, &chunk, &mut Chunker::new(1, 0));
         assert!(events.is_empty());
         assert!(s.rx.capacity() <= 256 << 10, "receive buffer grew to {}", s.rx.capacity());
-        assert_eq!(s.partial.as_ref().unwrap().buf.len(), 1);
+        assert_eq!(s.recv.partial.as_ref().unwrap().buf.len(), 1);
     }
 }
 
@@ -493,6 +494,10 @@ fn close_timeout_reports_1006() {
     p.client.close(p.now, CloseCode::NORMAL, "").unwrap();
     p.drive();
     assert!(p.client_closed().is_none());
+    // The close frame is not written (the server does not read): the engine first asks for
+    // a tick now, to start its write clock; then the close timeout is next.
+    assert_eq!(p.client.poll_timeout(), Some(p.now));
+    p.client.handle_timeout(p.now);
     assert_eq!(p.client.poll_timeout(), Some(Instant::ZERO + Duration::from_secs(5)));
     p.advance(Duration::from_secs(4));
     assert!(p.client_closed().is_none());
@@ -651,7 +656,7 @@ fn borrowed_send_matches_owned_send_rfc6455_5_6() {
             }
             for b in [&[][..], &[1, 2, 3][..], &big_binary[..]] {
                 owned.send(Message::Binary(Bytes::copy_from_slice(b))).unwrap();
-                borrowed.send_binary(b).unwrap();
+                borrowed.send_bytes(b).unwrap();
             }
             assert_eq!(owned.buffered_transmit(), borrowed.buffered_transmit());
             let wire = drain(&mut borrowed);
@@ -676,7 +681,7 @@ fn borrowed_send_after_close_is_a_typed_error() {
         conn.close(Instant::ZERO, CloseCode::NORMAL, "").unwrap();
         let queued = conn.buffered_transmit();
         assert_eq!(conn.send_text("x"), Err(SendError::AlreadyClosed));
-        assert_eq!(conn.send_binary(b"x"), Err(SendError::AlreadyClosed));
+        assert_eq!(conn.send_bytes(b"x"), Err(SendError::AlreadyClosed));
         assert_eq!(conn.buffered_transmit(), queued, "nothing queued after our close frame");
     }
     // And after the connection ended (the peer's close, answered).
@@ -684,7 +689,7 @@ fn borrowed_send_after_close_is_a_typed_error() {
     let _ = feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, &[0x03, 0xe8]), &mut Chunker::new(1, 0));
     assert_eq!(s.state(), State::Closed);
     assert_eq!(s.send_text("x"), Err(SendError::AlreadyClosed));
-    assert_eq!(s.send_binary(b"x"), Err(SendError::AlreadyClosed));
+    assert_eq!(s.send_bytes(b"x"), Err(SendError::AlreadyClosed));
 }
 
 // B6 (§5.3, §10.3): a fresh mask key per frame.
@@ -711,12 +716,12 @@ fn only_a_client_seeds_a_mask_key_stream() {
     server.send(Message::Ping(Bytes::from_static(b"p"))).unwrap();
     server.close(Instant::ZERO, CloseCode::NORMAL, "bye").unwrap();
     let _ = drain(&mut server);
-    assert!(!server.keys.is_seeded());
+    assert!(!server.send.keys.is_seeded());
 
     let mut client = Connection::new(Role::Client, Config::default());
-    assert!(!client.keys.is_seeded());
+    assert!(!client.send.keys.is_seeded());
     client.send(Message::binary(vec![1u8; 4])).unwrap();
-    assert!(client.keys.is_seeded());
+    assert!(client.send.keys.is_seeded());
 }
 
 // Bytes are never emitted in non-minimal form, and server payloads are not copied.
@@ -1017,7 +1022,7 @@ fn a_large_frame_deep_in_the_buffer_is_moved_to_the_front_early() {
             assert!(matches!(event, Event::Message(Message::Binary(ref b)) if b.len() == len));
             messages += 1;
         }
-        if messages > 0 && conn.frame.is_some() {
+        if messages > 0 && conn.recv.is_mid_frame() {
             // A frame in progress behind a delivered (and dropped) message.
             assert!(conn.rx.capacity() >= len, "capacity {} for a {len}-byte frame", conn.rx.capacity());
             checked += 1;
@@ -1085,4 +1090,230 @@ fn a_large_frame_after_a_delivered_large_message_is_read_in_place() {
         pos += n;
     }
     assert_eq!((messages, in_place), (frames, frames - 2));
+}
+
+// ---- any call order is legal: the input calls ----
+
+// Input through `receive` voids space lent by `read_buf`: committing it afterwards commits
+// nothing, and every later call works (this sequence used to leave the buffer's indices
+// past its end, and the next `poll_event` panicked).
+#[test]
+fn commit_after_receive_commits_nothing() {
+    let first = client_frame(true, TEXT, b"first");
+    let second = client_frame(true, TEXT, b"second");
+    let mut conn = server();
+    let buf = conn.read_buf();
+    buf[..second.len()].copy_from_slice(&second);
+    conn.receive(Instant::ZERO, &first);
+    conn.commit_read(Instant::ZERO, second.len());
+    assert_eq!(conn.poll_event(), Some(text("first")));
+    assert_eq!(conn.poll_event(), None);
+    assert_eq!(conn.buffered_receive(), 0);
+
+    let mut conn = server();
+    conn.read_buf_uninit().put_slice(&second);
+    conn.receive(Instant::ZERO, &first);
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.poll_event(), Some(text("first")));
+    assert_eq!(conn.poll_event(), None);
+}
+
+// A commit counts only against its own kind of loan, and never past it.
+#[test]
+fn commits_never_exceed_their_loan() {
+    let frame = client_frame(true, BINARY, b"abc");
+    let mut conn = server();
+    // `read_buf`'s zeroed space is not an append: committing it as one commits nothing.
+    let _ = conn.read_buf();
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.buffered_receive(), 0);
+    // More than was lent: capped at the loan (what the caller claims beyond what it wrote
+    // is its own garbage; here zeroes, which do not parse past the frame).
+    let buf = conn.read_buf();
+    let lent = buf.len();
+    buf[..frame.len()].copy_from_slice(&frame);
+    conn.commit_read(Instant::ZERO, lent + 1000);
+    assert_eq!(conn.buffered_receive(), lent);
+    assert_eq!(conn.poll_event(), Some(binary(b"abc")));
+    // An uninitialized loan is not committed by `commit_read`.
+    let mut conn = server();
+    conn.read_buf_uninit().put_slice(&frame);
+    conn.commit_read(Instant::ZERO, frame.len());
+    assert_eq!(conn.buffered_receive(), 0);
+    conn.commit_appended(Instant::ZERO);
+    assert_eq!(conn.poll_event(), Some(binary(b"abc")));
+}
+
+// Other calls between a loan and its commit do not disturb it: bytes written into the loan
+// and committed after `poll_event` (which here starts a large frame and moves the buffer)
+// are input, in order.
+#[test]
+fn a_loan_survives_poll_event_between_read_and_commit() {
+    let payload: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    let frame = client_frame(true, BINARY, &payload);
+    for uninit in [false, true] {
+        let mut conn = server_with(|b| b.max_message_size(1 << 20).max_frame_size(1 << 20));
+        // A small message first, so the large frame starts deep in the buffer.
+        let small = client_frame(true, TEXT, b"s");
+        conn.receive(Instant::ZERO, &small);
+        conn.receive(Instant::ZERO, &frame[..100]);
+        let mut rest = &frame[100..];
+        let mut events = Vec::new();
+        while !rest.is_empty() {
+            let n = if uninit {
+                let mut space = conn.read_buf_uninit();
+                let n = space.remaining_mut().min(rest.len()).min(3000);
+                space.put_slice(&rest[..n]);
+                n
+            } else {
+                let buf = conn.read_buf();
+                let n = buf.len().min(rest.len()).min(3000);
+                buf[..n].copy_from_slice(&rest[..n]);
+                n
+            };
+            assert!(n > 0);
+            // Between the write and its commit: take events, write, fire timers.
+            while let Some(e) = conn.poll_event() {
+                events.push(e);
+            }
+            let _ = drain(&mut conn);
+            conn.handle_timeout(Instant::ZERO);
+            if uninit {
+                conn.commit_appended(Instant::ZERO);
+            } else {
+                conn.commit_read(Instant::ZERO, n);
+            }
+            rest = &rest[n..];
+        }
+        while let Some(e) = conn.poll_event() {
+            events.push(e);
+        }
+        assert_eq!(events, vec![text("s"), binary(&payload)], "uninit: {uninit}");
+    }
+}
+
+// ---- the write timeout ----
+
+// A peer that stops reading: once queued output has not moved for the write timeout, the
+// connection ends with its own cause (1006 reported, no close frame added to the stuck
+// queue), and a driver blocked on writing learns it from `handle_timeout`.
+#[test]
+fn stalled_output_ends_at_the_write_timeout() {
+    let mut s = server_with(|b| b.write_timeout(Some(Duration::from_secs(10))));
+    let t0 = Instant::ZERO;
+    s.handle_timeout(t0);
+    s.send_text("stuck").unwrap();
+    // Output waits and the write clock has not started: a tick is asked for now.
+    assert_eq!(s.poll_timeout(), Some(t0));
+    s.handle_timeout(t0 + Duration::from_secs(1));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(11)));
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(s.poll_event(), None);
+    s.handle_timeout(t0 + Duration::from_secs(11));
+    assert_eq!(s.ending().map(|c| &c.cause), Some(&CloseCause::WriteTimeout));
+    assert!(!s.can_send());
+    match s.poll_event() {
+        Some(Event::Closed(c)) => assert_eq!((c.code, c.cause), (CloseCode::ABNORMAL, CloseCause::WriteTimeout)),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.should_shutdown());
+    assert_eq!(drain(&mut s), server_frame(true, TEXT, b"stuck"), "nothing added after the stuck message");
+}
+
+// A slow reader is not a stalled one: every byte written restarts the write clock.
+#[test]
+fn slow_progress_keeps_the_connection() {
+    let mut s = server_with(|b| b.write_timeout(Some(Duration::from_secs(10))));
+    s.handle_timeout(Instant::ZERO);
+    s.send_bytes(&[7u8; 100]).unwrap();
+    let mut now = Instant::ZERO;
+    for _ in 0..50 {
+        now += Duration::from_secs(9);
+        s.handle_timeout(now);
+        let mut chunks = [&[][..]; 4];
+        assert!(s.poll_transmit(&mut chunks) > 0);
+        s.consume_transmit(1);
+        assert_eq!(s.poll_event(), None, "ended while bytes were moving");
+        s.send_bytes(&[7u8; 1]).unwrap();
+    }
+    assert!(s.ending().is_none());
+    // `None` turns the write timeout off.
+    let mut s = server_with(|b| b.write_timeout(None));
+    s.handle_timeout(Instant::ZERO);
+    s.send_text("x").unwrap();
+    assert_eq!(s.poll_timeout(), None);
+}
+
+// ---- transport failure ----
+
+// The transport failed: complete messages already received are still handed out, then the
+// one `Closed` with its own cause; nothing more is written or sent, and `ending()` says so
+// at once while `closed()` follows the events.
+#[test]
+fn transport_error_delivers_what_arrived_then_ends() {
+    let mut s = server();
+    let mut bytes = client_frame(true, TEXT, b"one");
+    bytes.extend(client_frame(true, TEXT, b"two"));
+    bytes.extend(&client_frame(true, TEXT, b"three")[..4]);
+    s.receive(Instant::ZERO, &bytes);
+    s.send_text("queued").unwrap();
+    s.handle_transport_error(Instant::ZERO);
+    assert_eq!(s.ending().map(|c| &c.cause), Some(&CloseCause::TransportError));
+    assert_eq!(s.closed(), None);
+    assert_eq!(s.send_text("late"), Err(SendError::AlreadyClosed));
+    assert_eq!(s.buffered_transmit(), 0, "nothing is written to a failed transport");
+    assert_eq!(s.poll_event(), Some(text("one")));
+    assert_eq!(s.poll_event(), Some(text("two")));
+    match s.poll_event() {
+        Some(Event::Closed(c)) => assert_eq!((c.code, c.cause), (CloseCode::ABNORMAL, CloseCause::TransportError)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.poll_event(), None);
+    assert!(s.should_shutdown());
+    assert_eq!(s.closed().map(|c| &c.cause), Some(&CloseCause::TransportError));
+}
+
+// ---- the high-water mark ----
+
+// The engine answers whether the queue is full: at the mark, not only beyond it.
+#[test]
+fn transmit_is_full_at_the_high_water_mark() {
+    let mut s = server_with(|b| b.write_high_water_mark(10));
+    s.send_bytes(&[0u8; 7]).unwrap();
+    assert_eq!((s.buffered_transmit(), s.is_transmit_full()), (9, false));
+    s.send_bytes(&[]).unwrap();
+    assert_eq!((s.buffered_transmit(), s.is_transmit_full()), (11, true));
+    let out = drain(&mut s);
+    assert_eq!((out.len(), s.is_transmit_full()), (11, false));
+}
+
+// ---- the handshake response ----
+
+// The server's 101 response goes out first and whole: a ping that arrived glued to the
+// request is answered after it, never ahead of it (an urgent pong used to jump the queue).
+#[test]
+fn the_handshake_response_goes_out_before_any_frame() {
+    let request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let mut bytes = request.to_vec();
+    bytes.extend(client_frame(true, PING, b"p"));
+    let mut hs = crate::ServerHandshake::new(test_config());
+    assert!(hs.receive(&bytes).unwrap().is_some());
+    let mut conn = hs.accept(&crate::AcceptOptions::new()).unwrap();
+    assert_eq!(conn.poll_event(), Some(Event::Message(Message::Ping(Bytes::from_static(b"p")))));
+    // Written one byte at a time, so the pong is due while the response is half written.
+    let mut out = Vec::new();
+    loop {
+        let mut chunks = [&[][..]; 4];
+        let n = conn.poll_transmit(&mut chunks);
+        if n == 0 {
+            break;
+        }
+        out.push(chunks[0][0]);
+        conn.consume_transmit(1);
+    }
+    assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"), "{:?}", String::from_utf8_lossy(&out));
+    assert!(out.ends_with(&server_frame(true, PONG, b"p")), "{out:?}");
+    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(&out[head_end..], &server_frame(true, PONG, b"p")[..]);
 }
