@@ -12,11 +12,13 @@
 #
 # Environment: AUTOBAHN_CASES (default "*"), AUTOBAHN_EXCLUDE (default "12.*,13.*"),
 #              AUTOBAHN_OUT (reports; default target/autobahn).
-# The suite itself comes from ../shared/autobahn (installed into target/autobahn-venv).
+# The suite is a Python 3 port of autobahntestsuite, kept in tests/autobahn/ (see its
+# README.md): installed on first use, or when tests/autobahn/ changes, into
+# target/autobahn-venv by tests/autobahn/install.sh (exact pins from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-SHARED="${TETHER_SHARED:-$ROOT/../shared}/autobahn"
+SUITE="$ROOT/tests/autobahn"
 VENV="$ROOT/target/autobahn-venv"
 OUT="${AUTOBAHN_OUT:-$ROOT/target/autobahn}"
 CASES="${AUTOBAHN_CASES:-*}"
@@ -24,10 +26,14 @@ EXCLUDE="${AUTOBAHN_EXCLUDE:-12.*,13.*}"
 RUNTIMES=("$@")
 [ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(tokio async-std smol)
 
-if [ ! -x "$VENV/bin/wstest" ] || [ ! -f "$VENV/.tether-installed" ]; then
-    bash "$SHARED/install.sh" "$VENV" >"$ROOT/target/autobahn-install.log" 2>&1 \
+# The venv records a digest of what built it, so an edited patch or pin list reinstalls.
+stamp="$(cat "$SUITE/install.sh" "$SUITE/py3.patch" "$SUITE/selfcheck.py" | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/wstest" ] || [ "$(cat "$VENV/.tether-installed" 2>/dev/null)" != "$stamp" ]; then
+    mkdir -p "$ROOT/target"
+    rm -f "$VENV/.tether-installed"
+    bash "$SUITE/install.sh" "$VENV" >"$ROOT/target/autobahn-install.log" 2>&1 \
         || { cat "$ROOT/target/autobahn-install.log" >&2; exit 1; }
-    touch "$VENV/.tether-installed"
+    echo "$stamp" >"$VENV/.tether-installed"
 fi
 export AUTOBAHN_VENV="$VENV" WSTEST_TIMEOUT="${WSTEST_TIMEOUT:-900}"
 
@@ -90,7 +96,7 @@ for rt in "${RUNTIMES[@]}"; do
     port="$(free_port)"
     dir="$OUT/$rt-server"
     rm -rf "$dir"
-    bash "$SHARED/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
+    bash "$SUITE/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
         "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
     if line="$(verdict "$dir" "$rt server")"; then :; else status=1; fi
     summary+=("$line")
@@ -98,7 +104,7 @@ for rt in "${RUNTIMES[@]}"; do
     port="$(free_port)"
     dir="$OUT/$rt-client"
     rm -rf "$dir"
-    bash "$SHARED/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
+    bash "$SUITE/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
         "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
     if line="$(verdict "$dir" "$rt client")"; then :; else status=1; fi
     summary+=("$line")
