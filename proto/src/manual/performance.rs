@@ -1,0 +1,1 @@
+//! Performance notes (being written).
