@@ -71,8 +71,8 @@
 //! `hostile::invalid_request_gets_its_error_response` (version 8 gets its 426 before the
 //! stream is dropped).
 //!
-//! **A6 · A bad key.** `Sec-WebSocket-Key` missing, not base64, or not 16 bytes once decoded.
-//! 400. Engine: `handshake::server::tests::key_rules`. Sockets: not covered yet — no socket
+//! **A6 · A bad key.** `Sec-WebSocket-Key` missing, not base64, or not 16 bytes once
+//! decoded: 400. Engine: `handshake::server::tests::key_rules`. Sockets: not covered yet — no socket
 //! test sends a bad key (the 400 takes the same error-response path as A5's 426, which is
 //! tested over sockets).
 //!
@@ -89,9 +89,9 @@
 //! **A8 · Duplicate key or Host.** Ambiguous, so 400 (a missing Host too). Engine:
 //! `handshake::server::tests::duplicate_key_or_host_is_400`. Sockets: not covered yet.
 //!
-//! **A9 · Pathological lists.** `Sec-WebSocket-Protocol: b` + 100 000 spaces + `x`, or `a`
-//! + 10 000 commas (the backtracking regex of CVE-2021-32640). Lists are split in one linear
-//! pass; only a protocol the client offered (and that is a token) can be chosen. Engine:
+//! **A9 · Pathological lists.** `Sec-WebSocket-Protocol: b` + 100 000 spaces + `x`, or
+//! `a` + 10 000 commas (the backtracking regex of CVE-2021-32640). Lists are split in one
+//! linear pass; only a protocol the client offered (and that is a token) can be chosen. Engine:
 //! `handshake::server::tests::pathological_lists_parse_linearly`,
 //! `handshake::http::tests::list_elements_trim_and_skip_empties`,
 //! `handshake::server::tests::accept_rejects_unoffered_protocol`. Sockets: not covered yet.
@@ -294,7 +294,7 @@
 //!
 //! **D7 · Fragments that add up past the message cap.** Each frame is under the max frame
 //! size, their sum is not. 1009 at the header of the frame that crosses the cap, not at FIN
-//! (fastwebsockets #100). Engine: `connection::tests::frame_and_message_limits_rfc6455_10_4`.
+//!. Engine: `connection::tests::frame_and_message_limits_rfc6455_10_4`.
 //! Sockets: not covered yet.
 //!
 //! **D8 · A slow application behind a streaming API.** Does not apply: the engine hands out
