@@ -192,7 +192,8 @@ impl CloseFrame {
 mod tests {
     use super::*;
 
-    // RFC 6455 §7.4.1/§7.4.2, hostile-peers E5: exactly these ranges are valid on the wire.
+    // RFC 6455 §7.4.1/§7.4.2, hostile peers E5 (see the manual): exactly these ranges are
+    // valid on the wire.
     #[test]
     fn sendable_ranges_rfc6455_7_4() {
         for v in 1..=u16::MAX {
@@ -206,7 +207,7 @@ mod tests {
         }
     }
 
-    // §5.5.1, hostile-peers E4, E6, E7.
+    // §5.5.1, hostile peers E4, E6, E7.
     #[test]
     fn close_payload_parsing_rfc6455_5_5_1() {
         assert_eq!(CloseFrame::parse(&[]), Ok(None));
@@ -217,7 +218,7 @@ mod tests {
         assert_eq!(ok.reason, "hi");
     }
 
-    // hostile-peers I1: invalid local close frames are typed errors.
+    // Hostile peers I1: invalid local close frames are typed errors.
     #[test]
     fn local_close_frames_are_checked() {
         for code in [1005u16, 1006, 1015, 999, 5000] {

@@ -1,5 +1,5 @@
 //! `Config` and its builder: every limit, timeout and switch of the engine, with the defaults
-//! of DESIGN.md, validated once at build time. `Role` lives here too.
+//! listed in the manual's design chapter, validated once at build time. `Role` lives here too.
 
 use alloc::sync::Arc;
 use core::time::Duration;
@@ -310,7 +310,8 @@ impl ConfigBuilder {
 mod tests {
     use super::*;
 
-    // hostile-peers I3: impossible settings are typed errors at build time, never panics later.
+    // Hostile peers I3 (see the manual): impossible settings are typed errors at build time,
+    // never panics later.
     #[test]
     fn builder_rejects_impossible_settings() {
         assert_eq!(Config::builder().max_frame_size(0).build().unwrap_err(), ConfigError::Zero("max_frame_size"));

@@ -122,7 +122,7 @@ pub(crate) struct DecodeRules {
 
 /// Decode a header from the start of `buf`. `Ok(None)` means more bytes are needed; the
 /// checks run in an order that never needs more than the header (so an impossible length
-/// fails before anything is reserved, hostile-peers C3/C4).
+/// fails before anything is reserved: [hostile peers](crate::manual::hostile_peers) C3, C4).
 pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
     // The frame a server sees most, recognised by pattern: every check below passes for it,
     // so the result is the same.
@@ -182,7 +182,7 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
         n => (u64::from(n), 2),
     };
     // Non-minimal length encodings (e.g. 7E 00 05) are accepted, as most receivers do;
-    // RFC 6455 §5.2 binds senders, and this engine never emits them (hostile-peers C6).
+    // RFC 6455 §5.2 binds senders, and this engine never emits them (hostile peers C6).
     if payload_len > rules.max_frame_size as u64 {
         return Err(ProtocolError::FrameTooLarge { size: payload_len, max: rules.max_frame_size });
     }
@@ -203,7 +203,8 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
 ///
 /// Built in one integer and written with one fixed-size store: assembled byte by byte in
 /// memory and then copied, the copy's load waited on several smaller stores (a
-/// store-forwarding stall measured at ~60% of the echo server's `memcpy` samples).
+/// store-forwarding stall; what it cost is in
+/// [the manual](crate::manual::performance#header-encoding)).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
     word: u128,
@@ -321,28 +322,28 @@ mod tests {
         }
     }
 
-    // hostile-peers C3: a 64-bit length with the MSB set fails before anything is reserved.
+    // Hostile peers C3: a 64-bit length with the MSB set fails before anything is reserved.
     #[test]
     fn length_msb_set_fails_rfc6455_5_2() {
         let bytes = [0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(dec(Role::Client, &bytes), Err(ProtocolError::PayloadLengthMsbSet));
     }
 
-    // hostile-peers C4: a huge announced length fails at header time with 1009.
+    // Hostile peers C4: a huge announced length fails at header time with 1009.
     #[test]
     fn oversized_frame_fails_at_header_time() {
         let bytes = [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         assert!(matches!(dec(Role::Client, &bytes), Err(ProtocolError::FrameTooLarge { .. })));
     }
 
-    // hostile-peers C6: non-minimal lengths are accepted (documented policy).
+    // Hostile peers C6: non-minimal lengths are accepted (documented policy).
     #[test]
     fn non_minimal_length_accepted() {
         let (h, n) = dec(Role::Client, &[0x81, 0x7e, 0x00, 0x05]).unwrap().unwrap();
         assert_eq!((h.payload_len, n), (5, 4));
     }
 
-    // hostile-peers C1, C2 (§5.1): masking direction is enforced.
+    // Hostile peers C1, C2 (§5.1): masking direction is enforced.
     #[test]
     fn mask_direction_rfc6455_5_1() {
         assert_eq!(dec(Role::Server, &[0x81, 0x05]), Err(ProtocolError::UnmaskedClientFrame));
@@ -351,7 +352,7 @@ mod tests {
         assert!(decode_header(&[0x81, 0x05], &lenient).unwrap().is_some());
     }
 
-    // hostile-peers C7, C8 (§5.2): reserved bits and opcodes.
+    // Hostile peers C7, C8 (§5.2): reserved bits and opcodes.
     #[test]
     fn reserved_bits_and_opcodes_rfc6455_5_2() {
         assert_eq!(dec(Role::Client, &[0xc1, 0x00]), Err(ProtocolError::ReservedBitsSet { bits: 4 }));
@@ -361,7 +362,7 @@ mod tests {
         }
     }
 
-    // hostile-peers D3, E1 (§5.5): control frames are short and never fragmented.
+    // Hostile peers D3, E1 (§5.5): control frames are short and never fragmented.
     #[test]
     fn control_frame_rules_rfc6455_5_5() {
         assert_eq!(dec(Role::Client, &[0x09, 0x00]), Err(ProtocolError::FragmentedControlFrame));

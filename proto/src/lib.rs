@@ -11,6 +11,9 @@
 //! - the [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the close
 //!   handshake, limits and timers.
 //!
+//! Why it is built this way, which hostile peers it is tested against and what its hot paths
+//! cost are in the [`manual`].
+//!
 //! ```
 //! use tether_proto::{ClientHandshake, ClientRequest, Config, Event, Instant, Message, ServerHandshake, AcceptOptions};
 //!

@@ -100,8 +100,9 @@ const KEYS_PER_SEED: u32 = 16 * 1024;
 /// [`KEYS_PER_SEED`] keys.
 ///
 /// Drawing 64 bytes from the OS per 16 frames (the previous design) cost one `getrandom`
-/// system call per 16 frames: measured, over half of the time to encode a small client
-/// frame. The stream is boxed on first use, so a server connection, which never masks,
+/// system call per 16 frames, which dominated the cost of encoding a small client frame
+/// (figures in [the manual](crate::manual::performance#send-path-and-transmit-queue)).
+/// The stream is boxed on first use, so a server connection, which never masks,
 /// carries one empty pointer.
 #[derive(Default)]
 pub(crate) struct KeyCache {

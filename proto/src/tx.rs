@@ -1,8 +1,9 @@
 //! The transmit queue: encoded frames waiting to be written, as borrowed chunks for vectored
 //! writes. Small pieces are copied into one contiguous buffer; large server payloads are
-//! referenced (`Bytes`), not copied. Urgent control frames (pongs, failure closes) go out
-//! at the next frame boundary, never inside a frame. What to encode is decided by the
-//! connection; this file only orders and hands out bytes.
+//! referenced (`Bytes`), not copied. Urgent control frames (pongs, keepalive pings, the
+//! best-effort close after a timeout) go out at the next frame boundary, never inside a
+//! frame. What to encode is decided by the connection; this file only orders and hands out
+//! bytes.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -214,8 +215,8 @@ impl TxQueue {
         self.len += bytes.len();
     }
 
-    /// Drop every data frame that has not started (a failing connection sends its close
-    /// frame next and nothing after it). A frame in progress is finished first, with the
+    /// Drop every data frame that has not started (a connection given up after a timeout
+    /// sends its close frame next and nothing after it). A frame in progress is finished first, with the
     /// small frames merged into its segment (at most [`MERGE_LIMIT`] bytes).
     pub(crate) fn discard_unstarted(&mut self) {
         let mut keep = 0;

@@ -122,7 +122,8 @@ mod tests {
         v.feed(&data[pos..]).is_ok() && v.finish().is_ok()
     }
 
-    // hostile-peers F1 (§8.1): surrogates, overlongs and code points above U+10FFFF fail.
+    // Hostile peers F1 (see the manual), §8.1: surrogates, overlongs and code points above
+    // U+10FFFF fail.
     #[test]
     fn rejects_invalid_sequences_rfc6455_8_1() {
         for bad in [&b"\xce\xba\xe1\xbd\xb9\xcf\x83\xed\xa0\x80"[..], b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xff"] {
@@ -130,7 +131,7 @@ mod tests {
         }
     }
 
-    // hostile-peers F2: a 4-byte code point split across pieces is accepted.
+    // Hostile peers F2: a 4-byte code point split across pieces is accepted.
     #[test]
     fn accepts_split_code_point() {
         let mut v = Utf8Validator::new();
@@ -140,7 +141,7 @@ mod tests {
         v.finish().unwrap();
     }
 
-    // hostile-peers F3: the verdict comes as soon as the prefix is impossible.
+    // Hostile peers F3: the verdict comes as soon as the prefix is impossible.
     #[test]
     fn fails_fast_on_impossible_prefix() {
         let mut v = Utf8Validator::new();
@@ -151,7 +152,7 @@ mod tests {
         assert!(v.feed(b"\xa0").is_err(), "ED A0 starts a surrogate");
     }
 
-    // hostile-peers F4: a message ending inside a character fails at finish.
+    // Hostile peers F4: a message ending inside a character fails at finish.
     #[test]
     fn truncated_end_fails() {
         let mut v = Utf8Validator::new();
@@ -160,7 +161,7 @@ mod tests {
     }
 
     proptest! {
-        // hostile-peers F5: the streaming verdict equals std's, for any input and any cuts.
+        // Hostile peers F5: the streaming verdict equals std's, for any input and any cuts.
         #[test]
         fn differential_against_std(data in proptest::collection::vec(any::<u8>(), 0..64),
                                     cuts in proptest::collection::vec(0usize..8, 0..16)) {

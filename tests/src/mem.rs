@@ -1,4 +1,4 @@
-//! Memory and descriptor helpers for the per-connection memory tests (hostile A13, G9):
+//! Memory and descriptor helpers for the per-connection memory tests (hostile peers A13, G9):
 //! this process's resident set size, live heap bytes (a counting global allocator for the
 //! test binaries), returning freed memory to the OS, and raising the open-file limit. The
 //! tests themselves live in `suite/limits.rs`.

@@ -1,6 +1,6 @@
 //! Every way a connection ends, over sockets: we close, the peer closes (a typed error from
-//! typed receives), the peer vanishes (keepalive, hostile G3), the peer never answers our
-//! close (close timeout, hostile E9), EOF mid-frame (G5), reset mid-frame (G4) with a
+//! typed receives), the peer vanishes (keepalive, hostile peers G3), the peer never answers our
+//! close (close timeout, hostile peers E9), EOF mid-frame (G5), reset mid-frame (G4) with a
 //! split sender learning it (G8).
 
 use std::io::Write;
@@ -55,7 +55,7 @@ fn peer_close_is_a_typed_error_from_typed_receives() {
 
 #[test]
 fn invalid_close_code_is_rejected_locally() {
-    // hostile I1
+    // Hostile peers I1
     run(async {
         let (mut client, _server) = pair().await;
         let err = client.close(CloseCode::ABNORMAL, "").await.unwrap_err();
@@ -67,7 +67,7 @@ fn invalid_close_code_is_rejected_locally() {
 
 #[test]
 fn keepalive_detects_a_vanished_peer() {
-    // hostile G3: the peer holds the socket open and says nothing.
+    // Hostile peers G3: the peer holds the socket open and says nothing.
     run(async {
         let config = short(|b| {
             b.keepalive_interval(Some(Duration::from_millis(200))).keepalive_timeout(Duration::from_millis(300))
@@ -104,7 +104,7 @@ fn keepalive_detects_a_vanished_peer() {
 
 #[test]
 fn close_times_out_when_the_peer_never_answers() {
-    // hostile E9
+    // Hostile peers E9
     run(async {
         let (listener, addr) = rt::listen().await;
         // A server that accepts and is then never polled again: it never answers.
@@ -129,7 +129,7 @@ fn close_times_out_when_the_peer_never_answers() {
 
 #[test]
 fn eof_mid_frame_is_abnormal_closure() {
-    // hostile G5
+    // Hostile peers G5
     run(async {
         let (addr, server) = server(config(), |mut ws| async move { ws.recv().await }).await;
         let peer = std::thread::spawn(move || {
@@ -152,7 +152,7 @@ fn eof_mid_frame_is_abnormal_closure() {
 
 #[test]
 fn reset_mid_frame_is_typed_and_senders_learn_it() {
-    // hostile G4 + G8
+    // Hostile peers G4 + G8
     run(async {
         let (addr, server) = server(config(), |ws| async move {
             let (mut reader, sender) = ws.split();

@@ -1,6 +1,6 @@
 //! Flow over sockets: recv_timeout, recv_batch, send_batch, split with concurrent senders,
-//! backpressure against a peer that stops reading (hostile G1), and cancelled receives
-//! losing nothing (hostile G7).
+//! backpressure against a peer that stops reading (hostile peers G1), and cancelled receives
+//! losing nothing (hostile peers G7).
 
 use std::io::Write;
 use std::sync::mpsc;
@@ -95,7 +95,7 @@ fn split_senders_from_many_tasks_never_interleave() {
 
 #[test]
 fn backpressure_bounds_memory_against_a_peer_that_stops_reading() {
-    // hostile G1
+    // Hostile peers G1
     run(async {
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let (addr, server) = server(config(), |mut ws| async move {
@@ -144,7 +144,7 @@ fn backpressure_bounds_memory_against_a_peer_that_stops_reading() {
 
 #[test]
 fn cancelled_recv_loses_nothing() {
-    // hostile G7: a frame dribbled byte by byte while recv is cancelled over and over.
+    // Hostile peers G7: a frame dribbled byte by byte while recv is cancelled over and over.
     run(async {
         let payload = "cancel-safe: every byte is committed before the future yields".repeat(3);
         let expected = payload.clone();

@@ -1,6 +1,6 @@
 //! Opening handshake over sockets: request inspection, subprotocol choice, extra headers,
-//! reject with status and body, non-101 answers (hostile B1), `wss://` without TLS, and
-//! frames glued to the request (hostile A11).
+//! reject with status and body, non-101 answers (hostile peers B1), `wss://` without TLS, and
+//! frames glued to the request (hostile peers A11).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -91,7 +91,7 @@ fn reject_sends_status_and_body() {
 
 #[test]
 fn non_101_answer_is_a_typed_error_with_status_and_headers() {
-    // hostile B1
+    // Hostile peers B1
     run(async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -122,7 +122,7 @@ fn wss_without_tls_stream_is_a_typed_error() {
 
 #[test]
 fn frames_glued_to_the_request_are_not_lost() {
-    // hostile A11
+    // Hostile peers A11
     run(async {
         let (addr, server) = server(config(), |mut ws| async move {
             let text = ws.recv_text().await.expect("glued frame");

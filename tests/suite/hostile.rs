@@ -1,4 +1,4 @@
-//! Hostile peers against the server handshake over sockets (hostile-peers.md A1–A3):
+//! Hostile peers against the server handshake over sockets (hostile peers A1–A3, A5):
 //! slowloris against the one total deadline, and header floods answered with 431.
 
 use std::io::Write;
@@ -22,7 +22,7 @@ async fn read_one(
 
 #[test]
 fn slowloris_is_cut_at_the_total_handshake_deadline() {
-    // hostile A1: bytes keep arriving, but they do not reset the deadline.
+    // Hostile peers A1: bytes keep arriving, but they do not reset the deadline.
     run(async {
         let config = short(|b| b.handshake_timeout(Duration::from_millis(600)));
         let (addr, server) = read_one(config).await;
@@ -55,7 +55,7 @@ fn flood(addr: std::net::SocketAddr, bytes: Vec<u8>) -> std::thread::JoinHandle<
 
 #[test]
 fn one_huge_header_gets_431_and_close() {
-    // hostile A2 (16 KiB of one header, no end of head)
+    // Hostile peers A2 (16 KiB of one header, no end of head)
     run(async {
         let (addr, server) = read_one(config()).await;
         let mut bytes = b"GET / HTTP/1.1\r\nX: ".to_vec();
@@ -70,7 +70,7 @@ fn one_huge_header_gets_431_and_close() {
 
 #[test]
 fn ten_thousand_headers_get_431_and_close() {
-    // hostile A3
+    // Hostile peers A3
     run(async {
         let (addr, server) = read_one(config()).await;
         let mut bytes = b"GET / HTTP/1.1\r\n".to_vec();
@@ -87,7 +87,7 @@ fn ten_thousand_headers_get_431_and_close() {
 
 #[test]
 fn invalid_request_gets_its_error_response() {
-    // hostile A5: a wrong version is answered 426 before the stream is dropped.
+    // Hostile peers A5: a wrong version is answered 426 before the stream is dropped.
     run(async {
         let (addr, server) = read_one(config()).await;
         let request = raw::request("/").replace("Version: 13", "Version: 8");

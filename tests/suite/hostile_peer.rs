@@ -1,5 +1,5 @@
 //! Hostile peers against our client's handshake and against an established connection's
-//! flow (hostile-peers.md B4, G2, G6): a server that never answers or answers with an
+//! flow (hostile peers B4, G2, G6): a server that never answers or answers with an
 //! endless head, a peer that drains one byte at a time, a peer that half-closes. The
 //! server-handshake faults are in `hostile.rs`; close and reset faults in `close.rs`.
 
@@ -28,7 +28,7 @@ fn raw_server<T: Send + 'static>(
 
 #[test]
 fn client_handshake_times_out_when_the_server_never_answers() {
-    // hostile B4: the one total deadline applies to the client too.
+    // Hostile peers B4: the one total deadline applies to the client too.
     run(async {
         let deadline = Duration::from_millis(500);
         let (addr, server) = raw_server(|mut s| raw::read_to_end(&mut s).len());
@@ -46,7 +46,7 @@ fn client_handshake_times_out_when_the_server_never_answers() {
 
 #[test]
 fn client_rejects_a_response_head_of_one_mib() {
-    // hostile B4: response headers are capped like requests (8 KiB by default), and the
+    // Hostile peers B4: response headers are capped like requests (8 KiB by default), and the
     // client stops at the cap instead of reading the whole megabyte.
     run(async {
         let (addr, server) = raw_server(|mut s| {
@@ -71,7 +71,7 @@ fn client_rejects_a_response_head_of_one_mib() {
 
 #[test]
 fn client_rejects_ten_thousand_response_headers() {
-    // hostile B4: the header count cap, client side.
+    // Hostile peers B4: the header count cap, client side.
     run(async {
         let (addr, server) = raw_server(|mut s| {
             let _ = raw::read_head(&mut s);
@@ -96,7 +96,7 @@ fn client_rejects_ten_thousand_response_headers() {
 
 #[test]
 fn slow_drain_keeps_the_send_queue_bounded() {
-    // hostile G2: the peer reads one byte every 10 ms. Sends wait at the high-water mark;
+    // Hostile peers G2: the peer reads one byte every 10 ms. Sends wait at the high-water mark;
     // the queue never exceeds it by more than one message, and nothing is dropped (the
     // bytes that did arrive are exactly the start of what was sent).
     run(async {
@@ -158,7 +158,7 @@ fn ws_hwm() -> usize {
 
 #[test]
 fn peer_half_close_ends_the_connection_and_we_drop_it() {
-    // hostile G6: the peer ends its write side (FIN) but keeps reading. We treat it as the
+    // Hostile peers G6: the peer ends its write side (FIN) but keeps reading. We treat it as the
     // peer going away (1006, the transport ended without a close frame), and our side of
     // TCP ends promptly too — well within the close timeout — after what we had sent.
     run(async {

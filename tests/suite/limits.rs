@@ -1,5 +1,5 @@
 //! Bounds on what many connections cost the server: the pending-handshake limit and the
-//! handshake deadline against idle pre-upgrade connections (hostile A13), and resident
+//! handshake deadline against idle pre-upgrade connections (hostile peers A13), and resident
 //! memory per pending handshake and per idle upgraded connection (A13, G9). Throughput and
 //! the 4 KiB per-connection target belong to the benches, not here.
 
@@ -75,7 +75,7 @@ fn time_to_eof(s: &mut TcpStream, since: Instant) -> Duration {
 
 #[test]
 fn pending_handshakes_are_bounded_and_closed_at_the_deadline() {
-    // hostile A13: N idle connections hold the N permits; the next one is refused at once
+    // Hostile peers A13: N idle connections hold the N permits; the next one is refused at once
     // (a typed error for the accept loop, end of stream for the peer); each idle one is
     // closed at the handshake deadline, which frees the permits for honest clients.
     const N: usize = 4;
@@ -204,7 +204,7 @@ fn report(what: &str, before: Usage, n: usize) {
 
 #[test]
 fn pending_handshake_memory_per_connection() {
-    // hostile A13: pre-upgrade memory is tiny (no read buffer before the 101, the header
+    // Hostile peers A13: pre-upgrade memory is tiny (no read buffer before the 101, the header
     // buffer grows with what arrived). Counts everything: task, timer, handshake state.
     const N: usize = 1000;
     mem::raise_nofile((4 * N + 256) as _);
@@ -233,7 +233,7 @@ fn pending_handshake_memory_per_connection() {
 
 #[test]
 fn idle_upgraded_connection_memory() {
-    // hostile G9: idle connections after the upgrade (echo server loops parked in `recv`).
+    // Hostile peers G9: idle connections after the upgrade (echo server loops parked in `recv`).
     const N: usize = 2000;
     mem::raise_nofile((4 * N + 256) as _);
     run_alone(Duration::from_secs(30), async {
@@ -277,7 +277,8 @@ fn idle_upgraded_connection_memory() {
 /// task that awaited the opening handshake carries that many bytes for the whole life of
 /// the connection. The handshake's state (parser, request, timer) is therefore boxed while
 /// it runs, and what a connection's task holds afterwards — and the futures of the hot
-/// receive and send calls — stay a few words each. (Before: 1 696 bytes per task.)
+/// receive and send calls — stay a few words each (what boxing saved is in
+/// `tether_proto::manual::performance`).
 #[test]
 fn handshake_state_does_not_stay_in_the_connection_task() {
     fn size<F>(_: &F) -> usize {

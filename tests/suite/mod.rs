@@ -1,6 +1,8 @@
 //! The cross-runtime suite: written once, included by `tests/tests/{tokio,smol,async_std}.rs`
 //! through `#[path]`, each providing `crate::rt` (block_on, spawn, listen, accept, connect).
-//! Real loopback TCP on 127.0.0.1 only; every test is bounded in time.
+//! Real loopback TCP on 127.0.0.1 only; every test is bounded in time. Comments such as
+//! "hostile peers G3" name items of the catalogue in `tether_proto::manual::hostile_peers`,
+//! which lists the tests of every item.
 
 #![allow(dead_code)]
 

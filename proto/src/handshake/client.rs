@@ -119,8 +119,9 @@ impl ClientRequest {
     }
 
     /// Add a header (e.g. `Authorization`, `Cookie`). The name must be an HTTP token, the
-    /// value free of CR, LF and other control bytes (hostile-peers B5), and the name not one
-    /// the handshake writes itself (`Host`, `Upgrade`, `Connection`, `Origin` — use
+    /// value free of CR, LF and other control bytes
+    /// ([hostile peers](crate::manual::hostile_peers) B5), and the name not one the handshake
+    /// writes itself (`Host`, `Upgrade`, `Connection`, `Origin` — use
     /// [`origin`](Self::origin) —, `Sec-WebSocket-*`, `Content-Length`,
     /// `Transfer-Encoding`); [`ClientHandshake::new`] checks.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -296,7 +297,7 @@ impl ClientHandshake {
     }
 
     /// Feed bytes received from the server, in any chunking, under the same byte and line
-    /// caps as the server side (hostile-peers B4).
+    /// caps as the server side ([hostile peers](crate::manual::hostile_peers) B4).
     ///
     /// `Ok(None)`: the head is not complete. `Ok(Some(response))`: a valid 101; bytes after
     /// it (the server's first frames) are kept for the connection, as are bytes fed later.
@@ -504,8 +505,9 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_eq!((req.host(), req.port()), ("::1", 80));
     }
 
-    // hostile-peers B6 (the handshake part) / RFC 6455 §4.1 item 7, §10.3: keys come from
-    // the configured Rng — fresh per handshake from the OS, reproducible when seeded.
+    // Hostile peers B6 (see the manual), the handshake part / RFC 6455 §4.1 item 7, §10.3:
+    // keys come from the configured Rng — fresh per handshake from the OS, reproducible when
+    // seeded.
     #[test]
     fn keys_come_from_the_config_rng() {
         let os = Config::builder().rng(Arc::new(OsRng)).build().unwrap();
@@ -524,7 +526,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_ne!(key_of(&e), key_of(&f));
     }
 
-    // hostile-peers B5 (undici CVE-2026-1527): CR/LF/NUL in any application value, or a bad
+    // Hostile peers B5 (undici CVE-2026-1527): CR/LF/NUL in any application value, or a bad
     // name, is refused before a byte is built.
     #[test]
     fn header_injection_is_refused() {
@@ -608,7 +610,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         }
     }
 
-    // hostile-peers B1: non-101 answers are typed errors exposing status and headers; no
+    // Hostile peers B1: non-101 answers are typed errors exposing status and headers; no
     // redirect is followed.
     #[test]
     fn non_101_is_unexpected_status() {
@@ -635,7 +637,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_eq!(receive_err(&mut hs, &resp), HandshakeError::HttpVersionTooOld);
     }
 
-    // hostile-peers B2 / RFC 6455 §4.1 item 4: a missing, wrong or repeated accept fails.
+    // Hostile peers B2 / RFC 6455 §4.1 item 4: a missing, wrong or repeated accept fails.
     #[test]
     fn bad_accept_fails() {
         let rfc_accept = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -663,7 +665,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_eq!(receive_err(&mut hs, text.as_bytes()), HandshakeError::BadAccept);
     }
 
-    // hostile-peers B3 / RFC 6455 §4.1 items 5-6 / RFC 7692 §7.1.2: unoffered protocol or
+    // Hostile peers B3 / RFC 6455 §4.1 items 5-6 / RFC 7692 §7.1.2: unoffered protocol or
     // any extension fails, including hostile deflate parameters.
     #[test]
     fn unoffered_protocol_or_extension_fails() {
@@ -715,7 +717,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_eq!(hs.receive(&resp).unwrap().unwrap().protocol(), None);
     }
 
-    // hostile-peers B4: the response head is capped like a request (bytes and lines), while
+    // Hostile peers B4: the response head is capped like a request (bytes and lines), while
     // reading.
     #[test]
     fn response_caps() {
@@ -735,7 +737,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         assert_eq!(receive_err(&mut hs, &resp), HandshakeError::TooManyHeaders { max: 8 });
     }
 
-    // hostile-peers A4 mirrored (B4): one byte at a time, with the server's first frame glued
+    // Hostile peers A4 mirrored (B4): one byte at a time, with the server's first frame glued
     // behind the head (A11 mirrored): the leftover is exact.
     #[test]
     fn byte_at_a_time_with_leftover() {

@@ -316,8 +316,8 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// Whether `s` may be sent as a field value: HTAB, visible ASCII, SP, or non-ASCII
 /// (RFC 9110 §5.5), i.e. no CR, LF, NUL or other control byte that could end the line or
-/// inject a header (hostile-peers B5, undici CVE-2026-1527). This is exactly what httparse
-/// accepts on the other end.
+/// inject a header ([hostile peers](crate::manual::hostile_peers) B5, undici
+/// CVE-2026-1527). This is exactly what httparse accepts on the other end.
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
     s.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
 }
@@ -416,7 +416,7 @@ mod tests {
         assert_eq!(r.header_lines(), 1);
     }
 
-    // hostile-peers A4 / CVE-2023-43669: every split gives the same result and every byte is
+    // Hostile peers A4 / CVE-2023-43669: every split gives the same result and every byte is
     // examined exactly once, however the input is chunked.
     #[test]
     fn one_byte_feeds_scan_each_byte_once() {
@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(r.scanned, data.len() - 4);
     }
 
-    // hostile-peers A2: the byte cap is exact: a head of exactly `max` bytes passes, one more
+    // Hostile peers A2: the byte cap is exact: a head of exactly `max` bytes passes, one more
     // byte without a terminator fails, and the buffer never holds more than `max`.
     #[test]
     fn byte_cap_is_exact() {
@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(r.scanned, max, "stopped at the cap, did not scan the rest");
     }
 
-    // hostile-peers A2: under 1-byte feeds the allocation never exceeds the cap either.
+    // Hostile peers A2: under 1-byte feeds the allocation never exceeds the cap either.
     #[test]
     fn buffer_capacity_stays_within_cap() {
         let max = 1000; // not a power of two, so doubling would overshoot
@@ -473,7 +473,7 @@ mod tests {
         assert_eq!(fed, max);
     }
 
-    // hostile-peers A3: the line cap fires on the first byte of the line that exceeds it.
+    // Hostile peers A3: the line cap fires on the first byte of the line that exceeds it.
     #[test]
     fn line_cap_fires_as_soon_as_exceeded() {
         let mut r = HeadReader::new(8192, 8);
@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(r.scanned, data.len());
     }
 
-    // RFC 9110 §5.6.1 lists; hostile-peers A9: linear in the presence of long runs.
+    // RFC 9110 §5.6.1 lists; hostile peers A9: linear in the presence of long runs.
     #[test]
     fn list_elements_trim_and_skip_empties() {
         let v: Vec<&[u8]> = list_elements(b" a ,, b\t,\t, c d ,").collect();
@@ -520,7 +520,7 @@ mod tests {
         }
     }
 
-    // hostile-peers B5 / I: application headers are validated before anything is written.
+    // Hostile peers B5 / I: application headers are validated before anything is written.
     #[test]
     fn extra_headers_are_checked() {
         assert_eq!(check_extra_header("X-Ok", "v", &["Host"]), Ok(()));

@@ -570,8 +570,9 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         );
     }
 
-    // hostile-peers I (local misuse must not reach the wire) / B5 on the server side: extra
-    // response headers are validated and may not duplicate the handshake's own.
+    // Hostile peers I (see the manual: local misuse must not reach the wire) / B5 on the
+    // server side: extra response headers are validated and may not duplicate the
+    // handshake's own.
     #[test]
     fn accept_rejects_invalid_extra_headers() {
         for (name, value) in [
@@ -614,7 +615,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert!(hs.request().is_none());
     }
 
-    // RFC 6455 §4.2.1 item 1 / hostile-peers A7: only GET, answered with 405 + Allow.
+    // RFC 6455 §4.2.1 item 1 / hostile peers A7: only GET, answered with 405 + Allow.
     #[test]
     fn non_get_is_405() {
         let req = [b"POST".as_slice(), &RFC_REQUEST[3..]].concat();
@@ -628,7 +629,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(receive_err(&[b"get".as_slice(), &RFC_REQUEST[3..]].concat()), HandshakeError::MethodNotGet);
     }
 
-    // RFC 6455 §4.2.1 item 1 / hostile-peers A7: HTTP/1.0 is refused with 400.
+    // RFC 6455 §4.2.1 item 1 / hostile peers A7: HTTP/1.0 is refused with 400.
     #[test]
     fn http_1_0_is_refused() {
         let text = core::str::from_utf8(RFC_REQUEST).unwrap().replacen("HTTP/1.1", "HTTP/1.0", 1);
@@ -639,7 +640,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(receive_err(text.as_bytes()), HandshakeError::MalformedHttp("invalid HTTP version"));
     }
 
-    // RFC 6455 §4.2.1 item 3 / hostile-peers A7: Upgrade must name websocket (any case,
+    // RFC 6455 §4.2.1 item 3 / hostile peers A7: Upgrade must name websocket (any case,
     // anywhere in the token list).
     #[test]
     fn upgrade_header_rules() {
@@ -655,7 +656,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             .is_some());
     }
 
-    // RFC 6455 §4.2.1 item 4 / hostile-peers A7: Connection is a token list across repeated
+    // RFC 6455 §4.2.1 item 4 / hostile peers A7: Connection is a token list across repeated
     // headers; `keep-alive, Upgrade` (Firefox) is accepted; a substring is not a token.
     #[test]
     fn connection_header_rules() {
@@ -678,7 +679,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         }
     }
 
-    // RFC 6455 §4.2.1 item 5 / hostile-peers A6: the key is base64 of exactly 16 bytes.
+    // RFC 6455 §4.2.1 item 5 / hostile peers A6: the key is base64 of exactly 16 bytes.
     #[test]
     fn key_rules() {
         assert_eq!(receive_err(&request_with(&["-Sec-WebSocket-Key"])), HandshakeError::MissingKey);
@@ -705,7 +706,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         );
     }
 
-    // hostile-peers A8: a duplicate key or Host is ambiguous: 400. A missing Host too
+    // Hostile peers A8: a duplicate key or Host is ambiguous: 400. A missing Host too
     // (RFC 6455 §4.2.1 item 2).
     #[test]
     fn duplicate_key_or_host_is_400() {
@@ -719,7 +720,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(err, HandshakeError::MalformedHttp("missing Host header"));
     }
 
-    // RFC 6455 §4.2.2, §4.4 / hostile-peers A5: version 8 or missing → 426 naming 13.
+    // RFC 6455 §4.2.2, §4.4 / hostile peers A5: version 8 or missing → 426 naming 13.
     #[test]
     fn version_rules_and_426() {
         for edits in [
@@ -809,7 +810,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(req.protocols(), ["a", "b", "c"]);
     }
 
-    // hostile-peers A9 / CVE-2021-32640: pathological lists parse in linear time (the caps are
+    // Hostile peers A9 / CVE-2021-32640: pathological lists parse in linear time (the caps are
     // raised so the input gets through; a quadratic parser would not finish).
     #[test]
     fn pathological_lists_parse_linearly() {
@@ -846,7 +847,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         &hs.request().unwrap().protocols()[i]
     }
 
-    // hostile-peers A10 / RFC 7692 §5: hostile extension offers are exposed raw, never
+    // Hostile peers A10 / RFC 7692 §5: hostile extension offers are exposed raw, never
     // crash, and are never echoed (the engine negotiates no extension).
     #[test]
     fn hostile_extension_offers_are_declined() {
@@ -880,7 +881,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(err, HandshakeError::MalformedHttp("invalid header value"));
     }
 
-    // hostile-peers A2 / CVE-2023-43669: a 1 MiB header without a terminator fails with 431
+    // Hostile peers A2 / CVE-2023-43669: a 1 MiB header without a terminator fails with 431
     // as soon as the 8 KiB cap is passed, having scanned no more than the cap.
     #[test]
     fn one_mib_header_is_431_at_the_cap() {
@@ -905,7 +906,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(reads, 9);
     }
 
-    // hostile-peers A3 / CVE-2024-37890: 10 000 and 2 000 header lines → 431 at line 65.
+    // Hostile peers A3 / CVE-2024-37890: 10 000 and 2 000 header lines → 431 at line 65.
     #[test]
     fn many_headers_are_431() {
         for count in [10_000, 2_000] {
@@ -935,7 +936,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert!(server().receive(&ok).unwrap().is_some());
     }
 
-    // hostile-peers A4: a valid request fed one byte at a time succeeds, scanning each byte
+    // Hostile peers A4: a valid request fed one byte at a time succeeds, scanning each byte
     // once (no MIN_PACKET heuristic: slow drips are the deadline's business, A1).
     #[test]
     fn one_byte_at_a_time_succeeds() {
@@ -953,7 +954,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(hs.leftover(), Some(&b""[..]));
     }
 
-    // hostile-peers A11: frame bytes glued to the request are kept exactly, once, including
+    // Hostile peers A11: frame bytes glued to the request are kept exactly, once, including
     // bytes that arrive after the request was returned.
     #[test]
     fn leftover_is_exact() {
@@ -967,7 +968,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(hs.leftover(), Some(&frame[..]));
     }
 
-    // hostile-peers A12 / RFC 6455 §10.2: the Origin is visible before answering, and the
+    // Hostile peers A12 / RFC 6455 §10.2: the Origin is visible before answering, and the
     // reject path produces a complete 403.
     #[test]
     fn cross_site_origin_is_exposed_and_rejected_with_403() {
@@ -985,7 +986,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(header_of(&headers, "content-length"), Some(&b"26"[..]));
     }
 
-    // hostile-peers I: an impossible status never corrupts the status line.
+    // Hostile peers I: an impossible status never corrupts the status line.
     #[test]
     fn reject_with_out_of_range_status_sends_500() {
         for status in [0, 99, 1000, u16::MAX] {

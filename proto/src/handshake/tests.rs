@@ -58,8 +58,9 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\
     .into_bytes()
 }
 
-// Interop (DESIGN.md "real peers"): a Chromium request is accepted, everything the app
-// needs is exposed, and the 101 carries the right accept and only the chosen protocol.
+// Interop (real peers, as the manual's design chapter asks): a Chromium request is accepted,
+// everything the app needs is exposed, and the 101 carries the right accept and only the
+// chosen protocol.
 #[test]
 fn chromium_request_is_accepted() {
     let mut hs = ServerHandshake::new(Config::default());
@@ -77,7 +78,8 @@ fn chromium_request_is_accepted() {
     assert!(!text.contains("Extensions"), "deflate is declined by not answering it");
 }
 
-// Interop: Firefox sends `Connection: keep-alive, Upgrade` (hostile-peers A7's must-accept).
+// Interop: Firefox sends `Connection: keep-alive, Upgrade`, which hostile peers A7 (see the
+// manual) requires to be accepted.
 #[test]
 fn firefox_connection_header_is_accepted() {
     let text = String::from_utf8(chromium_request())
@@ -148,7 +150,7 @@ Failed to open a WebSocket connection: invalid origin.\n";
 }
 
 // RFC 6455 §4 end to end: client request → server → accept → 101 → client, protocol
-// negotiated, the first frames on both sides carried over exactly (hostile-peers A11).
+// negotiated, the first frames on both sides carried over exactly (hostile peers A11).
 #[test]
 fn client_server_round_trip() {
     let request = ClientRequest::from_url("ws://LOCALHOST:9001/echo?x=1")
@@ -181,7 +183,7 @@ fn client_server_round_trip() {
     assert_eq!((conn.role(), conn.protocol()), (Role::Client, Some("v1.json")));
 }
 
-// hostile-peers A4/A11 (and B4 mirrored), "random chunking" from the suite's preamble:
+// Hostile peers A4/A11 (and B4 mirrored), under random chunking:
 // any chunking of request + frames gives the same request and the exact leftover, both
 // roles, over 200 seeded chunkings.
 #[test]
@@ -218,8 +220,7 @@ fn random_chunking_is_equivalent() {
     assert!(client.receive(&client_wire).unwrap().is_some());
 }
 
-// The accept path hands the connection the 101 bytes, the leftover and the protocol
-// .
+// The accept path hands the connection the 101 bytes, the leftover and the protocol.
 #[test]
 fn accept_hands_response_leftover_and_protocol_to_the_connection() {
     let frame = b"\x81\x80\x00\x00\x00\x00";

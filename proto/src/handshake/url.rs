@@ -207,8 +207,8 @@ mod tests {
         assert_eq!(err("ws://::1/"), "missing host", "IPv6 needs brackets");
     }
 
-    // RFC 6455 §3: fragments MUST NOT be used; userinfo is refused (hostile-peers B5 spirit:
-    // credentials do not belong in URLs).
+    // RFC 6455 §3: fragments MUST NOT be used; userinfo is refused (in the spirit of hostile
+    // peers B5 in the manual: credentials do not belong in URLs).
     #[test]
     fn fragment_and_userinfo_rejected() {
         assert_eq!(err("ws://example.com/chat#frag"), "fragments are not allowed in WebSocket URLs");
