@@ -45,7 +45,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\
     .into_bytes()
 }
 
-// Interop (DESIGN.md "real peers"): a Chromium request is accepted, everything the app
+// Interop with a real peer: a Chromium request is accepted, everything the app
 // needs is exposed, and the 101 carries the right accept and only the chosen protocol.
 #[test]
 fn chromium_request_is_accepted() {
@@ -64,7 +64,7 @@ fn chromium_request_is_accepted() {
     assert!(!text.contains("Extensions"), "deflate is declined by not answering it");
 }
 
-// Interop: Firefox sends `Connection: keep-alive, Upgrade` (hostile-peers A7's must-accept).
+// Interop: Firefox sends `Connection: keep-alive, Upgrade` (see the manual, hostile peers A7: must be accepted).
 #[test]
 fn firefox_connection_header_is_accepted() {
     let text = String::from_utf8(chromium_request())
@@ -135,7 +135,7 @@ Failed to open a WebSocket connection: invalid origin.\n";
 }
 
 // RFC 6455 §4 end to end: client request → server → accept → 101 → client, protocol
-// negotiated, the first frames on both sides carried over exactly (hostile-peers A11).
+// negotiated, the first frames on both sides carried over exactly (see the manual, hostile peers A11).
 #[test]
 fn client_server_round_trip() {
     let request = ClientRequest::from_url("ws://LOCALHOST:9001/echo?x=1")
@@ -168,9 +168,8 @@ fn client_server_round_trip() {
     assert_eq!((conn.role(), conn.protocol()), (Role::Client, Some("v1.json")));
 }
 
-// hostile-peers A4/A11 (and B4 mirrored), "random chunking" from the suite's preamble:
-// any chunking of request + frames gives the same request and the exact leftover, both
-// roles, over 200 seeded chunkings.
+// Any chunking of request + frames gives the same request and the exact leftover, both
+// roles, over 200 seeded chunkings (see the manual, hostile peers A4, A11 and B4 mirrored).
 #[test]
 fn random_chunking_is_equivalent() {
     let frames = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58\x88\x80\x01\x02\x03\x04";
