@@ -1,20 +1,24 @@
 //! Targets `connection_server` and `connection_client`: one engine against a scripted peer,
 //! driven by structured ops (peer bytes, sends, polls, partial writes, time, EOF), with the
-//! model's invariants checked after every op and the whole output checked at the end. The
-//! peer's frames are `peer.rs`'s, the model `model.rs`'s.
+//! model's invariants checked after every op, and at the end the events checked against the
+//! reference decoder on the bytes received and the whole output checked. The peer's frames
+//! are `peer.rs`'s, the model `model.rs`'s.
 
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use tether_proto::{Bytes, CloseCause, CloseCode, CloseFrame, Closed, Connection, Instant, Message, Role, Utf8Bytes};
+use tether_proto::{
+    Bytes, CloseCause, CloseCode, CloseFrame, Closed, Config, Connection, Instant, Message, Role, Utf8Bytes,
+};
 use tether_testkit::Chunker;
 
 use super::drive::{drain, feed, FeedMode};
-use super::events::{describe, EventLog};
+use super::events::{describe, same_messages, EventLog};
 use super::input::config_with;
 use super::model::Model;
 use super::output::{check_with_peer_engine, parse_output};
 use super::peer::{close_code_from, peer_bytes, PeerPiece};
+use super::reference::{reference_decode, RefEnd, RefRules};
 
 /// The engine's settings for one run (small limits, keepalive on).
 #[derive(Arbitrary, Debug)]
@@ -151,6 +155,7 @@ pub fn run_connection(role: Role, input: &ConnInput) {
         our_close: None,
         app_queued: 0,
         wire: Vec::new(),
+        received: Vec::new(),
         chunker: Chunker::mixed(s.seed, 64),
     };
     for op in &input.ops {
@@ -158,7 +163,8 @@ pub fn run_connection(role: Role, input: &ConnInput) {
             Op::Peer { pieces, mode, max_chunk } => {
                 let bytes = peer_bytes(pieces, peer);
                 let mut chunker = Chunker::mixed(s.seed ^ bytes.len() as u64, usize::from(*max_chunk));
-                feed(&mut conn, m.now, &bytes, &mut chunker, *mode, &mut log);
+                let taken = feed(&mut conn, m.now, &bytes, &mut chunker, *mode, &mut log);
+                m.received.extend_from_slice(&bytes[..taken]);
             }
             Op::Poll(n) => {
                 for _ in 0..*n {
@@ -243,10 +249,56 @@ pub fn run_connection(role: Role, input: &ConnInput) {
     assert_eq!(conn.poll_timeout(), None, "a timer after shutdown");
     drain(&mut conn, &mut m.chunker, &mut m.wire);
 
+    check_against_reference(&m, &config, &closed, &log);
     check_connection_output(&m, &closed, closed_first, &log);
 }
 
-pub(crate) fn check_connection_output(m: &Model, closed: &Closed, closed_first: bool, log: &EventLog) {
+/// The events are what the reference decoder predicts for the bytes handed in as input: all
+/// of its messages and the same end when the peer's close or a protocol failure ended the
+/// connection (nothing after that point counts), a prefix of its messages otherwise (EOF, a
+/// timeout or the close handshake ended the connection before the rest was read).
+fn check_against_reference(m: &Model, config: &Config, closed: &Closed, log: &EventLog) {
+    let rules = RefRules {
+        role: m.role,
+        accept_unmasked: config.accept_unmasked_frames(),
+        max_frame: config.max_frame_size(),
+        max_message: config.max_message_size(),
+    };
+    let expected = reference_decode(&m.received, &rules);
+    let what = format!("{:?}: messages vs the reference decoder on the {} bytes received", m.role, m.received.len());
+    match &closed.cause {
+        CloseCause::Protocol(e) => {
+            same_messages(&log.messages, &expected.messages, &what);
+            assert_eq!(expected.end, RefEnd::Error(e.clone()), "{:?}: failure vs the reference decoder", m.role);
+        }
+        CloseCause::PeerInitiated => {
+            same_messages(&log.messages, &expected.messages, &what);
+            let frame = match &expected.end {
+                RefEnd::PeerClose(frame) => frame,
+                end => panic!("{:?}: the peer closed, but the reference decoder ends with {end:?}", m.role),
+            };
+            let (code, reason) = frame.clone().unwrap_or((CloseCode::NO_STATUS, String::new()));
+            assert_eq!(
+                (closed.code, closed.reason.as_str()),
+                (code, reason.as_str()),
+                "{:?}: the peer's close",
+                m.role
+            );
+        }
+        _ => {
+            let n = log.messages.len();
+            assert!(
+                n <= expected.messages.len(),
+                "{:?}: {n} messages, but the reference decoder finds only {} in the bytes received",
+                m.role,
+                expected.messages.len()
+            );
+            same_messages(&log.messages, &expected.messages[..n], &what);
+        }
+    }
+}
+
+fn check_connection_output(m: &Model, closed: &Closed, closed_first: bool, log: &EventLog) {
     let out = parse_output(&m.wire, m.role, m.fragment_size);
     check_with_peer_engine(&m.wire, m.role, &out);
     let received_pings: Vec<&Bytes> = log

@@ -51,7 +51,11 @@ pub(crate) struct Model {
     pub(crate) our_close: Option<Option<(CloseCode, String)>>,
     /// Upper bound on bytes our own sends queued since the transmit queue was last empty.
     pub(crate) app_queued: usize,
+    /// Everything the engine wrote, in order.
     pub(crate) wire: Vec<u8>,
+    /// Every byte handed in as input (per the input calls' contract: what `receive` was given
+    /// and what a commit took), in order, whether or not the engine still reads.
+    pub(crate) received: Vec<u8>,
     pub(crate) chunker: Chunker,
 }
 
