@@ -1,8 +1,10 @@
 //! Targets `connection_server` and `connection_client`: one engine against a scripted peer,
-//! driven by structured ops (peer bytes, sends, polls, partial writes, time, EOF), with the
-//! model's invariants checked after every op, and at the end the events checked against the
-//! reference decoder on the bytes received and the whole output checked. The peer's frames
-//! are `peer.rs`'s, the model `model.rs`'s.
+//! driven by structured ops (peer bytes, sends, polls, partial writes, time, EOF; the peer
+//! bytes fed in chunks or, in the interleaved mode, through any order of the input calls),
+//! with the model's invariants checked after every op, and at the end the events checked
+//! against the reference decoder on the bytes received and the whole output checked. The
+//! peer's frames are `peer.rs`'s, the model `model.rs`'s, the interleaving
+//! `interleave.rs`'s.
 
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use tether_testkit::Chunker;
 use super::drive::{drain, feed, FeedMode};
 use super::events::{describe, same_messages, EventLog};
 use super::input::config_with;
+use super::interleave::{feed_interleaved, Call};
 use super::model::Model;
 use super::output::{check_with_peer_engine, parse_output};
 use super::peer::{close_code_from, peer_bytes, PeerPiece};
@@ -107,6 +110,22 @@ pub struct ConnInput {
     pub ops: Vec<Op>,
 }
 
+/// Inputs of the connection targets that start with this tag are read as an
+/// [`InterleavedInput`]: the same ops, with every peer op's bytes handed in through the
+/// interleaved feeder. Any other input is a [`ConnInput`], read exactly as before the tag
+/// existed (so saved corpora and regressions keep their meaning; none starts with the tag).
+pub const INTERLEAVED_TAG: &[u8] = b"interleave:";
+
+/// The structured input of the interleaved mode (after [`INTERLEAVED_TAG`]).
+#[derive(Arbitrary, Debug)]
+pub struct InterleavedInput {
+    /// The order of input calls every peer op runs (over and over, until its bytes are
+    /// handed in or a pass hands in nothing; the op's `mode` then feeds the rest).
+    pub script: Vec<Call>,
+    /// Settings and ops, as in the other mode.
+    pub input: ConnInput,
+}
+
 /// The server engine against a scripted client peer (structured input).
 pub fn connection_server(data: &[u8]) {
     connection(data, Role::Server);
@@ -117,7 +136,13 @@ pub fn connection_client(data: &[u8]) {
     connection(data, Role::Client);
 }
 
-pub(crate) fn connection(data: &[u8], role: Role) {
+fn connection(data: &[u8], role: Role) {
+    if let Some(rest) = data.strip_prefix(INTERLEAVED_TAG) {
+        let Ok(input) = InterleavedInput::arbitrary_take_rest(Unstructured::new(rest)) else {
+            return;
+        };
+        return run_interleaved(role, &input);
+    }
     let Ok(input) = ConnInput::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
@@ -126,6 +151,17 @@ pub(crate) fn connection(data: &[u8], role: Role) {
 
 /// Run one scripted connection and check every invariant (public for debugging a repro).
 pub fn run_connection(role: Role, input: &ConnInput) {
+    run(role, input, &[]);
+}
+
+/// Run one scripted connection whose peer bytes go through the interleaved feeder with
+/// `input.script`, and check every invariant (public for debugging a repro).
+pub fn run_interleaved(role: Role, input: &InterleavedInput) {
+    run(role, &input.input, &input.script);
+}
+
+/// Run `input`, peer ops through the interleaved feeder with `script` when it is not empty.
+fn run(role: Role, input: &ConnInput, script: &[Call]) {
     let s = &input.settings;
     let fragment_size = (s.fragment_size != 0).then_some(usize::from(s.fragment_size));
     let config = config_with(s.seed, |b| {
@@ -162,8 +198,10 @@ pub fn run_connection(role: Role, input: &ConnInput) {
         match op {
             Op::Peer { pieces, mode, max_chunk } => {
                 let bytes = peer_bytes(pieces, peer);
+                let done = feed_interleaved(&mut conn, &mut m, &mut log, &bytes, script);
+                let bytes = &bytes[done..];
                 let mut chunker = Chunker::mixed(s.seed ^ bytes.len() as u64, usize::from(*max_chunk));
-                let taken = feed(&mut conn, m.now, &bytes, &mut chunker, *mode, &mut log);
+                let taken = feed(&mut conn, m.now, bytes, &mut chunker, *mode, &mut log);
                 m.received.extend_from_slice(&bytes[..taken]);
             }
             Op::Poll(n) => {
@@ -201,26 +239,9 @@ pub fn run_connection(role: Role, input: &ConnInput) {
                 ),
                 Some(code) => m.close(&mut conn, code, reason),
             },
-            Op::Transmit { max, slots } => {
-                let slots = 1 + usize::from(*slots % 8);
-                let mut chunks = [&[][..]; 8];
-                let n = conn.poll_transmit(&mut chunks[..slots]);
-                let offered: usize = chunks[..n].iter().map(|c| c.len()).sum();
-                let take = if *max == 0 { offered } else { offered.min(usize::from(*max)) };
-                let mut left = take;
-                for c in &chunks[..n] {
-                    let k = left.min(c.len());
-                    m.wire.extend_from_slice(&c[..k]);
-                    left -= k;
-                }
-                conn.consume_transmit(take);
-            }
+            Op::Transmit { max, slots } => m.transmit(&mut conn, usize::from(*max), 1 + usize::from(*slots % 8)),
             Op::Flush => drain(&mut conn, &mut m.chunker, &mut m.wire),
-            Op::Advance(ms) => {
-                m.now += Duration::from_millis(u64::from(*ms));
-                conn.handle_timeout(m.now);
-                m.after_timeout(&conn);
-            }
+            Op::Advance(ms) => m.advance(&mut conn, Duration::from_millis(u64::from(*ms))),
             Op::FireTimer => {
                 if let Some(t) = conn.poll_timeout() {
                     m.now = m.now.max(t);

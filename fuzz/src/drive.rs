@@ -1,9 +1,10 @@
 //! Driving the engine's IO calls with checks: feeding bytes in (`receive`, `read_buf` +
 //! `commit_read`, `read_buf_uninit` + `commit_appended`, in chunker-sized pieces) and
-//! draining its output (partial writes, `buffered_transmit` kept honest).
+//! draining its output (partial writes, `buffered_transmit` kept honest). The feeder that
+//! calls the input functions in any order lives in `interleave.rs`.
 
 use arbitrary::Arbitrary;
-use tether_proto::{BufMut, Connection, Instant, State};
+use tether_proto::{BufMut, Config, Connection, Instant, State};
 use tether_testkit::Chunker;
 
 use super::events::EventLog;
@@ -68,12 +69,18 @@ pub(crate) fn check_receive_bound(conn: &Connection) {
     );
 }
 
-/// `read_buf` (or `read_buf_uninit`) offers bounded space, and only while what is buffered is under the read-ahead
-/// (or the frame being read still needs more).
+/// `read_buf` (or `read_buf_uninit`) offers bounded space, and only while what is buffered
+/// is under the read-ahead (or the frame being read still needs more).
 pub(crate) fn checked_read_buf_len(conn: &mut Connection, uninit: bool) -> usize {
-    let cfg = conn.config().clone();
     let filled = conn.buffered_receive();
     let len = if uninit { conn.read_buf_uninit().remaining_mut() } else { conn.read_buf().len() };
+    check_offer(conn.config(), filled, len, uninit);
+    len
+}
+
+/// An offer of `len` bytes (`read_buf_uninit`'s when `uninit`) made with `filled` bytes
+/// buffered is within the read-ahead and the read window.
+pub(crate) fn check_offer(cfg: &Config, filled: usize, len: usize, uninit: bool) {
     if len > 0 {
         let ahead = READ_AHEAD.max(cfg.max_frame_size());
         assert!(filled < ahead, "read_buf offered {len} bytes with {filled} already buffered (read-ahead {ahead})");
@@ -81,7 +88,6 @@ pub(crate) fn checked_read_buf_len(conn: &mut Connection, uninit: bool) -> usize
         let spare = ahead.max(window).max(cfg.read_buffer_size());
         assert!(len <= spare, "read_buf offered {len} bytes (bound {spare})");
     }
-    len
 }
 
 /// Feed `bytes` through `receive` or `read_buf`/`commit_read` in chunker-sized pieces,

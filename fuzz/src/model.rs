@@ -2,6 +2,8 @@
 //! the invariants that hold between any two calls. The run itself (ops, the end, the output
 //! check) lives in `connection.rs`.
 
+use std::time::Duration;
+
 use tether_proto::{CloseCode, CloseFrame, Connection, Instant, Message, Role, SendError, State};
 use tether_testkit::Chunker;
 
@@ -145,6 +147,29 @@ impl Model {
             self.app_queued += encoded_len(2 + reason.len(), None, self.role);
             self.our_close = Some(Some((code, String::from(reason))));
         }
+    }
+
+    /// `poll_transmit` into `slots` (1..=8) chunks, then write and consume at most `max` of
+    /// the bytes offered (0: all of them).
+    pub(crate) fn transmit(&mut self, conn: &mut Connection, max: usize, slots: usize) {
+        let mut chunks = [&[][..]; 8];
+        let n = conn.poll_transmit(&mut chunks[..slots.clamp(1, 8)]);
+        let offered: usize = chunks[..n].iter().map(|c| c.len()).sum();
+        let take = if max == 0 { offered } else { offered.min(max) };
+        let mut left = take;
+        for c in &chunks[..n] {
+            let k = left.min(c.len());
+            self.wire.extend_from_slice(&c[..k]);
+            left -= k;
+        }
+        conn.consume_transmit(take);
+    }
+
+    /// Advance time by `by` and call `handle_timeout`.
+    pub(crate) fn advance(&mut self, conn: &mut Connection, by: Duration) {
+        self.now += by;
+        conn.handle_timeout(self.now);
+        self.after_timeout(conn);
     }
 
     pub(crate) fn after_timeout(&self, conn: &Connection) {
