@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tether_benches::frames::{ascii_text, masked_frames, mixed_text, BINARY, TEXT};
+use tether_benches::frames::{ascii_text, masked_frames, mixed_text};
 use tether_benches::framing::{check_decoders, Decoder, Encoder, Lib};
+use tether_testkit::{BINARY, TEXT};
 
 /// Small-frame batches: this many frames per iteration.
 const SMALL_FRAMES: usize = 100_000;

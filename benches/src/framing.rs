@@ -294,7 +294,8 @@ pub fn check_decoders(wire: &Bytes, frames: usize, payload_len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frames::{ascii_text, masked_frames, mixed_text, BINARY, TEXT};
+    use crate::frames::{ascii_text, masked_frames, mixed_text};
+    use tether_testkit::{BINARY, TEXT};
 
     #[test]
     fn decoders_agree() {

@@ -1,7 +1,8 @@
-//! `tether-benches`: shared helpers for the framing benchmarks and the echo load — frames
-//! encoded by hand, an in-memory stream, the raw reference's handshake, the echo servers' accept loop
-//! and small statistics. The measurements themselves live in `benches/` (criterion) and `src/bin/`
-//! (load generator, echo servers, profiling driver); nothing here is part of the library.
+//! `tether-benches`: shared helpers for the framing benchmarks and the echo load — their
+//! inputs (frames encoded by hand with `tether-testkit`, text mixes), an in-memory stream,
+//! the raw reference's handshake, the echo servers' accept loop and small statistics. The
+//! measurements themselves live in `benches/` (criterion) and `src/bin/` (load generator,
+//! echo servers, profiling driver); nothing here is part of the library.
 
 pub mod frames;
 pub mod framing;

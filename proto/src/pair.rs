@@ -1,5 +1,6 @@
 //! Test harness (cfg(test) only): a client engine and a server engine wired back to back,
-//! with random chunking of the bytes between them and simulated time. No IO.
+//! with random chunking of the bytes between them and simulated time. No IO. The chunker and
+//! the frame encoder are `tether-testkit`'s, re-exported here for the engine's unit tests.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -9,37 +10,12 @@ use core::time::Duration;
 use crate::config::{Config, Role};
 use crate::connection::Connection;
 use crate::event::{Closed, Event};
-use crate::frame::{Header, OpCode};
-use crate::mask::apply_mask;
 use crate::rng::SeededRng;
 use crate::time::Instant;
 
-/// A deterministic chunking source.
-pub(crate) struct Chunker {
-    state: u64,
-    /// Largest chunk; 0 = everything at once.
-    pub(crate) max: usize,
-}
-
-impl Chunker {
-    pub(crate) fn new(seed: u64, max: usize) -> Self {
-        Chunker { state: seed | 1, max }
-    }
-    pub(crate) fn next(&mut self, available: usize) -> usize {
-        if self.max == 0 {
-            return available;
-        }
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        (1 + (self.state as usize) % self.max).min(available)
-    }
-
-    /// A coin toss from the same sequence (heads for everything-at-once chunkers).
-    pub(crate) fn coin(&mut self) -> bool {
-        self.next(usize::MAX) % 2 == 0
-    }
-}
+/// The chunker and the hand-written frame encoder come from the test kit (independent of the
+/// engine): client frames are masked with RFC 6455 §5.7's key, server frames unmasked.
+pub(crate) use tether_testkit::{client_frame, server_frame, Chunker};
 
 /// Read everything `conn` wants to send, taking `step` bytes per consume (0 = all).
 pub(crate) fn drain(conn: &mut Connection) -> Vec<u8> {
@@ -100,31 +76,6 @@ pub(crate) fn feed(conn: &mut Connection, now: Instant, bytes: &[u8], chunker: &
         events.push(e);
     }
     events
-}
-
-/// Encode one raw frame (for tests that script the peer byte by byte).
-pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    // Encode with a valid opcode, then patch in the raw one (tests use reserved ones too).
-    let encoded = Header::new(fin, OpCode::Binary, mask, payload.len());
-    let (mut header, n) = (encoded.bytes(), encoded.len());
-    header[0] = (header[0] & 0xF0) | (opcode & 0x0F);
-    let mut out = header[..n].to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
-    }
-    out
-}
-
-/// A frame as a client would send it (masked with a fixed key).
-pub(crate) fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, payload, Some([0x37, 0xfa, 0x21, 0x3d]))
-}
-
-/// A frame as a server would send it (unmasked).
-pub(crate) fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, payload, None)
 }
 
 pub(crate) fn test_config() -> Config {

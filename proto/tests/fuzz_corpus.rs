@@ -1,12 +1,13 @@
 //! Replays every fuzz corpus file (`fuzz/corpus/<target>/*`) and every saved crash
 //! (`fuzz/regressions/<target>/*`) through the same check functions libFuzzer runs
-//! (`fuzz/src/lib.rs`, included here), so CI checks them on the stable toolchain. The
-//! checks themselves do not live here; neither does the fuzzing (`cargo fuzz run`).
+//! (`fuzz/src/lib.rs` and its modules, included here), so CI checks them on the stable
+//! toolchain. The checks themselves do not live here; neither does the fuzzing
+//! (`cargo fuzz run`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-#[allow(dead_code, unreachable_pub, missing_docs)]
+#[allow(dead_code, unreachable_pub, unused_imports, missing_docs)]
 #[path = "../../fuzz/src/lib.rs"]
 mod checks;
 
@@ -36,6 +37,7 @@ fn replay(target: &str) {
             failed.push(path.display().to_string());
         }
     }
+    eprintln!("{target}: replayed {count} inputs");
     assert!(
         failed.is_empty(),
         "{target}: {} of {count} inputs failed (run `cargo fuzz run {target} FILE` in fuzz/ to debug):\n{}",

@@ -1,7 +1,7 @@
 //! Found while building the fuzz targets: for a client, `buffered_transmit()`
 //! counts a pending keepalive ping, or a pending pong beyond the urgent cap, as 2 header
 //! bytes + payload, but the frame `poll_transmit` then writes is masked: 6 + payload. Only
-//! this reproduction lives here; the fuzz checks are in `fuzz/src/lib.rs`.
+//! this reproduction lives here; the fuzz check (`drain`) is in `fuzz/src/drive.rs`.
 
 use core::time::Duration;
 

@@ -1,7 +1,8 @@
 //! `tether-tests`: helpers shared by the cross-runtime suite (`tests/suite/*.rs`, included
 //! by `tests/tests/{tokio,smol,async_std}.rs`): a deadline helper, a slow transport, and a
 //! scripted raw-TCP peer for hostile-peer tests, real-peer processes (`peer`) and memory
-//! measurement (`mem`). The tests themselves live in `suite/`.
+//! measurement (`mem`). The tests themselves live in `suite/`; the frames a raw peer writes
+//! and parses come from `tether-testkit`.
 #![deny(missing_docs)]
 
 pub mod mem;
@@ -242,46 +243,6 @@ pub mod raw {
                 Ok(n) => out.extend_from_slice(&buf[..n]),
             }
         }
-    }
-
-    /// One frame: FIN set, `opcode`, `payload`, masked with a fixed key when `masked`.
-    pub fn frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-        let mut out = vec![0x80 | opcode];
-        let mask_bit = if masked { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n <= 0xffff => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        if masked {
-            let key = [0x12, 0x34, 0x56, 0x78];
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        } else {
-            out.extend_from_slice(payload);
-        }
-        out
-    }
-
-    /// Parse one unmasked frame from the start of `bytes`: (opcode, payload, length used).
-    pub fn parse(bytes: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
-        if bytes.len() < 2 {
-            return None;
-        }
-        let opcode = bytes[0] & 0x0f;
-        let (len, at) = match bytes[1] & 0x7f {
-            126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
-            127 => (u64::from_be_bytes(bytes[2..10].try_into().ok()?) as usize, 10),
-            n => (n as usize, 2),
-        };
-        let payload = bytes.get(at..at + len)?.to_vec();
-        Some((opcode, payload, at + len))
     }
 }
 

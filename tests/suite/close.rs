@@ -94,11 +94,11 @@ fn keepalive_detects_a_vanished_peer() {
         assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
         // The peer saw a keepalive ping, then a best-effort 1011 close.
         let bytes = peer.join().unwrap();
-        let (op1, _, used) = raw::parse(&bytes).expect("ping");
-        assert_eq!(op1, 0x9);
-        let (op2, payload, _) = raw::parse(&bytes[used..]).expect("close");
-        assert_eq!(op2, 0x8);
-        assert_eq!(&payload[..2], &1011u16.to_be_bytes());
+        let ping = parse_frame(&bytes).expect("ping");
+        assert_eq!(ping.header.opcode, PING);
+        let close = parse_frame(&bytes[ping.wire_len()..]).expect("close");
+        assert_eq!(close.header.opcode, CLOSE);
+        assert_eq!(&close.payload[..2], &1011u16.to_be_bytes());
     })
 }
 
@@ -134,7 +134,7 @@ fn eof_mid_frame_is_abnormal_closure() {
         let (addr, server) = server(config(), |mut ws| async move { ws.recv().await }).await;
         let peer = std::thread::spawn(move || {
             let mut s = raw::client(addr);
-            let frame = raw::frame(1, b"hello world", true);
+            let frame = client_frame(true, TEXT, b"hello world");
             s.write_all(&frame[..6]).unwrap();
             s.shutdown(Shutdown::Write).unwrap();
             raw::read_to_end(&mut s)
@@ -167,7 +167,7 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
         let peer = std::thread::spawn(move || {
             let mut s = raw::client(addr);
             std::thread::sleep(Duration::from_millis(150));
-            let frame = raw::frame(2, &[7u8; 100], true);
+            let frame = client_frame(true, BINARY, &[7u8; 100]);
             s.write_all(&frame[..40]).unwrap();
             drop(s);
         });

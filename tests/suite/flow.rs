@@ -162,11 +162,11 @@ fn cancelled_recv_loses_nothing() {
         .await;
         let peer = std::thread::spawn(move || {
             let mut s = raw::client(addr);
-            for byte in raw::frame(1, payload.as_bytes(), true) {
+            for byte in client_frame(true, TEXT, payload.as_bytes()) {
                 s.write_all(&[byte]).unwrap();
                 std::thread::sleep(Duration::from_millis(1));
             }
-            s.write_all(&raw::frame(2, b"next", true)).unwrap();
+            s.write_all(&client_frame(true, BINARY, b"next")).unwrap();
             raw::read_to_end(&mut s)
         });
         let (first, second, cancels) = server.await;

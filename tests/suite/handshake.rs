@@ -133,7 +133,7 @@ fn frames_glued_to_the_request_are_not_lost() {
         let peer = std::thread::spawn(move || {
             let mut s = raw::connect(addr);
             let mut bytes = raw::request("/").into_bytes();
-            bytes.extend(raw::frame(1, b"glued", true));
+            bytes.extend(client_frame(true, TEXT, b"glued"));
             s.write_all(&bytes).unwrap();
             let head = raw::read_head(&mut s);
             assert!(head.starts_with("HTTP/1.1 101"), "{head}");
@@ -141,7 +141,7 @@ fn frames_glued_to_the_request_are_not_lost() {
         });
         server.await;
         let rest = peer.join().unwrap();
-        let (opcode, payload, _) = raw::parse(&rest).expect("a frame");
-        assert_eq!((opcode, &payload[..]), (1, &b"glued"[..]));
+        let frame = parse_frame(&rest).expect("a frame");
+        assert_eq!((frame.header.opcode, frame.payload), (TEXT, &b"glued"[..]));
     })
 }

@@ -188,11 +188,11 @@ fn peer_half_close_ends_the_connection_and_we_drop_it() {
             other => panic!("{other:?}"),
         }
         assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-        assert_eq!(raw::parse(&first).map(|(op, body, _)| (op, body)), Some((1, b"before".to_vec())));
+        assert_eq!(parse_frame(&first).map(|f| (f.header.opcode, f.payload)), Some((TEXT, &b"before"[..])));
         assert!(eof_after < Duration::from_secs(2), "our end of TCP came after {eof_after:?}");
         // Nothing but possibly a close frame follows (none is owed after an abnormal end).
-        if let Some((opcode, _, _)) = raw::parse(&rest) {
-            assert_eq!(opcode, 8, "only a close frame may follow: {rest:?}");
+        if let Some(frame) = parse_frame(&rest) {
+            assert_eq!(frame.header.opcode, CLOSE, "only a close frame may follow: {rest:?}");
         }
     })
 }

@@ -9,9 +9,9 @@
 //! it shows what that contract costs by itself on this machine's allocator.
 
 use bytes::Bytes;
-use tether_benches::frames::{encode_frame, parse_header, xor_mask, BINARY, CLOSE, PING, PONG, TEXT};
 use tether_benches::handshake::{head_end, server_response};
 use tether_benches::serve::serve;
+use tether_testkit::{parse_header, xor_mask, Frame, BINARY, CLOSE, PING, PONG, TEXT};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -44,12 +44,12 @@ async fn echo<const OWNED: bool>(mut stream: TcpStream) -> std::io::Result<()> {
                 TEXT | BINARY if OWNED => {
                     // The optimizer may not drop the allocation: the message is opaque.
                     let message = std::hint::black_box(Bytes::from(Box::<[u8]>::from(&*payload)));
-                    encode_frame(&mut output, h.opcode, &message, None);
+                    Frame::new(h.opcode, &message).encode_into(&mut output);
                 }
-                TEXT | BINARY => encode_frame(&mut output, h.opcode, payload, None),
-                PING => encode_frame(&mut output, PONG, payload, None),
+                TEXT | BINARY => Frame::new(h.opcode, payload).encode_into(&mut output),
+                PING => Frame::new(PONG, payload).encode_into(&mut output),
                 CLOSE => {
-                    encode_frame(&mut output, CLOSE, &payload[..payload.len().min(2)], None);
+                    Frame::new(CLOSE, &payload[..payload.len().min(2)]).encode_into(&mut output);
                     stream.write_all(&output).await?;
                     return Ok(());
                 }

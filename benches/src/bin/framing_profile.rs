@@ -10,8 +10,9 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use tether_benches::frames::{ascii_text, masked_frames, mixed_text, BINARY, TEXT};
+use tether_benches::frames::{ascii_text, masked_frames, mixed_text};
 use tether_benches::framing::{Decoder, Encoder, Lib};
+use tether_testkit::{BINARY, TEXT};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

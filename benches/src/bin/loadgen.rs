@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tether_benches::frames::{encode_frame, parse_header, KeySeq, BINARY};
 use tether_benches::handshake::{client_request, head_end};
 use tether_benches::stats::percentile;
+use tether_testkit::{parse_header, Chunker, Frame, BINARY};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -147,10 +147,10 @@ impl FrameCounter {
 
 fn message_batch(size: usize, count: usize) -> Vec<u8> {
     let payload = vec![0x61u8; size];
-    let mut keys = KeySeq::new(7);
+    let mut keys = Chunker::new(7, 0);
     let mut out = Vec::new();
     for _ in 0..count {
-        encode_frame(&mut out, BINARY, &payload, Some(keys.next_key()));
+        Frame::new(BINARY, &payload).mask(Some(keys.mask_key())).encode_into(&mut out);
     }
     out
 }

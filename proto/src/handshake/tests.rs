@@ -10,24 +10,11 @@ use alloc::vec::Vec;
 use super::*;
 use crate::config::{Config, Role};
 use crate::error::HandshakeError;
-use crate::rng::{Rng, SeededRng};
+use crate::rng::SeededRng;
+use tether_testkit::Chunker;
 
 fn seeded(seed: u64) -> Config {
     Config::builder().rng(Arc::new(SeededRng::new(seed))).build().unwrap()
-}
-
-/// Splits `data` into random chunks of 1..=max bytes, drawn from `rng`.
-fn chunks<'a>(data: &'a [u8], rng: &SeededRng, max: usize) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let mut b = [0u8; 1];
-        rng.fill(&mut b);
-        let n = (b[0] as usize % max + 1).min(rest.len());
-        out.push(&rest[..n]);
-        rest = &rest[n..];
-    }
-    out
 }
 
 /// Key / accept pair quoted in many references (e.g. Wikipedia's WebSocket article).
@@ -189,7 +176,6 @@ fn client_server_round_trip() {
 #[test]
 fn random_chunking_is_equivalent() {
     let frames = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58\x88\x80\x01\x02\x03\x04";
-    let rng = SeededRng::new(42);
     let wire = [&chromium_request()[..], frames].concat();
     let mut client =
         ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
@@ -200,9 +186,10 @@ fn random_chunking_is_equivalent() {
     let client_wire = [response.as_bytes(), frames].concat();
     for round in 0..200 {
         let max = [1, 3, 17, 64, 512][round % 5];
+        let mut chunker = Chunker::new(42 + round as u64, max);
         let mut hs = ServerHandshake::new(Config::default());
         let mut done = false;
-        for c in chunks(&wire, &rng, max) {
+        for c in chunker.split(&wire) {
             done = hs.receive(c).unwrap().is_some();
         }
         assert!(done);
@@ -211,7 +198,7 @@ fn random_chunking_is_equivalent() {
 
         let mut hs =
             ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
-        for c in chunks(&client_wire, &rng, max) {
+        for c in chunker.split(&client_wire) {
             done = hs.receive(c).unwrap().is_some();
         }
         assert!(done);

@@ -59,7 +59,7 @@
 //! - **inputs** tell the engine what happened: [`read_buf`] + [`commit_read`],
 //!   [`read_buf_uninit`] + [`commit_appended`], [`receive`], [`receive_eof`] (the transport's
 //!   read side ended), [`handle_timeout`];
-//! - **commands** ask it to do something: [`send`], [`send_text`], [`send_binary`],
+//! - **commands** ask it to do something: [`send`], [`send_text`], [`send_bytes`],
 //!   [`close`]. Misuse — a control payload over 125 bytes, a close code that may not be sent,
 //!   a reason over 123 bytes, anything after our close — is a [`SendError`] returned by the
 //!   call itself, never an event, and nothing is queued;
@@ -124,7 +124,7 @@
 //! over 2 KiB is queued by reference and written from the caller's buffer, never copied.
 //! Anything smaller is copied next to its header anyway (one contiguous chunk, fewer
 //! iovecs), so for small messages building the `Bytes` — an allocation, or a clone and a
-//! drop, two atomic updates — buys nothing. [`send_text`] and [`send_binary`] skip it: they
+//! drop, two atomic updates — buys nothing. [`send_text`] and [`send_bytes`] skip it: they
 //! copy the caller's slice straight into the transmit queue (a client masks in that same
 //! copy), always, also when large. Both paths share the framing code and put identical
 //! bytes on the wire.
@@ -261,7 +261,7 @@
 //! [`handle_timeout`]: crate::Connection::handle_timeout
 //! [`send`]: crate::Connection::send
 //! [`send_text`]: crate::Connection::send_text
-//! [`send_binary`]: crate::Connection::send_binary
+//! [`send_bytes`]: crate::Connection::send_bytes
 //! [`close`]: crate::Connection::close
 //! [`poll_event`]: crate::Connection::poll_event
 //! [`poll_transmit`]: crate::Connection::poll_transmit

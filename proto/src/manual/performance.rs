@@ -156,7 +156,7 @@
 //! that many bytes of whole frames merged with a frame in progress.
 //!
 //! **Borrowed sends build no `Bytes`** (`610dd84`): [`send_text`](crate::Connection::send_text)
-//! and [`send_binary`](crate::Connection::send_binary) copy the caller's slice straight into
+//! and [`send_bytes`](crate::Connection::send_bytes) copy the caller's slice straight into
 //! the queue (masking in that copy for a client). At `a304cfa`: 16 B client encode 10.8 ns
 //! borrowed against 21.0 ns owned, where the owned figure includes the clone a caller pays
 //! to keep its own `Bytes`. `c089564` inlined their one-frame case, leaving fragmenting out
@@ -168,7 +168,7 @@
 //! had over half the time in `getrandom`, one system call per 16 frames with the earlier
 //! 64-byte key cache. A client connection now seeds a ChaCha12 stream with 32 bytes from the
 //! configured [`Rng`](crate::Rng) and reseeds every 16 384 keys (64 KiB of key stream, the
-//! interval `rand`'s thread-local generator uses). Encode 16 B: `send_binary` 33.7 → 13 ns,
+//! interval `rand`'s thread-local generator uses). Encode 16 B: `send_bytes` 33.7 → 13 ns,
 //! `send(Message)` 49.5 → 30 ns (`framing_profile`, 10 M frames). The stream is boxed on
 //! first use, so a server connection, which never masks, carries one empty pointer instead
 //! of the old 72-byte cache.
