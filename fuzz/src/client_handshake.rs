@@ -1,7 +1,10 @@
 //! Target `client_handshake`: arbitrary bytes as the response to a real `ClientHandshake`,
 //! and requests built from input fields checked end to end against our server.
 
-use tether_proto::{AcceptOptions, ClientHandshake, ClientRequest, Config, HandshakeError, Role, ServerHandshake};
+use tether_proto::{
+    AcceptOptions, ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError, Instant, Role, ServerHandshake,
+    Transmit,
+};
 use tether_testkit::Chunker;
 
 use super::drive::drain;
@@ -46,7 +49,7 @@ pub(crate) fn accept_for(request: &[u8]) -> String {
         return hit;
     }
     let mut server = ServerHandshake::new(Config::default());
-    let parsed = server.receive(request).map(|r| r.is_some());
+    let parsed = server.receive(Instant::ZERO, request).map(|r| r.is_some());
     assert_eq!(parsed, Ok(true), "our server rejects our client's request:\n{}", String::from_utf8_lossy(request));
     let mut conn = server.accept(&AcceptOptions::default()).expect("default accept");
     let mut response = Vec::new();
@@ -81,7 +84,8 @@ pub fn client_handshake(data: &[u8]) {
     let config = client_config(limit, max_headers);
     let request = ClientRequest::from_url("ws://example.com/chat").expect("a valid URL");
     let mut hs = ClientHandshake::new(request, config.clone()).expect("a valid request");
-    let request_bytes = hs.request_bytes().to_vec();
+    let mut request_bytes = Vec::new();
+    hs.drain_transmit(&mut request_bytes);
     let tail = c.rest();
     let template = RESPONSES[usize::from(mode / 5) % RESPONSES.len()];
     let input: Vec<u8> = match mode % 5 {
@@ -108,7 +112,7 @@ pub fn client_handshake(data: &[u8]) {
     let mut done = false;
     while fed < input.len() {
         let n = chunker.next(input.len() - fed);
-        let result = hs.receive(&input[fed..fed + n]).map(|r| r.is_some());
+        let result = hs.receive(Instant::ZERO, &input[fed..fed + n]).map(|r| r.is_some());
         fed += n;
         match result {
             Ok(true) => {
@@ -121,7 +125,7 @@ pub fn client_handshake(data: &[u8]) {
             ),
             Err(e) => {
                 tally("client handshake: ", &e);
-                let again = hs.receive(&input[fed..]).map(|r| r.is_some());
+                let again = hs.receive(Instant::ZERO, &input[fed..]).map(|r| r.is_some());
                 assert_eq!(again, Err(e.clone()), "the error did not stick");
                 assert_eq!(hs.into_connection().err(), Some(e), "into_connection after an error");
                 return;
@@ -131,14 +135,14 @@ pub fn client_handshake(data: &[u8]) {
     if !done {
         assert_eq!(
             hs.into_connection().err(),
-            Some(HandshakeError::Incomplete),
+            Some(HandshakeError::ApiMisuse(ApiMisuse::Incomplete)),
             "into_connection() before the response was complete"
         );
         return;
     }
     if chunking & 0x40 != 0 && fed < input.len() {
         let n = chunker.next(input.len() - fed);
-        let more = hs.receive(&input[fed..fed + n]).map(|r| r.is_some());
+        let more = hs.receive(Instant::ZERO, &input[fed..fed + n]).map(|r| r.is_some());
         assert_eq!(more, Ok(true), "receive after completion");
         fed += n;
     }
@@ -165,7 +169,7 @@ pub(crate) fn client_build(mode: u8, rest: &[u8]) {
         match ClientRequest::from_url(field(0)) {
             Ok(r) => r,
             Err(e) => {
-                assert!(matches!(e, HandshakeError::InvalidUrl(_)), "from_url failed with {e:?}");
+                assert!(matches!(e, HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(_))), "from_url failed with {e:?}");
                 return;
             }
         }
@@ -190,13 +194,19 @@ pub(crate) fn client_build(mode: u8, rest: &[u8]) {
         Err(e) => {
             tally("client build: ", &e);
             assert!(
-                matches!(e, HandshakeError::InvalidHeader(_) | HandshakeError::InvalidUrl(_)),
+                matches!(
+                    e,
+                    HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(_))
+                        | HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(_))
+                ),
                 "ClientHandshake::new failed with {e:?}"
             );
             return;
         }
     };
-    let bytes = hs.request_bytes().to_vec();
+    let mut hs = hs;
+    let mut bytes = Vec::new();
+    hs.drain_transmit(&mut bytes);
     let mut lines = written_head_lines(&bytes, "request");
     assert_eq!(head_end(&bytes), Some(bytes.len()), "an empty line inside the request head");
     let request_line = lines.remove(0);
@@ -205,7 +215,7 @@ pub(crate) fn client_build(mode: u8, rest: &[u8]) {
         5 + usize::from(origin.is_some()) + usize::from(!protocols.is_empty()) + usize::from(header.is_some());
     assert_eq!(lines.len(), expected_lines, "request header lines (injection?)");
     let mut server = ServerHandshake::new(Config::default());
-    let parsed = server.receive(&bytes).map(|r| r.cloned());
+    let parsed = server.receive(Instant::ZERO, &bytes).map(|r| r.cloned());
     let req = match parsed {
         Ok(Some(req)) => req,
         other => panic!("our server rejects our client's request: {other:?}\n{}", String::from_utf8_lossy(&bytes)),
@@ -224,7 +234,7 @@ pub(crate) fn client_build(mode: u8, rest: &[u8]) {
     let mut response = Vec::new();
     drain(&mut conn, &mut Chunker::mixed(3, 0), &mut response);
     let mut hs = hs;
-    let got = hs.receive(&response).map(|r| r.map(|r| r.protocol().map(String::from)));
+    let got = hs.receive(Instant::ZERO, &response).map(|r| r.map(|r| r.protocol().map(String::from)));
     assert_eq!(got, Ok(Some(protocols.last().map(|p| String::from(*p)))), "our client rejects our server's response");
     tally("client build: ", &"complete");
     let client = hs.into_connection().expect("complete");

@@ -1,7 +1,7 @@
 //! Target `server_handshake`: arbitrary bytes as an upgrade request (raw, after a real
 //! client's prefix, or after a whole real request), then accept or reject.
 
-use tether_proto::{AcceptOptions, HandshakeError, ServerHandshake};
+use tether_proto::{AcceptOptions, ApiMisuse, HandshakeError, Instant, ServerHandshake, Transmit};
 use tether_testkit::Chunker;
 
 use super::drive::drain;
@@ -79,7 +79,7 @@ pub fn server_handshake(data: &[u8]) {
     let mut complete = false;
     while fed < input.len() {
         let n = chunker.next(input.len() - fed);
-        let result = hs.receive(&input[fed..fed + n]).map(|r| r.is_some());
+        let result = hs.receive(Instant::ZERO, &input[fed..fed + n]).map(|r| r.is_some());
         fed += n;
         match result {
             Ok(true) => {
@@ -91,9 +91,12 @@ pub fn server_handshake(data: &[u8]) {
             }
             Err(e) => {
                 tally("server handshake: ", &e);
-                let again = hs.receive(&input[fed..]).map(|r| r.is_some());
+                let again = hs.receive(Instant::ZERO, &input[fed..]).map(|r| r.is_some());
                 assert_eq!(again, Err(e.clone()), "the error did not stick");
-                match ServerHandshake::error_response(&e) {
+                assert!(hs.should_close(), "a failed request does not say to close");
+                let mut response = Vec::new();
+                hs.drain_transmit(&mut response);
+                match (!response.is_empty()).then_some(response) {
                     Some(response) => {
                         let status = e
                             .http_status()
@@ -110,7 +113,7 @@ pub fn server_handshake(data: &[u8]) {
         assert!(hs.request().is_none());
         assert_eq!(
             hs.accept(&AcceptOptions::new()).err(),
-            Some(HandshakeError::Incomplete),
+            Some(HandshakeError::ApiMisuse(ApiMisuse::Incomplete)),
             "accept before a complete request"
         );
         return;
@@ -118,7 +121,7 @@ pub fn server_handshake(data: &[u8]) {
     // Bytes fed after completion are kept for the connection too.
     if chunking & 0x40 != 0 && fed < input.len() {
         let n = chunker.next(input.len() - fed);
-        let more = hs.receive(&input[fed..fed + n]).map(|r| r.is_some());
+        let more = hs.receive(Instant::ZERO, &input[fed..fed + n]).map(|r| r.is_some());
         assert_eq!(more, Ok(true), "receive after completion");
         fed += n;
     }
@@ -140,7 +143,10 @@ pub fn server_handshake(data: &[u8]) {
     if action & 1 == 1 {
         let status = [0u16, 99, 100, 101, 403, 999, 1000, 65535][usize::from((action >> 1) & 7)];
         let body = action_body(action);
-        let response = hs.reject(status, body);
+        hs.reject(status, body);
+        assert!(hs.should_close(), "a refusal does not say to close");
+        let mut response = Vec::new();
+        hs.drain_transmit(&mut response);
         let sent = if (100..=999).contains(&status) { status } else { 500 };
         let lines = check_response_head(&response, sent, "reject");
         assert!(response.ends_with(body), "reject: body missing");
@@ -174,7 +180,11 @@ pub fn server_handshake(data: &[u8]) {
         Err(e) => {
             assert!(!expect_ok, "accept with {options:?} failed with {e:?} (offered {offered:?})");
             assert!(
-                matches!(e, HandshakeError::ProtocolNotOffered(_) | HandshakeError::InvalidHeader(_)),
+                matches!(
+                    e,
+                    HandshakeError::ApiMisuse(ApiMisuse::ProtocolNotOffered(_))
+                        | HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(_))
+                ),
                 "accept failed with an unexpected error {e:?}"
             );
             return;

@@ -5,24 +5,14 @@
 
 use tether_proto::{
     AcceptOptions, ClientHandshake, ClientRequest, CloseCode, Config, Connection, Event, Instant, Message,
-    ServerHandshake,
+    ServerHandshake, Transmit,
 };
 
-/// Everything `conn` wants to send, as one buffer.
-fn drain(conn: &mut Connection) -> Vec<u8> {
+/// Everything an engine wants to send, as one buffer.
+fn drain(engine: &mut impl Transmit) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let mut chunks = [&[][..]; 16];
-        let n = conn.poll_transmit(&mut chunks);
-        if n == 0 {
-            return out;
-        }
-        let len: usize = chunks[..n].iter().map(|c| c.len()).sum();
-        for c in &chunks[..n] {
-            out.extend_from_slice(c);
-        }
-        conn.consume_transmit(len);
-    }
+    engine.drain_transmit(&mut out);
+    out
 }
 
 /// Hand `from`'s output to `to` and print what `to` sees.
@@ -44,11 +34,12 @@ fn main() {
     let request = ClientRequest::from_url("ws://localhost/chat").unwrap().protocol("chat.v1");
     let mut client_hs = ClientHandshake::new(request, Config::default()).unwrap();
     let mut server_hs = ServerHandshake::new(Config::default());
-    let request = server_hs.receive(client_hs.request_bytes()).unwrap().expect("the whole request arrived");
+    let request_bytes = drain(&mut client_hs);
+    let request = server_hs.receive(now, &request_bytes).unwrap().expect("the whole request arrived");
     println!("server sees: {} {} protocols {:?}", request.method(), request.uri(), request.protocols());
     let mut server = server_hs.accept(&AcceptOptions::new().protocol("chat.v1")).unwrap();
     let response = drain(&mut server);
-    client_hs.receive(&response).unwrap().expect("the whole response arrived");
+    client_hs.receive(now, &response).unwrap().expect("the whole response arrived");
     let mut client = client_hs.into_connection().unwrap();
     println!("handshake done, subprotocol {:?}", client.protocol());
 

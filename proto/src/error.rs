@@ -1,9 +1,11 @@
 //! The engine's error types: `ProtocolError` (the peer broke RFC 6455; each maps to a close
-//! code), `SendError` (a local command was invalid), `HandshakeError` and `ConfigError`.
+//! code), `SendError` (a local command was invalid), `HandshakeError` (with the peer's
+//! faults, `PeerMisbehaved`, apart from the application's, `ApiMisuse`) and `ConfigError`.
 //! No error here ever carries a socket or IO error: the engine does no IO.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::close::CloseCode;
 use crate::handshake::Header;
@@ -118,14 +120,62 @@ pub enum SendError {
     InvalidCloseCode(u16),
 }
 
-/// The opening handshake failed (RFC 6455 §4).
+/// The opening handshake failed (RFC 6455 §4), by kind: the peer's fault, the server's
+/// refusal, the deadline, or the application's own mistake.
 ///
-/// On the server, [`http_status`](HandshakeError::http_status) says which status to answer
-/// with; [`ServerHandshake::error_response`](crate::ServerHandshake::error_response) builds
-/// that response.
+/// On the server, [`http_status`](HandshakeError::http_status) says which status a failed
+/// request is answered with; [`ServerHandshake`](crate::ServerHandshake) queues that
+/// response itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HandshakeError {
+    /// The peer's HTTP head broke RFC 6455 §4 or HTTP/1.1: a server's view of a request, or
+    /// a client's view of a response.
+    #[error(transparent)]
+    PeerMisbehaved(#[from] PeerMisbehaved),
+    /// The server answered with a status other than 101 (a refusal, a redirect — redirects
+    /// are not followed).
+    #[error("server answered with status {status} instead of 101")]
+    UnexpectedStatus {
+        /// The status code.
+        status: u16,
+        /// The response headers.
+        headers: Vec<Header>,
+    },
+    /// The handshake did not complete within
+    /// [`Config::handshake_timeout`](crate::Config::handshake_timeout) (one total deadline
+    /// that arriving bytes do not reset).
+    #[error("the opening handshake did not complete within {after:?}")]
+    Timeout {
+        /// The deadline's length.
+        after: Duration,
+    },
+    /// The application asked for something the handshake cannot do; nothing was sent for it.
+    #[error(transparent)]
+    ApiMisuse(#[from] ApiMisuse),
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with, or `None` for errors that are not
+    /// about a received request.
+    ///
+    /// ```
+    /// use tether_proto::{HandshakeError, PeerMisbehaved};
+    /// assert_eq!(HandshakeError::from(PeerMisbehaved::UnsupportedVersion).http_status(), Some(426));
+    /// assert_eq!(HandshakeError::from(PeerMisbehaved::HeadTooLarge { max: 8192 }).http_status(), Some(431));
+    /// ```
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            HandshakeError::PeerMisbehaved(e) => e.http_status(),
+            _ => None,
+        }
+    }
+}
+
+/// What a peer's HTTP head got wrong (RFC 6455 §4, RFC 9112).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerMisbehaved {
     /// The HTTP head exceeded the byte limit before it ended.
     #[error("handshake head exceeds {max} bytes")]
     HeadTooLarge {
@@ -165,14 +215,6 @@ pub enum HandshakeError {
     /// `Sec-WebSocket-Version` is missing or not 13 (answered with 426).
     #[error("unsupported or missing Sec-WebSocket-Version")]
     UnsupportedVersion,
-    /// The server answered with a status other than 101.
-    #[error("server answered with status {status} instead of 101")]
-    UnexpectedStatus {
-        /// The status code.
-        status: u16,
-        /// The response headers.
-        headers: Vec<Header>,
-    },
     /// `Sec-WebSocket-Accept` is missing or does not match our key (§4.1).
     #[error("missing or wrong Sec-WebSocket-Accept")]
     BadAccept,
@@ -182,11 +224,40 @@ pub enum HandshakeError {
     /// The server answered with an extension we did not offer (§4.1).
     #[error("server answered with extension {0:?}, which was not offered")]
     UnofferedExtension(String),
+}
+
+impl PeerMisbehaved {
+    /// The HTTP status a server answers a request with this fault with, or `None` for the
+    /// faults of a response (a client's view).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            PeerMisbehaved::HeadTooLarge { .. } | PeerMisbehaved::TooManyHeaders { .. } => Some(431),
+            PeerMisbehaved::UnsupportedVersion => Some(426),
+            PeerMisbehaved::MethodNotGet => Some(405),
+            PeerMisbehaved::MalformedHttp(_)
+            | PeerMisbehaved::HttpVersionTooOld
+            | PeerMisbehaved::MissingUpgrade
+            | PeerMisbehaved::MissingConnectionUpgrade
+            | PeerMisbehaved::MissingKey
+            | PeerMisbehaved::InvalidKey
+            | PeerMisbehaved::DuplicateHeader(_) => Some(400),
+            PeerMisbehaved::BadAccept
+            | PeerMisbehaved::UnofferedProtocol(_)
+            | PeerMisbehaved::UnofferedExtension(_) => None,
+        }
+    }
+}
+
+/// A handshake call the application got wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiMisuse {
     /// The accepting application chose a subprotocol the client did not offer.
     #[error("subprotocol {0:?} was not offered by the client")]
     ProtocolNotOffered(String),
     /// An application-supplied header name or value is not allowed (CR, LF, NUL or a
-    /// non-token name), so it cannot be sent without corrupting the HTTP head.
+    /// non-token name, or a header the handshake writes itself), so it cannot be sent
+    /// without corrupting the HTTP head.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
     /// A `ws://` or `wss://` URL could not be parsed.
@@ -195,32 +266,9 @@ pub enum HandshakeError {
     /// The handshake is not complete yet.
     #[error("the handshake is not complete")]
     Incomplete,
-}
-
-impl HandshakeError {
-    /// The HTTP status a server answers this error with, or `None` for errors that are not
-    /// about a received request.
-    ///
-    /// ```
-    /// use tether_proto::HandshakeError;
-    /// assert_eq!(HandshakeError::UnsupportedVersion.http_status(), Some(426));
-    /// assert_eq!(HandshakeError::HeadTooLarge { max: 8192 }.http_status(), Some(431));
-    /// ```
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            HandshakeError::HeadTooLarge { .. } | HandshakeError::TooManyHeaders { .. } => Some(431),
-            HandshakeError::UnsupportedVersion => Some(426),
-            HandshakeError::MethodNotGet => Some(405),
-            HandshakeError::MalformedHttp(_)
-            | HandshakeError::HttpVersionTooOld
-            | HandshakeError::MissingUpgrade
-            | HandshakeError::MissingConnectionUpgrade
-            | HandshakeError::MissingKey
-            | HandshakeError::InvalidKey
-            | HandshakeError::DuplicateHeader(_) => Some(400),
-            _ => None,
-        }
-    }
+    /// The request was already answered (rejected): it cannot be accepted any more.
+    #[error("the request was already answered")]
+    AlreadyAnswered,
 }
 
 /// A [`ConfigBuilder`](crate::ConfigBuilder) setting is out of range.

@@ -15,18 +15,20 @@
 //! cost are in the [`manual`].
 //!
 //! ```
-//! use tether_proto::{ClientHandshake, ClientRequest, Config, Event, Instant, Message, ServerHandshake, AcceptOptions};
+//! use tether_proto::{
+//!     AcceptOptions, ClientHandshake, ClientRequest, Config, Event, Instant, Message, ServerHandshake, Transmit,
+//! };
 //!
 //! let now = Instant::ZERO;
 //! let request = ClientRequest::from_url("ws://example.com/chat").unwrap();
 //! let mut client = ClientHandshake::new(request, Config::default()).unwrap();
 //! let mut server = ServerHandshake::new(Config::default());
 //! // The client's request bytes go to the server...
-//! assert!(server.receive(client.request_bytes()).unwrap().is_some());
+//! assert!(server.receive(now, &drain(&mut client)).unwrap().is_some());
 //! let mut server = server.accept(&AcceptOptions::default()).unwrap();
 //! // ...and the server's 101 response goes back.
 //! let response = drain(&mut server);
-//! client.receive(&response).unwrap().expect("handshake complete");
+//! client.receive(now, &response).unwrap().expect("handshake complete");
 //! let mut client = client.into_connection().unwrap();
 //!
 //! client.send(Message::text("hello")).unwrap();
@@ -36,16 +38,12 @@
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //!
-//! fn drain(conn: &mut tether_proto::Connection) -> Vec<u8> {
+//! // Every engine's output leaves the same way (a real driver writes the chunks of
+//! // `poll_transmit` to its socket instead of copying them).
+//! fn drain(engine: &mut impl Transmit) -> Vec<u8> {
 //!     let mut out = Vec::new();
-//!     loop {
-//!         let mut chunks = [&[][..]; 8];
-//!         let n = conn.poll_transmit(&mut chunks);
-//!         if n == 0 { return out; }
-//!         let len: usize = chunks[..n].iter().map(|c| c.len()).sum();
-//!         for c in &chunks[..n] { out.extend_from_slice(c); }
-//!         conn.consume_transmit(len);
-//!     }
+//!     engine.drain_transmit(&mut out);
+//!     out
 //! }
 //! ```
 #![no_std]
@@ -69,6 +67,7 @@ mod mask;
 mod message;
 mod rng;
 mod time;
+mod transmit;
 mod tx;
 mod utf8;
 
@@ -80,13 +79,14 @@ mod proptests;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
-pub use error::{ConfigError, HandshakeError, ProtocolError, SendError};
+pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
 pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};
 pub use mask::apply_mask;
 pub use message::{Message, Utf8Bytes};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use time::Instant;
+pub use transmit::Transmit;
 pub use utf8::{InvalidUtf8, Utf8Validator};
 
 /// Re-exported so callers can name payload types without depending on `bytes` themselves.

@@ -5,9 +5,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use tether_proto::{ClientHandshake, ClientRequest, Config, HandshakeError};
+use tether_proto::{ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError};
 
-use crate::io::{read_until, with_deadline, write_all};
+use crate::io::{read_until, with_deadline, write_transmit};
 use crate::runtime::{Runtime, Transport};
 use crate::{default_config, Error, WebSocket};
 
@@ -61,7 +61,7 @@ impl<R: Runtime> ClientBuilder<R> {
 
     fn map_request(&mut self, f: impl FnOnce(ClientRequest) -> ClientRequest) {
         // The placeholder is never observed: it is replaced on the next line.
-        let request = std::mem::replace(&mut self.parts.request, Err(HandshakeError::Incomplete));
+        let request = std::mem::replace(&mut self.parts.request, Err(HandshakeError::ApiMisuse(ApiMisuse::Incomplete)));
         self.parts.request = request.map(f);
     }
 
@@ -160,10 +160,12 @@ where
 {
     let timeout = config.handshake_timeout();
     let mut handshake = ClientHandshake::new(request, config)?;
-    with_deadline(&mut timer, write_all(&mut io, handshake.request_bytes()))
+    let epoch = R::now();
+    with_deadline(&mut timer, write_transmit(&mut io, &mut handshake))
         .await
         .ok_or(Error::HandshakeTimeout(timeout))??;
-    read_until(&mut io, &mut timer, |chunk| handshake.receive(chunk).map(|done| done.map(drop)).transpose())
+    let now = || tether_proto::Instant::from_duration(R::now().saturating_duration_since(epoch));
+    read_until(&mut io, &mut timer, |chunk| handshake.receive(now(), chunk).map(|done| done.map(drop)).transpose())
         .await
         .ok_or(Error::HandshakeTimeout(timeout))???;
     let connection = handshake.into_connection()?;

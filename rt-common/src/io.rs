@@ -7,6 +7,7 @@ use std::pin::{pin, Pin};
 use std::task::Poll;
 
 use futures_io::{AsyncRead, AsyncWrite};
+use tether_proto::Transmit;
 
 /// `f`'s output, or `None` if `timer` fires first.
 pub(crate) async fn with_deadline<F: Future, D: Future + Unpin>(timer: &mut D, f: F) -> Option<F::Output> {
@@ -23,14 +24,18 @@ pub(crate) async fn with_deadline<F: Future, D: Future + Unpin>(timer: &mut D, f
     .await
 }
 
-/// Write all of `data` and flush.
-pub(crate) async fn write_all<T: AsyncWrite + Unpin>(io: &mut T, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        let n = poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, data)).await?;
+/// Write everything an engine has queued (a handshake's request or answer) and flush.
+pub(crate) async fn write_transmit<T: AsyncWrite + Unpin>(io: &mut T, engine: &mut impl Transmit) -> io::Result<()> {
+    loop {
+        let mut chunks = [&[][..]; 1];
+        if engine.poll_transmit(&mut chunks) == 0 {
+            break;
+        }
+        let n = poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, chunks[0])).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        data = &data[n..];
+        engine.consume_transmit(n);
     }
     poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
 }

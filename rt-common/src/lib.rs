@@ -68,8 +68,8 @@ pub use split::{Reader, Sender};
 pub use websocket::WebSocket;
 
 pub use tether_proto::{
-    AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder, Connection,
-    HandshakeError, Header, Message, ProtocolError, Request, SendError, State, Utf8Bytes,
+    AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder, Connection,
+    HandshakeError, Header, Message, PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
 };
 
 /// The engine crate, for what is not re-exported here.
@@ -104,9 +104,9 @@ pub fn default_config() -> Config {
 macro_rules! adapter_surface {
     ($rt:ty, $tcp:ty, $name:literal, S: $($bound:tt)+) => {
         pub use $crate::{
-            default_config, proto, AcceptOptions, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config,
-            ConfigBuilder, Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
-            ProtocolError, Request, SendError, State, Utf8Bytes,
+            default_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
+            Config, ConfigBuilder, Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
+            PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
         };
 
         #[doc = concat!("A WebSocket connection over a ", $name, " stream `S` (TCP by default). See")]

@@ -5,9 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use tether_proto::{AcceptOptions, Config, HandshakeError, Header, Request, ServerHandshake};
+use tether_proto::{AcceptOptions, Config, Header, Request, ServerHandshake, Transmit};
 
-use crate::io::{drain, read_until, shutdown, with_deadline, write_all};
+use crate::io::{drain, read_until, shutdown, with_deadline, write_transmit};
 use crate::runtime::{Runtime, Transport};
 use crate::{default_config, Error, HandshakeLimit, HandshakePermit, WebSocket};
 
@@ -132,17 +132,19 @@ where
         let mut timer = R::sleep_until(R::now() + timeout);
         let mut io = R::wrap(stream);
         let mut handshake = ServerHandshake::new(config);
-        let received = read_until(&mut io, &mut timer, |chunk| match handshake.receive(chunk) {
-            Ok(Some(_)) => Some(Ok(())),
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .await
-        .ok_or(Error::HandshakeTimeout(timeout))??;
+        let epoch = R::now();
+        let received =
+            read_until(&mut io, &mut timer, |chunk| match handshake.receive(engine_now::<R>(epoch), chunk) {
+                Ok(Some(_)) => Some(Ok(())),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .await
+            .ok_or(Error::HandshakeTimeout(timeout))??;
         if let Err(e) = received {
             // Boxed: the error path's state (response, linger timer, drain buffer) is not
             // carried by every pending handshake's future.
-            Box::pin(respond_and_linger::<_, R>(&mut io, &mut timer, &e)).await;
+            Box::pin(respond_and_linger::<_, R>(&mut io, &mut timer, &mut handshake)).await;
             return Err(Error::Handshake(e));
         }
         Ok(Upgrade { parts: Box::new(Parts { io, handshake, timer, timeout, permit }) })
@@ -251,10 +253,10 @@ where
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), Error> {
         Box::pin(async move {
-            let Parts { mut io, handshake, mut timer, timeout, permit } = *self.parts;
-            let response = handshake.reject(status, body);
+            let Parts { mut io, mut handshake, mut timer, timeout, permit } = *self.parts;
+            handshake.reject(status, body);
             let result = with_deadline(&mut timer, async {
-                write_all(&mut io, &response).await?;
+                write_transmit(&mut io, &mut handshake).await?;
                 shutdown(&mut io).await;
                 Ok::<(), Error>(())
             })
@@ -267,18 +269,27 @@ where
     }
 }
 
+/// The engine's time for a handshake whose clock started at `epoch`.
+fn engine_now<R: Runtime>(epoch: std::time::Instant) -> tether_proto::Instant {
+    tether_proto::Instant::from_duration(R::now().saturating_duration_since(epoch))
+}
+
 /// After an invalid request: write its error response (400, 405, 426, 431), shut the
 /// stream down and drain briefly so the response is not destroyed by a reset — all within
 /// the handshake deadline. Before the 101, a connection holds only the handshake's header
 /// buffer (grown with what arrived, capped at
 /// [`Config::max_handshake_bytes`](tether_proto::Config::max_handshake_bytes)); this
 /// path's buffers exist only while it runs.
-async fn respond_and_linger<T: Transport, R: Runtime>(io: &mut T, timer: &mut R::Sleep, error: &HandshakeError) {
-    let Some(response) = ServerHandshake::error_response(error) else {
+async fn respond_and_linger<T: Transport, R: Runtime>(
+    io: &mut T,
+    timer: &mut R::Sleep,
+    handshake: &mut ServerHandshake,
+) {
+    if handshake.buffered_transmit() == 0 {
         return;
-    };
+    }
     let _ = with_deadline(timer, async {
-        if write_all(io, &response).await.is_ok() {
+        if write_transmit(io, handshake).await.is_ok() {
             shutdown(io).await;
             let mut linger = R::sleep_until(R::now() + LINGER_TIME);
             with_deadline(&mut linger, drain(io, LINGER_DRAIN)).await;

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::time::Instant;
 
-use tether_rt::{Bytes, HandshakeError};
+use tether_rt::{Bytes, HandshakeError, PeerMisbehaved};
 
 use super::*;
 
@@ -60,7 +60,10 @@ fn client_rejects_a_response_head_of_one_mib() {
         let start = Instant::now();
         let result = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await;
         assert!(
-            matches!(result, Err(Error::Handshake(HandshakeError::HeadTooLarge { .. }))),
+            matches!(
+                result,
+                Err(Error::Handshake(HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { .. })))
+            ),
             "expected HeadTooLarge, got {result:?}"
         );
         assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
@@ -85,7 +88,10 @@ fn client_rejects_ten_thousand_response_headers() {
         assert!(
             matches!(
                 result,
-                Err(Error::Handshake(HandshakeError::TooManyHeaders { .. } | HandshakeError::HeadTooLarge { .. }))
+                Err(Error::Handshake(
+                    HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { .. })
+                        | HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { .. })
+                ))
             ),
             "{result:?}"
         );

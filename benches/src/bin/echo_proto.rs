@@ -13,7 +13,7 @@ use std::io::IoSlice;
 use std::time::Instant as Clock;
 
 use tether_benches::serve::serve;
-use tether_proto::{AcceptOptions, Config, Connection, Event, Instant, ServerHandshake};
+use tether_proto::{AcceptOptions, Config, Connection, Event, Instant, ServerHandshake, Transmit};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -30,13 +30,13 @@ async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
         if n == 0 {
             return Ok(());
         }
-        match handshake.receive(&head[..n]) {
+        match handshake.receive(now(), &head[..n]) {
             Ok(Some(_request)) => break,
             Ok(None) => {}
-            Err(e) => {
-                if let Some(response) = ServerHandshake::error_response(&e) {
-                    stream.write_all(&response).await?;
-                }
+            Err(_) => {
+                let mut response = Vec::new();
+                handshake.drain_transmit(&mut response);
+                stream.write_all(&response).await?;
                 return Ok(());
             }
         }

@@ -1298,7 +1298,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     let mut bytes = request.to_vec();
     bytes.extend(client_frame(true, PING, b"p"));
     let mut hs = crate::ServerHandshake::new(test_config());
-    assert!(hs.receive(&bytes).unwrap().is_some());
+    assert!(hs.receive(Instant::ZERO, &bytes).unwrap().is_some());
     let mut conn = hs.accept(&crate::AcceptOptions::new()).unwrap();
     assert_eq!(conn.poll_event(), Some(Event::Message(Message::Ping(Bytes::from_static(b"p")))));
     // Written one byte at a time, so the pong is due while the response is half written.

@@ -14,7 +14,9 @@ use super::http::{self, Progress};
 use super::{accept_key, url, Header};
 use crate::config::{Config, Role};
 use crate::connection::Connection;
-use crate::error::HandshakeError;
+use crate::error::{ApiMisuse, HandshakeError, PeerMisbehaved};
+use crate::time::Instant;
+use crate::transmit::{Deadline, Outbox, Transmit};
 
 /// Headers the request writes itself; [`ClientRequest::header`] may not add them again.
 /// `Sec-WebSocket-Extensions` is here because the client offers no extension yet and fails
@@ -62,15 +64,15 @@ impl ClientRequest {
     /// 80 (`ws`) or 443 (`wss`); the path defaults to `/` and the query is kept.
     ///
     /// # Errors
-    /// [`HandshakeError::InvalidUrl`] for another scheme, a fragment (§3 forbids them),
+    /// [`ApiMisuse::InvalidUrl`] for another scheme, a fragment (§3 forbids them),
     /// userinfo (`user:pass@`; send an `Authorization` header instead), whitespace, control
     /// or non-ASCII characters, or an invalid host or port.
     ///
     /// ```
-    /// use tether_proto::{ClientRequest, HandshakeError};
+    /// use tether_proto::{ApiMisuse, ClientRequest, HandshakeError};
     /// let req = ClientRequest::from_url("ws://[::1]:9001").unwrap();
     /// assert_eq!((req.host(), req.port(), req.path()), ("::1", 9001, "/"));
-    /// assert!(matches!(ClientRequest::from_url("ws://h/#x"), Err(HandshakeError::InvalidUrl(_))));
+    /// assert!(matches!(ClientRequest::from_url("ws://h/#x"), Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(_)))));
     /// ```
     pub fn from_url(url: &str) -> Result<ClientRequest, HandshakeError> {
         let u = url::parse(url)?;
@@ -193,32 +195,40 @@ impl Response {
 
 /// The client side of the opening handshake.
 ///
-/// Send [`request_bytes`](Self::request_bytes), feed what the server answers to
-/// [`receive`](Self::receive) until it yields the [`Response`], then take the
-/// [`Connection`] with [`into_connection`](Self::into_connection).
+/// Write the request out through [`Transmit`] (`poll_transmit`, `consume_transmit`), feed
+/// what the server answers to [`receive`](Self::receive) until it yields the [`Response`],
+/// then take the [`Connection`] with [`into_connection`](Self::into_connection). The one
+/// total deadline ([`Config::handshake_timeout`]) counts from the first instant given to
+/// `receive` or [`handle_timeout`](Self::handle_timeout).
 ///
 /// ```
-/// use tether_proto::{ClientHandshake, ClientRequest, Config, HandshakeError, ServerHandshake};
+/// use tether_proto::{ClientHandshake, ClientRequest, Config, HandshakeError, Instant, ServerHandshake, Transmit};
+/// let now = Instant::ZERO;
 /// let request = ClientRequest::from_url("ws://localhost:9001/chat").unwrap().protocol("chat");
 /// let mut client = ClientHandshake::new(request, Config::default()).unwrap();
+/// let mut wire = Vec::new();
+/// client.drain_transmit(&mut wire);
 ///
 /// // What the server sees (normally on the other side of a socket).
 /// let mut server = ServerHandshake::new(Config::default());
-/// assert_eq!(server.receive(client.request_bytes()).unwrap().unwrap().protocols(), ["chat"]);
+/// assert_eq!(server.receive(now, &wire).unwrap().unwrap().protocols(), ["chat"]);
 ///
 /// // A server that refuses: the client reports the status, and no connection is made.
-/// let refusal = server.reject(403, b"");
-/// let err = client.receive(&refusal).unwrap_err();
+/// server.reject(403, b"");
+/// let mut refusal = Vec::new();
+/// server.drain_transmit(&mut refusal);
+/// let err = client.receive(now, &refusal).unwrap_err();
 /// assert!(matches!(err, HandshakeError::UnexpectedStatus { status: 403, .. }));
 /// assert!(client.into_connection().is_err());
 /// ```
 #[derive(Debug)]
 pub struct ClientHandshake {
     config: Config,
-    request_bytes: Vec<u8>,
+    outbox: Outbox,
     expected_accept: String,
     protocols: Vec<String>,
     progress: Progress<Response>,
+    deadline: Deadline,
 }
 
 impl ClientHandshake {
@@ -228,33 +238,35 @@ impl ClientHandshake {
     /// set, `Sec-WebSocket-Protocol` (comma-joined) if any, then the extra headers.
     ///
     /// # Errors
-    /// - [`HandshakeError::InvalidHeader`] for a `Host`, `Origin` or extra header that
+    /// - [`ApiMisuse::InvalidHeader`] for a `Host`, `Origin` or extra header that
     ///   cannot be sent (CR, LF, NUL or other control bytes, a non-token name, a name the
     ///   handshake writes itself), or a subprotocol that is not a token or is offered twice;
-    /// - [`HandshakeError::InvalidUrl`] for a path that does not start with `/` or contains
+    /// - [`ApiMisuse::InvalidUrl`] for a path that does not start with `/` or contains
     ///   whitespace, control or non-ASCII bytes, or `#`.
     pub fn new(request: ClientRequest, config: Config) -> Result<ClientHandshake, HandshakeError> {
         let ClientRequest { host_header, path, origin, protocols, headers, .. } = request;
         if host_header.is_empty() || !http::is_field_value(host_header.as_bytes()) {
-            return Err(HandshakeError::InvalidHeader(String::from("Host")));
+            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Host"))));
         }
         // RFC 6455 §3/§4.1: the request-target is the /resource name/, which starts with
         // `/`; anything that could end the request line or smuggle a fragment is refused.
         if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
-            return Err(HandshakeError::InvalidUrl(
+            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(
                 "request path must start with '/' and be visible ASCII without '#'",
-            ));
+            )));
         }
         if let Some(o) = &origin {
             if !http::is_field_value(o.as_bytes()) {
-                return Err(HandshakeError::InvalidHeader(String::from("Origin")));
+                return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Origin"))));
             }
         }
         for (i, p) in protocols.iter().enumerate() {
             // RFC 6455 §4.1 item 10: non-empty tokens, each unique. Offers are few and
             // application-chosen, so the quadratic uniqueness check is fine.
             if !http::is_token(p.as_bytes()) || protocols[..i].contains(p) {
-                return Err(HandshakeError::InvalidHeader(String::from("Sec-WebSocket-Protocol")));
+                return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(
+                    "Sec-WebSocket-Protocol",
+                ))));
             }
         }
         for (name, value) in &headers {
@@ -288,12 +300,30 @@ impl ClientHandshake {
         out.extend_from_slice(b"\r\n");
 
         let progress = Progress::new(config.max_handshake_bytes(), config.max_handshake_headers());
-        Ok(ClientHandshake { config, request_bytes: out, expected_accept, protocols, progress })
+        let deadline = Deadline::new(config.handshake_timeout());
+        let mut outbox = Outbox::default();
+        outbox.push(&out);
+        Ok(ClientHandshake { config, outbox, expected_accept, protocols, progress, deadline })
     }
 
-    /// The request to send, complete (head and final empty line).
-    pub fn request_bytes(&self) -> &[u8] {
-        &self.request_bytes
+    /// Let the deadline fire: once it has passed before a valid response, the handshake
+    /// fails with [`HandshakeError::Timeout`]. Harmless at any other time. The clock starts
+    /// at the first instant given (here or to [`receive`](Self::receive)): give the moment
+    /// the connection attempt began, so that connecting counts too.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline.is_expired(now) && self.progress.head().is_none() {
+            self.progress.fail(HandshakeError::Timeout { after: self.deadline.timeout() });
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called: the deadline,
+    /// until a valid response arrived or the handshake failed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.progress {
+            Progress::Reading(_) => self.deadline.at(),
+            _ => None,
+        }
     }
 
     /// Feed bytes received from the server, in any chunking, under the same byte and line
@@ -305,19 +335,20 @@ impl ClientHandshake {
     /// # Errors
     /// - [`HandshakeError::UnexpectedStatus`] for any status but 101, with the headers
     ///   (redirects are not followed);
-    /// - [`HandshakeError::HttpVersionTooOld`] for an HTTP/1.0 101;
-    /// - [`HandshakeError::MissingUpgrade`] / [`HandshakeError::MissingConnectionUpgrade`]
+    /// - [`PeerMisbehaved::HttpVersionTooOld`] for an HTTP/1.0 101;
+    /// - [`PeerMisbehaved::MissingUpgrade`] / [`PeerMisbehaved::MissingConnectionUpgrade`]
     ///   without the `websocket` / `upgrade` tokens;
-    /// - [`HandshakeError::BadAccept`] for a missing, repeated or wrong
+    /// - [`PeerMisbehaved::BadAccept`] for a missing, repeated or wrong
     ///   `Sec-WebSocket-Accept`;
-    /// - [`HandshakeError::UnofferedExtension`] for any `Sec-WebSocket-Extensions` (we offer
+    /// - [`PeerMisbehaved::UnofferedExtension`] for any `Sec-WebSocket-Extensions` (we offer
     ///   none);
-    /// - [`HandshakeError::UnofferedProtocol`] for a subprotocol we did not offer (any, if
+    /// - [`PeerMisbehaved::UnofferedProtocol`] for a subprotocol we did not offer (any, if
     ///   we offered none), or several;
     /// - the limit and syntax errors of the server side.
     ///
     /// After an error, every call returns the same error.
-    pub fn receive(&mut self, data: &[u8]) -> Result<Option<&Response>, HandshakeError> {
+    pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<Option<&Response>, HandshakeError> {
+        self.handle_timeout(now);
         let (expected, offered) = (&self.expected_accept, &self.protocols);
         self.progress.receive(data, |head, lines| parse_response(head, lines, expected, offered))
     }
@@ -326,7 +357,7 @@ impl ClientHandshake {
     /// negotiated subprotocol.
     ///
     /// # Errors
-    /// [`HandshakeError::Incomplete`] before a valid response (or the `receive` error, if
+    /// [`ApiMisuse::Incomplete`] before a valid response (or the `receive` error, if
     /// the response failed).
     pub fn into_connection(self) -> Result<Connection, HandshakeError> {
         let (response, leftover) = self.progress.into_complete()?;
@@ -351,6 +382,20 @@ impl ClientHandshake {
     }
 }
 
+impl Transmit for ClientHandshake {
+    fn poll_transmit<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
+        self.outbox.poll_transmit(chunks)
+    }
+
+    fn consume_transmit(&mut self, n: usize) {
+        self.outbox.consume_transmit(n);
+    }
+
+    fn buffered_transmit(&self) -> usize {
+        self.outbox.buffered_transmit()
+    }
+}
+
 /// Parses and validates a complete response head. Order: syntax, status (so a 403 is
 /// reported as such whatever else is wrong), version, `Upgrade`, `Connection`, accept key,
 /// extensions, subprotocol.
@@ -364,7 +409,7 @@ fn parse_response(
     let mut parsed = httparse::Response::new(&mut slots);
     match parsed.parse(&head) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::MalformedHttp("incomplete HTTP head")),
+        Ok(_) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("incomplete HTTP head"))),
         Err(e) => return Err(http::malformed(e)),
     }
     let status = parsed.code.unwrap_or_default();
@@ -373,24 +418,26 @@ fn parse_response(
         return Err(HandshakeError::UnexpectedStatus { status, headers });
     }
     if parsed.version != Some(1) {
-        return Err(HandshakeError::HttpVersionTooOld);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
     }
     if !http::has_token(&headers, "Upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
     }
     if !http::has_token(&headers, "Connection", "upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
     }
     let accept_ok = {
         let mut accepts = http::values(&headers, "Sec-WebSocket-Accept");
         matches!((accepts.next(), accepts.next()), (Some(a), None) if http::trim_ows(a) == expected_accept.as_bytes())
     };
     if !accept_ok {
-        return Err(HandshakeError::BadAccept);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
     }
     // RFC 6455 §4.1 item 5: an extension we did not offer fails the connection.
     if let Some(ext) = http::values(&headers, "Sec-WebSocket-Extensions").flat_map(http::split_top_level).next() {
-        return Err(HandshakeError::UnofferedExtension(String::from_utf8_lossy(ext).into_owned()));
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(
+            String::from_utf8_lossy(ext).into_owned(),
+        )));
     }
     // RFC 6455 §4.1 item 6: at most one protocol, and one we offered. A header with an
     // empty value chooses nothing that was offered either.
@@ -407,14 +454,18 @@ fn choose_protocol(headers: &[Header], offered: &[String]) -> Result<Option<Stri
             let p = http::trim_ows(p);
             match offered.iter().find(|o| o.as_bytes() == p) {
                 Some(o) => Some(o.clone()),
-                None => return Err(HandshakeError::UnofferedProtocol(String::from_utf8_lossy(p).into_owned())),
+                None => {
+                    return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(
+                        String::from_utf8_lossy(p).into_owned(),
+                    )))
+                }
             }
         }
         (Some(a), Some(b)) => {
             let mut both = String::from_utf8_lossy(a).into_owned();
             both.push_str(", ");
             both.push_str(&String::from_utf8_lossy(b));
-            return Err(HandshakeError::UnofferedProtocol(both));
+            return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(both)));
         }
     })
 }
@@ -422,6 +473,13 @@ fn choose_protocol(headers: &[Header], offered: &[String]) -> Result<Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything a handshake has queued for the transport.
+    fn request_of(hs: &mut impl Transmit) -> Vec<u8> {
+        let mut out = Vec::new();
+        hs.drain_transmit(&mut out);
+        out
+    }
     use crate::rng::{OsRng, SeededRng};
     use alloc::format;
     use alloc::sync::Arc;
@@ -435,7 +493,7 @@ mod tests {
     }
 
     fn key_of(hs: &ClientHandshake) -> String {
-        let text = core::str::from_utf8(hs.request_bytes()).unwrap();
+        let text = core::str::from_utf8(hs.outbox.queued()).unwrap();
         let line = text.lines().find(|l| l.starts_with("Sec-WebSocket-Key: ")).unwrap();
         String::from(&line["Sec-WebSocket-Key: ".len()..])
     }
@@ -455,7 +513,7 @@ mod tests {
     }
 
     fn receive_err(hs: &mut ClientHandshake, bytes: &[u8]) -> HandshakeError {
-        hs.receive(bytes).map(|r| r.is_some()).expect_err("response should be rejected")
+        hs.receive(Instant::ZERO, bytes).map(|r| r.is_some()).expect_err("response should be rejected")
     }
 
     // RFC 6455 §4.1 items 1-9 (and §1.2's sample): the request's exact bytes.
@@ -467,14 +525,14 @@ mod tests {
             .protocol("chat")
             .protocol("superchat")
             .header("X-Trace", "1");
-        let hs = client(req);
+        let mut hs = client(req);
         let key = key_of(&hs);
         let expected = format!(
             "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\
 Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         );
-        assert_eq!(core::str::from_utf8(hs.request_bytes()).unwrap(), expected);
+        assert_eq!(String::from_utf8(request_of(&mut hs)).unwrap(), expected);
         // §4.1 item 7: the key is base64 of 16 bytes.
         let nonce = base64::engine::general_purpose::STANDARD.decode(&key).unwrap();
         assert_eq!(nonce.len(), 16);
@@ -493,14 +551,14 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
             ("ws://[::1]/", "Host: [::1]\r\n"),
             ("ws://10.0.0.1:8080", "Host: 10.0.0.1:8080\r\n"),
         ] {
-            let hs = client(ClientRequest::from_url(url).unwrap());
-            let text = core::str::from_utf8(hs.request_bytes()).unwrap();
+            let mut hs = client(ClientRequest::from_url(url).unwrap());
+            let text = String::from_utf8(request_of(&mut hs)).unwrap();
             assert!(text.contains(host), "{url}: {text}");
         }
         let req = ClientRequest::new("example.com:8080", "/p?q=1");
         assert_eq!((req.host(), req.port(), req.is_secure(), req.path()), ("example.com", 8080, false, "/p?q=1"));
-        let hs = client(req);
-        assert!(hs.request_bytes().starts_with(b"GET /p?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
+        let mut hs = client(req);
+        assert!(request_of(&mut hs).starts_with(b"GET /p?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n"));
         let req = ClientRequest::new("[::1]", "/");
         assert_eq!((req.host(), req.port()), ("::1", 80));
     }
@@ -515,10 +573,10 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         let a = ClientHandshake::new(req.clone(), os.clone()).unwrap();
         let b = ClientHandshake::new(req.clone(), os).unwrap();
         assert_ne!(key_of(&a), key_of(&b));
-        let c = ClientHandshake::new(req.clone(), seeded(1)).unwrap();
-        let d = ClientHandshake::new(req.clone(), seeded(1)).unwrap();
+        let mut c = ClientHandshake::new(req.clone(), seeded(1)).unwrap();
+        let mut d = ClientHandshake::new(req.clone(), seeded(1)).unwrap();
         assert_eq!(key_of(&c), key_of(&d));
-        assert_eq!(c.request_bytes(), d.request_bytes());
+        assert_eq!(request_of(&mut c), request_of(&mut d));
         // Two handshakes on one shared seeded Rng still differ.
         let shared = seeded(2);
         let e = ClientHandshake::new(req.clone(), shared.clone()).unwrap();
@@ -546,13 +604,13 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         for (req, name) in cases {
             assert_eq!(
                 ClientHandshake::new(req, seeded(1)).unwrap_err(),
-                HandshakeError::InvalidHeader(String::from(name))
+                HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(name)))
             );
         }
         for bad in ["", "a b", "a,b", "a\r\n", "é"] {
             assert_eq!(
                 ClientHandshake::new(base().protocol(bad), seeded(1)).unwrap_err(),
-                HandshakeError::InvalidHeader(String::from("Sec-WebSocket-Protocol")),
+                HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Sec-WebSocket-Protocol"))),
                 "{bad:?}"
             );
         }
@@ -561,7 +619,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
             assert!(
                 matches!(
                     ClientHandshake::new(ClientRequest::new("a", path), seeded(1)),
-                    Err(HandshakeError::InvalidUrl(_))
+                    Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(_)))
                 ),
                 "{path:?}"
             );
@@ -574,7 +632,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap().protocol("chat").protocol("v2"));
         let resp =
             response_for(&hs, &["Sec-WebSocket-Protocol: v2", "Server: test", "Date: Mon, 01 Jul 2024 12:00:00 GMT"]);
-        let r = hs.receive(&resp).unwrap().unwrap();
+        let r = hs.receive(Instant::ZERO, &resp).unwrap().unwrap();
         assert_eq!((r.status(), r.protocol(), r.header("server")), (101, Some("v2"), Some("test")));
         assert_eq!(r.headers().len(), 6);
         let conn = hs.into_connection().unwrap();
@@ -585,11 +643,14 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
     #[test]
     fn upgrade_and_connection_tokens() {
         for (extra, want) in [
-            (&["-Upgrade"][..], Some(HandshakeError::MissingUpgrade)),
-            (&["-Upgrade", "Upgrade: h2c"], Some(HandshakeError::MissingUpgrade)),
+            (&["-Upgrade"][..], Some(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade))),
+            (&["-Upgrade", "Upgrade: h2c"], Some(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade))),
             (&["-Upgrade", "Upgrade: WebSocket"], None),
-            (&["-Connection"], Some(HandshakeError::MissingConnectionUpgrade)),
-            (&["-Connection", "Connection: close"], Some(HandshakeError::MissingConnectionUpgrade)),
+            (&["-Connection"], Some(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade))),
+            (
+                &["-Connection", "Connection: close"],
+                Some(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade)),
+            ),
             (&["-Connection", "Connection: keep-alive, UPGRADE"], None),
             (&["-Connection", "Connection: keep-alive", "connection: upgrade"], None),
         ] {
@@ -605,7 +666,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
             let bytes = format!("{}\r\n\r\n", lines.join("\r\n"));
             match want {
                 Some(err) => assert_eq!(receive_err(&mut hs, bytes.as_bytes()), err, "{extra:?}"),
-                None => assert!(hs.receive(bytes.as_bytes()).unwrap().is_some(), "{extra:?}"),
+                None => assert!(hs.receive(Instant::ZERO, bytes.as_bytes()).unwrap().is_some(), "{extra:?}"),
             }
         }
     }
@@ -634,7 +695,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
         let mut resp = response_for(&hs, &[]);
         resp[7] = b'0';
-        assert_eq!(receive_err(&mut hs, &resp), HandshakeError::HttpVersionTooOld);
+        assert_eq!(receive_err(&mut hs, &resp), HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
     }
 
     // Hostile peers B2 / RFC 6455 §4.1 item 4: a missing, wrong or repeated accept fails.
@@ -652,17 +713,25 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
             if extra.len() > 1 {
                 text.insert_str(text.len() - 2, &format!("{}\r\n", extra[1]));
             }
-            assert_eq!(receive_err(&mut hs, text.as_bytes()), HandshakeError::BadAccept, "{extra:?}");
+            assert_eq!(
+                receive_err(&mut hs, text.as_bytes()),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept),
+                "{extra:?}"
+            );
         }
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
         let dup = format!("Sec-WebSocket-Accept: {}", hs.expected_accept());
         let resp = response_for(&hs, &[&dup]);
-        assert_eq!(receive_err(&mut hs, &resp), HandshakeError::BadAccept, "repeated accept");
+        assert_eq!(
+            receive_err(&mut hs, &resp),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept),
+            "repeated accept"
+        );
         // Case matters: base64 is case-sensitive.
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
         let lower = hs.expected_accept().to_ascii_lowercase();
         let text = core::str::from_utf8(&response_for(&hs, &[])).unwrap().replace(hs.expected_accept(), &lower);
-        assert_eq!(receive_err(&mut hs, text.as_bytes()), HandshakeError::BadAccept);
+        assert_eq!(receive_err(&mut hs, text.as_bytes()), HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
     }
 
     // Hostile peers B3 / RFC 6455 §4.1 items 5-6 / RFC 7692 §7.1.2: unoffered protocol or
@@ -671,33 +740,51 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
     fn unoffered_protocol_or_extension_fails() {
         let offered = || ClientRequest::from_url("ws://a/").unwrap().protocol("chat");
         for (req, extra, want) in [
-            (offered(), "Sec-WebSocket-Protocol: mqtt", HandshakeError::UnofferedProtocol(String::from("mqtt"))),
-            (offered(), "Sec-WebSocket-Protocol: Chat", HandshakeError::UnofferedProtocol(String::from("Chat"))),
+            (
+                offered(),
+                "Sec-WebSocket-Protocol: mqtt",
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("mqtt"))),
+            ),
+            (
+                offered(),
+                "Sec-WebSocket-Protocol: Chat",
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("Chat"))),
+            ),
             (
                 offered(),
                 "Sec-WebSocket-Protocol: chat, mqtt",
-                HandshakeError::UnofferedProtocol(String::from("chat, mqtt")),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("chat, mqtt"))),
             ),
-            (offered(), "Sec-WebSocket-Protocol: ", HandshakeError::UnofferedProtocol(String::new())),
+            (
+                offered(),
+                "Sec-WebSocket-Protocol: ",
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::new())),
+            ),
             (
                 ClientRequest::from_url("ws://a/").unwrap(),
                 "Sec-WebSocket-Protocol: chat",
-                HandshakeError::UnofferedProtocol(String::from("chat")),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("chat"))),
             ),
             (
                 offered(),
                 "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7",
-                HandshakeError::UnofferedExtension(String::from("permessage-deflate; server_max_window_bits=7")),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(String::from(
+                    "permessage-deflate; server_max_window_bits=7",
+                ))),
             ),
             (
                 offered(),
                 "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=16",
-                HandshakeError::UnofferedExtension(String::from("permessage-deflate; server_max_window_bits=16")),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(String::from(
+                    "permessage-deflate; server_max_window_bits=16",
+                ))),
             ),
             (
                 offered(),
                 "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=abc",
-                HandshakeError::UnofferedExtension(String::from("permessage-deflate; server_max_window_bits=abc")),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(String::from(
+                    "permessage-deflate; server_max_window_bits=abc",
+                ))),
             ),
         ] {
             let mut hs = client(req);
@@ -706,15 +793,18 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         }
         let mut hs = client(offered());
         let resp = response_for(&hs, &["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: chat"]);
-        assert_eq!(receive_err(&mut hs, &resp), HandshakeError::UnofferedProtocol(String::from("chat, chat")));
+        assert_eq!(
+            receive_err(&mut hs, &resp),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("chat, chat")))
+        );
         // An empty extensions header names no extension.
         let mut hs = client(offered());
         let resp = response_for(&hs, &["Sec-WebSocket-Extensions: , "]);
-        assert!(hs.receive(&resp).unwrap().is_some());
+        assert!(hs.receive(Instant::ZERO, &resp).unwrap().is_some());
         // Offering protocols and getting none back is the application's call, not an error.
         let mut hs = client(offered());
         let resp = response_for(&hs, &[]);
-        assert_eq!(hs.receive(&resp).unwrap().unwrap().protocol(), None);
+        assert_eq!(hs.receive(Instant::ZERO, &resp).unwrap().unwrap().protocol(), None);
     }
 
     // Hostile peers B4: the response head is capped like a request (bytes and lines), while
@@ -724,17 +814,26 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
         let mut big = b"HTTP/1.1 101 Switching Protocols\r\nX: ".to_vec();
         big.resize(1 << 20, b'a');
-        assert_eq!(receive_err(&mut hs, &big), HandshakeError::HeadTooLarge { max: 8192 });
+        assert_eq!(
+            receive_err(&mut hs, &big),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max: 8192 })
+        );
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
         let mut many = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
         for _ in 0..10_000 {
             many.extend_from_slice(b"a: x\r\n");
         }
-        assert_eq!(receive_err(&mut hs, &many), HandshakeError::TooManyHeaders { max: 64 });
+        assert_eq!(
+            receive_err(&mut hs, &many),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 64 })
+        );
         let config = Config::builder().max_handshake_headers(8).rng(Arc::new(SeededRng::new(3))).build().unwrap();
         let mut hs = ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap(), config).unwrap();
         let resp = response_for(&hs, &["A: 1", "B: 2", "C: 3", "D: 4", "E: 5", "F: 6"]);
-        assert_eq!(receive_err(&mut hs, &resp), HandshakeError::TooManyHeaders { max: 8 });
+        assert_eq!(
+            receive_err(&mut hs, &resp),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 8 })
+        );
     }
 
     // Hostile peers A4 mirrored (B4): one byte at a time, with the server's first frame glued
@@ -746,7 +845,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
         let data = [response_for(&hs, &[]), frame.to_vec()].concat();
         let head_len = data.len() - frame.len();
         for (i, b) in data.iter().enumerate() {
-            let done = hs.receive(core::slice::from_ref(b)).unwrap().is_some();
+            let done = hs.receive(Instant::ZERO, core::slice::from_ref(b)).unwrap().is_some();
             assert_eq!(done, i + 1 >= head_len, "byte {i}");
         }
         assert_eq!(hs.leftover(), Some(&frame[..]));
@@ -757,10 +856,10 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
     #[test]
     fn into_connection_before_response_is_incomplete() {
         let hs = client(ClientRequest::from_url("ws://a/").unwrap());
-        assert_eq!(hs.into_connection().unwrap_err(), HandshakeError::Incomplete);
+        assert_eq!(hs.into_connection().unwrap_err(), HandshakeError::ApiMisuse(ApiMisuse::Incomplete));
         let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
-        assert!(hs.receive(b"HTTP/1.1 101 Switching").unwrap().is_none());
-        assert_eq!(hs.into_connection().unwrap_err(), HandshakeError::Incomplete);
+        assert!(hs.receive(Instant::ZERO, b"HTTP/1.1 101 Switching").unwrap().is_none());
+        assert_eq!(hs.into_connection().unwrap_err(), HandshakeError::ApiMisuse(ApiMisuse::Incomplete));
     }
 
     #[test]
@@ -771,7 +870,10 @@ Sec-WebSocket-Protocol: chat, superchat\r\nX-Trace: 1\r\n\r\n"
             b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
         ] {
             let mut hs = client(ClientRequest::from_url("ws://a/").unwrap());
-            assert!(matches!(receive_err(&mut hs, bad), HandshakeError::MalformedHttp(_)), "{bad:?}");
+            assert!(
+                matches!(receive_err(&mut hs, bad), HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp(_))),
+                "{bad:?}"
+            );
         }
     }
 }

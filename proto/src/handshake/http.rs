@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::Header;
-use crate::error::HandshakeError;
+use crate::error::{ApiMisuse, HandshakeError, PeerMisbehaved};
 
 /// Where the head scanner stands. Line ends are `\n`, optionally preceded by `\r`: httparse
 /// accepts bare LF (RFC 9112 §2.2 lets recipients do so), and the scanner must agree with
@@ -96,12 +96,14 @@ impl HeadReader {
             if line_begins {
                 self.header_lines += 1;
                 if self.header_lines > self.max_headers {
-                    return Err(HandshakeError::TooManyHeaders { max: self.max_headers });
+                    return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders {
+                        max: self.max_headers,
+                    }));
                 }
             }
         }
         if data.len() > room {
-            return Err(HandshakeError::HeadTooLarge { max: self.max_bytes });
+            return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max: self.max_bytes }));
         }
         self.append(window);
         Ok(None)
@@ -177,6 +179,21 @@ impl<T> Progress<T> {
         Ok(self.head())
     }
 
+    /// Fail with `e` (a timeout), unless already failed.
+    pub(crate) fn fail(&mut self, e: HandshakeError) {
+        if !matches!(self, Progress::Failed(_)) {
+            *self = Progress::Failed(e);
+        }
+    }
+
+    /// The error, once failed.
+    pub(crate) fn error(&self) -> Option<&HandshakeError> {
+        match self {
+            Progress::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub(crate) fn head(&self) -> Option<&T> {
         match self {
             Progress::Complete { head, .. } => Some(head),
@@ -189,7 +206,7 @@ impl<T> Progress<T> {
         match self {
             Progress::Complete { head, leftover } => Ok((head, leftover)),
             Progress::Failed(e) => Err(e),
-            Progress::Reading(_) => Err(HandshakeError::Incomplete),
+            Progress::Reading(_) => Err(HandshakeError::ApiMisuse(ApiMisuse::Incomplete)),
         }
     }
 
@@ -214,7 +231,7 @@ impl<T> Progress<T> {
 
 /// Maps an httparse error to a static description.
 pub(crate) fn malformed(e: httparse::Error) -> HandshakeError {
-    HandshakeError::MalformedHttp(match e {
+    HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp(match e {
         httparse::Error::HeaderName => "invalid header name",
         httparse::Error::HeaderValue => "invalid header value",
         httparse::Error::NewLine => "invalid line ending",
@@ -222,7 +239,7 @@ pub(crate) fn malformed(e: httparse::Error) -> HandshakeError {
         httparse::Error::Token => "invalid token in start line",
         httparse::Error::TooManyHeaders => "unexpected header line",
         httparse::Error::Version => "invalid HTTP version",
-    })
+    }))
 }
 
 /// Copies parsed headers into owned [`Header`]s whose values share `head` (no copy).
@@ -331,7 +348,7 @@ pub(crate) fn check_extra_header(name: &str, value: &str, reserved: &[&str]) -> 
         || !is_field_value(value.as_bytes())
         || reserved.iter().any(|r| r.eq_ignore_ascii_case(name))
     {
-        return Err(HandshakeError::InvalidHeader(String::from(name)));
+        return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(name))));
     }
     Ok(())
 }
@@ -448,7 +465,7 @@ mod tests {
         let mut long = head[..max - 4].to_vec();
         long.extend_from_slice(b"a\r\n\r\n");
         let mut r = HeadReader::new(max, 64);
-        assert_eq!(r.push(&long), Err(HandshakeError::HeadTooLarge { max }));
+        assert_eq!(r.push(&long), Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max })));
         assert!(r.buf.capacity() <= max);
         assert_eq!(r.scanned, max, "stopped at the cap, did not scan the rest");
     }
@@ -463,7 +480,7 @@ mod tests {
             match r.push(b"a") {
                 Ok(None) => fed += 1,
                 Err(e) => {
-                    assert_eq!(e, HandshakeError::HeadTooLarge { max });
+                    assert_eq!(e, HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max }));
                     break;
                 }
                 Ok(Some(_)) => panic!("no terminator was sent"),
@@ -486,7 +503,7 @@ mod tests {
 
         let mut r = HeadReader::new(8192, 8);
         data.push(b'a');
-        assert_eq!(r.push(&data), Err(HandshakeError::TooManyHeaders { max: 8 }));
+        assert_eq!(r.push(&data), Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 8 })));
         assert_eq!(r.scanned, data.len());
     }
 
@@ -525,7 +542,10 @@ mod tests {
     fn extra_headers_are_checked() {
         assert_eq!(check_extra_header("X-Ok", "v", &["Host"]), Ok(()));
         for (n, v) in [("X-Bad", "a\r\nInjected: 1"), ("Bad Name", "v"), ("", "v"), ("host", "v"), ("X:y", "v")] {
-            assert_eq!(check_extra_header(n, v, &["Host"]), Err(HandshakeError::InvalidHeader(String::from(n))));
+            assert_eq!(
+                check_extra_header(n, v, &["Host"]),
+                Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(n))))
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The server side of the opening handshake (RFC 6455 §4.2): [`ServerHandshake`] reads and
-//! validates a request into a [`Request`], then accepts it (a 101 response and a
-//! [`Connection`]) or rejects it (any status). Head reading and list parsing are in
+//! validates a request into a [`Request`] under its deadline, then accepts it (a 101
+//! response and a [`Connection`]) or rejects it (any status); what it sends leaves through
+//! [`Transmit`]. Head reading and list parsing are in
 //! `http.rs`; the client side is in `client.rs`.
 
 use alloc::format;
@@ -16,7 +17,9 @@ use super::http::{self, Progress};
 use super::{accept_key, Header};
 use crate::config::{Config, Role};
 use crate::connection::Connection;
-use crate::error::HandshakeError;
+use crate::error::{ApiMisuse, HandshakeError, PeerMisbehaved};
+use crate::time::Instant;
+use crate::transmit::{Deadline, Outbox, Transmit};
 
 /// Headers the 101 response writes itself; [`AcceptOptions::header`] may not add them again.
 /// `Sec-WebSocket-Extensions` is here because the engine negotiates no extension yet, so
@@ -87,10 +90,10 @@ impl Request {
     /// UTF-8.
     ///
     /// ```
-    /// use tether_proto::{Config, ServerHandshake};
+    /// use tether_proto::{Config, Instant, ServerHandshake};
     /// let mut hs = ServerHandshake::new(Config::default());
     /// let req = hs
-    ///     .receive(b"GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     .receive(Instant::ZERO, b"GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
     ///                Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     ///                Sec-WebSocket-Version: 13\r\nX-Trace: abc\r\n\r\n")
     ///     .unwrap()
@@ -160,7 +163,7 @@ impl AcceptOptions {
 
     /// Choose `p` as the subprotocol. It must be one the client offered
     /// ([`Request::protocols`]), or [`ServerHandshake::accept`] fails with
-    /// [`HandshakeError::ProtocolNotOffered`] (RFC 6455 §4.2.2: the server selects one of
+    /// [`ApiMisuse::ProtocolNotOffered`] (RFC 6455 §4.2.2: the server selects one of
     /// the client's values).
     pub fn protocol(mut self, p: impl Into<String>) -> Self {
         self.protocol = Some(p.into());
@@ -171,7 +174,7 @@ impl AcceptOptions {
     /// of CR, LF and other control bytes, and the name must not be one the handshake writes
     /// itself (`Upgrade`, `Connection`, `Sec-WebSocket-*`, `Content-Length`,
     /// `Transfer-Encoding`); otherwise `accept` fails with
-    /// [`HandshakeError::InvalidHeader`].
+    /// [`ApiMisuse::InvalidHeader`].
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -186,19 +189,28 @@ impl AcceptOptions {
 /// The server side of the opening handshake.
 ///
 /// Feed received bytes to [`receive`](Self::receive) until it yields the [`Request`], look
-/// at it, then call [`accept`](Self::accept) or [`reject`](Self::reject). If `receive`
-/// fails, send [`error_response`](Self::error_response) and close.
+/// at it, then call [`accept`](Self::accept) (the 101 goes to the new [`Connection`]'s
+/// transmit queue) or [`reject`](Self::reject). Everything the handshake itself sends — a
+/// refusal, or the error response to an invalid request, which `receive` queues on its own —
+/// leaves through [`Transmit`](crate::Transmit) (`poll_transmit`, `consume_transmit`), as a
+/// connection's frames do; once [`should_close`](Self::should_close), write it out and
+/// close the transport.
+///
+/// Time is an argument: the one total deadline
+/// ([`Config::handshake_timeout`], which arriving bytes do not reset) counts from the first
+/// instant given to [`receive`](Self::receive) or [`handle_timeout`](Self::handle_timeout),
+/// and lasts until the 101 is written (the connection carries it on).
 ///
 /// ```
-/// use tether_proto::{AcceptOptions, Config, ServerHandshake};
+/// use tether_proto::{AcceptOptions, Config, Instant, ServerHandshake};
 /// let mut hs = ServerHandshake::new(Config::default());
 /// let request = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
 ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 ///     Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
 ///     Sec-WebSocket-Version: 13\r\n\r\n";
 /// let (head, tail) = request.split_at(40); // bytes may arrive in any chunks
-/// assert!(hs.receive(head).unwrap().is_none());
-/// let req = hs.receive(tail).unwrap().unwrap();
+/// assert!(hs.receive(Instant::ZERO, head).unwrap().is_none());
+/// let req = hs.receive(Instant::ZERO, tail).unwrap().unwrap();
 /// assert_eq!(req.origin(), Some("http://example.com"));
 /// let conn = hs.accept(&AcceptOptions::new().protocol("chat")).unwrap();
 /// assert_eq!(conn.protocol(), Some("chat"));
@@ -213,31 +225,66 @@ impl AcceptOptions {
 pub struct ServerHandshake {
     config: Config,
     progress: Progress<Request>,
+    deadline: Deadline,
+    outbox: Outbox,
+    /// A refusal or an error response is queued: the exchange is over.
+    answered: bool,
 }
 
 impl ServerHandshake {
     /// A server handshake that reads a request under `config`'s limits
     /// ([`max_handshake_bytes`](Config::max_handshake_bytes),
-    /// [`max_handshake_headers`](Config::max_handshake_headers)). The accepted connection
-    /// gets the same `config`.
+    /// [`max_handshake_headers`](Config::max_handshake_headers),
+    /// [`handshake_timeout`](Config::handshake_timeout)). The accepted connection gets the
+    /// same `config`.
     pub fn new(config: Config) -> Self {
         let progress = Progress::new(config.max_handshake_bytes(), config.max_handshake_headers());
-        ServerHandshake { config, progress }
+        let deadline = Deadline::new(config.handshake_timeout());
+        ServerHandshake { config, progress, deadline, outbox: Outbox::default(), answered: false }
     }
 
-    /// Feed received bytes, in any chunking (one byte at a time works, in linear total
-    /// time).
+    /// Feed bytes received at `now`, in any chunking (one byte at a time works, in linear
+    /// total time).
     ///
     /// `Ok(None)`: the head is not complete, feed more. `Ok(Some(request))`: the request
     /// is complete and valid; bytes after the head (the client's first frames) are kept for
     /// the connection, and so are bytes fed after this point.
     ///
     /// # Errors
-    /// The request is over a limit or invalid; answer with
-    /// [`error_response`](Self::error_response). After an error, every call returns the
-    /// same error.
-    pub fn receive(&mut self, data: &[u8]) -> Result<Option<&Request>, HandshakeError> {
-        self.progress.receive(data, parse_request)
+    /// [`HandshakeError::PeerMisbehaved`] for a request over a limit or invalid: its error
+    /// response (400, 405, 426 or 431) is queued for the transport; write it out and close.
+    /// [`HandshakeError::Timeout`] once the deadline has passed (nothing is queued). After an
+    /// error, every call returns the same error.
+    pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<Option<&Request>, HandshakeError> {
+        self.handle_timeout(now);
+        match self.progress.receive(data, parse_request) {
+            Ok(Some(_)) => Ok(self.progress.head()),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.answer_error(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Let the deadline fire: once it has passed before the request was answered, the
+    /// handshake fails with [`HandshakeError::Timeout`] (and
+    /// [`should_close`](Self::should_close) says so). Harmless at any other time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline.is_expired(now) && !self.answered {
+            self.progress.fail(HandshakeError::Timeout { after: self.deadline.timeout() });
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called: the deadline,
+    /// until the request is answered or has failed.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.answered || self.progress.error().is_some() {
+            None
+        } else {
+            self.deadline.at()
+        }
     }
 
     /// The request, once [`receive`](Self::receive) has returned it.
@@ -245,21 +292,37 @@ impl ServerHandshake {
         self.progress.head()
     }
 
+    /// Why the handshake failed, if it has.
+    pub fn error(&self) -> Option<&HandshakeError> {
+        self.progress.error()
+    }
+
+    /// Whether the exchange is over without a connection — the request failed, timed out or
+    /// was [`reject`](Self::reject)ed: write out what is queued, then close the transport.
+    pub fn should_close(&self) -> bool {
+        self.answered || self.progress.error().is_some()
+    }
+
     /// Accept the request: queue the 101 response (with `Sec-WebSocket-Accept`, the chosen
-    /// subprotocol and the extra headers) on a new server [`Connection`], hand it the bytes
-    /// that followed the request, and record the subprotocol.
+    /// subprotocol and the extra headers) on a new server [`Connection`], ahead of any
+    /// frame and bounded by the handshake deadline; hand it the bytes that followed the
+    /// request, and record the subprotocol.
     ///
     /// # Errors
-    /// - [`HandshakeError::Incomplete`] before a complete request (or the `receive` error,
-    ///   if the request failed);
-    /// - [`HandshakeError::ProtocolNotOffered`] if the chosen subprotocol was not offered;
-    /// - [`HandshakeError::InvalidHeader`] for an extra header that cannot be sent.
+    /// - the `receive` error if the request failed, [`HandshakeError::Timeout`] after the
+    ///   deadline, [`ApiMisuse::Incomplete`] before a complete request,
+    ///   [`ApiMisuse::AlreadyAnswered`] after [`reject`](Self::reject);
+    /// - [`ApiMisuse::ProtocolNotOffered`] if the chosen subprotocol was not offered;
+    /// - [`ApiMisuse::InvalidHeader`] for an extra header that cannot be sent.
     pub fn accept(self, options: &AcceptOptions) -> Result<Connection, HandshakeError> {
+        if self.answered && self.progress.error().is_none() {
+            return Err(ApiMisuse::AlreadyAnswered.into());
+        }
         let response = self.response_bytes(options)?;
-        let ServerHandshake { config, progress } = self;
+        let ServerHandshake { config, progress, deadline, .. } = self;
         let (_, leftover) = progress.into_complete()?;
         let mut conn = Connection::new(Role::Server, config);
-        conn.queue_handshake_response(&response, None);
+        conn.queue_handshake_response(&response, deadline.at());
         if !leftover.is_empty() {
             conn.push_leftover(&leftover);
         }
@@ -272,16 +335,16 @@ impl ServerHandshake {
         let request = match &self.progress {
             Progress::Complete { head, .. } => head,
             Progress::Failed(e) => return Err(e.clone()),
-            Progress::Reading(_) => return Err(HandshakeError::Incomplete),
+            Progress::Reading(_) => return Err(ApiMisuse::Incomplete.into()),
         };
         if let Some(p) = &options.protocol {
             if !request.protocols.iter().any(|o| o == p) {
-                return Err(HandshakeError::ProtocolNotOffered(p.clone()));
+                return Err(ApiMisuse::ProtocolNotOffered(p.clone()).into());
             }
             // Offered values came through httparse, so they cannot break the head, but
             // RFC 6455 §4.1 wants a token; refuse to echo anything else.
             if !http::is_token(p.as_bytes()) {
-                return Err(HandshakeError::InvalidHeader(String::from("Sec-WebSocket-Protocol")));
+                return Err(ApiMisuse::InvalidHeader(String::from("Sec-WebSocket-Protocol")).into());
             }
         }
         for (name, value) in &options.headers {
@@ -313,36 +376,42 @@ impl ServerHandshake {
         self.progress.reader().map(|r| r.scanned)
     }
 
-    /// A complete HTTP/1.1 response refusing the upgrade: `status` (e.g. 403 after an
-    /// [`origin`](Request::origin) check), `Content-Length`, `Connection: close`, then
-    /// `body`. Send it, then close the transport.
+    /// Refuse the upgrade: queue a complete HTTP/1.1 response with `status` (e.g. 403 after
+    /// an [`origin`](Request::origin) check), `Content-Length`, `Connection: close`, then
+    /// `body`. Write it out, then close the transport. Only the first answer counts: after
+    /// an error response or an earlier refusal this queues nothing.
     ///
     /// A status outside 100–999 cannot be written on a status line and is sent as 500.
     ///
     /// ```
-    /// use tether_proto::{Config, ServerHandshake};
-    /// let bytes = ServerHandshake::new(Config::default()).reject(403, b"forbidden origin");
+    /// use tether_proto::{Config, ServerHandshake, Transmit};
+    /// let mut hs = ServerHandshake::new(Config::default());
+    /// hs.reject(403, b"forbidden origin");
+    /// let mut bytes = Vec::new();
+    /// hs.drain_transmit(&mut bytes);
     /// assert!(bytes.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
     /// assert!(bytes.ends_with(b"\r\n\r\nforbidden origin"));
+    /// assert!(hs.should_close());
     /// ```
-    pub fn reject(self, status: u16, body: &[u8]) -> Vec<u8> {
-        build_response(status, &[], b"close", body)
+    pub fn reject(&mut self, status: u16, body: &[u8]) {
+        if !self.should_close() {
+            self.outbox.push(&build_response(status, &[], b"close", body));
+            self.answered = true;
+        }
     }
 
-    /// The response for a failed request: [`HandshakeError::http_status`] (400, 405, 426
-    /// or 431), with `Sec-WebSocket-Version: 13` and `Upgrade: websocket` on 426
+    /// Queue the response for a failed request: [`HandshakeError::http_status`] (400, 405,
+    /// 426 or 431), with `Sec-WebSocket-Version: 13` and `Upgrade: websocket` on 426
     /// (RFC 6455 §4.4, RFC 9110 §15.5.22) and `Allow: GET` on 405 (RFC 9110 §15.5.6),
-    /// `Connection: close` (`Upgrade, close` on 426) and an empty body. `None` for errors that
-    /// are not about a received request (client-side or application errors).
-    ///
-    /// ```
-    /// use tether_proto::{HandshakeError, ServerHandshake};
-    /// let bytes = ServerHandshake::error_response(&HandshakeError::UnsupportedVersion).unwrap();
-    /// assert!(bytes.starts_with(b"HTTP/1.1 426 Upgrade Required\r\n"));
-    /// assert!(ServerHandshake::error_response(&HandshakeError::Incomplete).is_none());
-    /// ```
-    pub fn error_response(err: &HandshakeError) -> Option<Vec<u8>> {
-        let status = err.http_status()?;
+    /// `Connection: close` (`Upgrade, close` on 426) and an empty body. Nothing for errors
+    /// that are not about a received request.
+    fn answer_error(&mut self, err: &HandshakeError) {
+        if self.answered {
+            return;
+        }
+        let Some(status) = err.http_status() else {
+            return;
+        };
         let extra: &[(&str, &[u8])] = match status {
             // RFC 9110 §15.5.22: a 426 MUST name the protocol to upgrade to, and §7.8: a
             // sender of Upgrade MUST list `upgrade` in Connection.
@@ -351,7 +420,22 @@ impl ServerHandshake {
             _ => &[],
         };
         let connection: &[u8] = if status == 426 { b"Upgrade, close" } else { b"close" };
-        Some(build_response(status, extra, connection, b""))
+        self.outbox.push(&build_response(status, extra, connection, b""));
+        self.answered = true;
+    }
+}
+
+impl Transmit for ServerHandshake {
+    fn poll_transmit<'a>(&'a mut self, chunks: &mut [&'a [u8]]) -> usize {
+        self.outbox.poll_transmit(chunks)
+    }
+
+    fn consume_transmit(&mut self, n: usize) {
+        self.outbox.consume_transmit(n);
+    }
+
+    fn buffered_transmit(&self) -> usize {
+        self.outbox.buffered_transmit()
     }
 }
 
@@ -376,29 +460,29 @@ fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeE
     let mut parsed = httparse::Request::new(&mut slots);
     match parsed.parse(&head) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::MalformedHttp("incomplete HTTP head")),
+        Ok(_) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("incomplete HTTP head"))),
         Err(e) => return Err(http::malformed(e)),
     }
     let method = parsed.method.unwrap_or_default();
     if method != "GET" {
-        return Err(HandshakeError::MethodNotGet);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
     }
     if parsed.version != Some(1) {
-        return Err(HandshakeError::HttpVersionTooOld);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
     }
     let uri = String::from(parsed.path.unwrap_or_default());
     let headers = http::own_headers(&head, parsed.headers);
 
     match http::values(&headers, "Host").count() {
-        0 => return Err(HandshakeError::MalformedHttp("missing Host header")),
+        0 => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("missing Host header"))),
         1 => {}
-        _ => return Err(HandshakeError::DuplicateHeader("Host")),
+        _ => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host"))),
     }
     if !http::has_token(&headers, "Upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
     }
     if !http::has_token(&headers, "Connection", "upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
     }
     let key = check_key(&headers)?;
     // Every element of every Sec-WebSocket-Version header must be 13, and there must be one.
@@ -407,7 +491,7 @@ fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeE
         versions.peek().is_some() && versions.all(|v| v == b"13")
     };
     if !version_ok {
-        return Err(HandshakeError::UnsupportedVersion);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnsupportedVersion));
     }
 
     let protocols = http::values(&headers, "Sec-WebSocket-Protocol")
@@ -426,16 +510,18 @@ fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeE
 fn check_key(headers: &[Header]) -> Result<String, HandshakeError> {
     let mut keys = http::values(headers, "Sec-WebSocket-Key");
     let key = match (keys.next(), keys.next()) {
-        (None, _) => return Err(HandshakeError::MissingKey),
-        (Some(_), Some(_)) => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
+        (None, _) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingKey)),
+        (Some(_), Some(_)) => {
+            return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Sec-WebSocket-Key")))
+        }
         (Some(k), None) => http::trim_ows(k),
     };
     // 24 characters is the only length that can decode to 16 bytes; checking it first keeps
     // an 8 KiB junk key from being decoded at all.
     if key.len() != 24 || KEY_ENGINE.decode(key).map(|k| k.len()) != Ok(16) {
-        return Err(HandshakeError::InvalidKey);
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::InvalidKey));
     }
-    core::str::from_utf8(key).map(String::from).map_err(|_| HandshakeError::InvalidKey)
+    core::str::from_utf8(key).map(String::from).map_err(|_| HandshakeError::PeerMisbehaved(PeerMisbehaved::InvalidKey))
 }
 
 /// Path and query ranges of a request-target: origin-form `/p?q`, or absolute-form
@@ -457,6 +543,28 @@ fn split_target(uri: &str) -> (Range<usize>, Option<Range<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The response queued for a failed request, if any.
+    fn error_response(err: &HandshakeError) -> Option<Vec<u8>> {
+        let mut hs = server();
+        hs.answer_error(err);
+        let out = request_of(&mut hs);
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The refusal `reject` queues.
+    fn rejected(mut hs: ServerHandshake, status: u16, body: &[u8]) -> Vec<u8> {
+        hs.reject(status, body);
+        assert!(hs.should_close());
+        request_of(&mut hs)
+    }
+
+    /// Everything a handshake has queued for the transport.
+    fn request_of(hs: &mut impl Transmit) -> Vec<u8> {
+        let mut out = Vec::new();
+        hs.drain_transmit(&mut out);
+        out
+    }
 
     const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
 Host: server.example.com\r\n\
@@ -491,7 +599,7 @@ Sec-WebSocket-Version: 13\r\n\r\n";
 
     fn receive_err(bytes: &[u8]) -> HandshakeError {
         let mut hs = server();
-        hs.receive(bytes).map(|r| r.is_some()).expect_err("request should be rejected")
+        hs.receive(Instant::ZERO, bytes).map(|r| r.is_some()).expect_err("request should be rejected")
     }
 
     fn status_line(resp: &[u8]) -> &[u8] {
@@ -517,7 +625,7 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     #[test]
     fn rfc_sample_request_is_parsed() {
         let mut hs = server();
-        let req = hs.receive(RFC_REQUEST).unwrap().unwrap();
+        let req = hs.receive(Instant::ZERO, RFC_REQUEST).unwrap().unwrap();
         assert_eq!(req.method(), "GET");
         assert_eq!(req.uri(), "/chat");
         assert_eq!(req.path(), "/chat");
@@ -537,7 +645,7 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     #[test]
     fn accept_builds_the_rfc_response() {
         let mut hs = server();
-        hs.receive(RFC_REQUEST).unwrap();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
         let bytes = hs.response_bytes(&AcceptOptions::new().protocol("chat")).unwrap();
         assert_eq!(
             bytes,
@@ -555,18 +663,18 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn accept_rejects_unoffered_protocol() {
         let mut hs = server();
-        hs.receive(RFC_REQUEST).unwrap();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
         assert_eq!(
             hs.response_bytes(&AcceptOptions::new().protocol("mqtt")),
-            Err(HandshakeError::ProtocolNotOffered(String::from("mqtt")))
+            Err(HandshakeError::ApiMisuse(ApiMisuse::ProtocolNotOffered(String::from("mqtt"))))
         );
         // Case matters: subprotocol names are compared exactly.
         assert!(hs.response_bytes(&AcceptOptions::new().protocol("Chat")).is_err());
         let mut hs = server();
-        hs.receive(&request_with(&["-Sec-WebSocket-Protocol"])).unwrap();
+        hs.receive(Instant::ZERO, &request_with(&["-Sec-WebSocket-Protocol"])).unwrap();
         assert_eq!(
             hs.accept(&AcceptOptions::new().protocol("chat")).unwrap_err(),
-            HandshakeError::ProtocolNotOffered(String::from("chat"))
+            HandshakeError::ApiMisuse(ApiMisuse::ProtocolNotOffered(String::from("chat")))
         );
     }
 
@@ -585,10 +693,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             ("Content-Length", "0"),
         ] {
             let mut hs = server();
-            hs.receive(RFC_REQUEST).unwrap();
+            hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
             assert_eq!(
                 hs.accept(&AcceptOptions::new().header(name, value)).unwrap_err(),
-                HandshakeError::InvalidHeader(String::from(name))
+                HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(name)))
             );
         }
     }
@@ -598,20 +706,23 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn accept_before_request_is_incomplete() {
         let mut hs = server();
-        assert_eq!(hs.receive(&RFC_REQUEST[..10]).unwrap().map(|_| ()), None);
-        assert_eq!(hs.accept(&AcceptOptions::new()).unwrap_err(), HandshakeError::Incomplete);
+        assert_eq!(hs.receive(Instant::ZERO, &RFC_REQUEST[..10]).unwrap().map(|_| ()), None);
+        assert_eq!(hs.accept(&AcceptOptions::new()).unwrap_err(), HandshakeError::ApiMisuse(ApiMisuse::Incomplete));
         let mut hs = server();
-        let _ = hs.receive(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(hs.accept(&AcceptOptions::new()).unwrap_err(), HandshakeError::MethodNotGet);
+        let _ = hs.receive(Instant::ZERO, b"POST / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            hs.accept(&AcceptOptions::new()).unwrap_err(),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet)
+        );
     }
 
     // The API contract: errors are sticky.
     #[test]
     fn errors_are_sticky() {
         let mut hs = server();
-        let err = hs.receive(b"PUT / HTTP/1.1\r\n\r\n").unwrap_err();
-        assert_eq!(err, HandshakeError::MethodNotGet);
-        assert_eq!(hs.receive(RFC_REQUEST).unwrap_err(), err);
+        let err = hs.receive(Instant::ZERO, b"PUT / HTTP/1.1\r\n\r\n").unwrap_err();
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
+        assert_eq!(hs.receive(Instant::ZERO, RFC_REQUEST).unwrap_err(), err);
         assert!(hs.request().is_none());
     }
 
@@ -620,13 +731,16 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     fn non_get_is_405() {
         let req = [b"POST".as_slice(), &RFC_REQUEST[3..]].concat();
         let err = receive_err(&req);
-        assert_eq!(err, HandshakeError::MethodNotGet);
-        let resp = ServerHandshake::error_response(&err).unwrap();
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
+        let resp = error_response(&err).unwrap();
         let (status, headers, _) = parse_response(&resp);
         assert_eq!(status, 405);
         assert_eq!(header_of(&headers, "allow"), Some(&b"GET"[..]));
         // Methods are case-sensitive (RFC 9110 §9.1).
-        assert_eq!(receive_err(&[b"get".as_slice(), &RFC_REQUEST[3..]].concat()), HandshakeError::MethodNotGet);
+        assert_eq!(
+            receive_err(&[b"get".as_slice(), &RFC_REQUEST[3..]].concat()),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet)
+        );
     }
 
     // RFC 6455 §4.2.1 item 1 / hostile peers A7: HTTP/1.0 is refused with 400.
@@ -634,24 +748,36 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     fn http_1_0_is_refused() {
         let text = core::str::from_utf8(RFC_REQUEST).unwrap().replacen("HTTP/1.1", "HTTP/1.0", 1);
         let err = receive_err(text.as_bytes());
-        assert_eq!(err, HandshakeError::HttpVersionTooOld);
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
         assert_eq!(err.http_status(), Some(400));
         let text = core::str::from_utf8(RFC_REQUEST).unwrap().replacen("HTTP/1.1", "HTTP/2.0", 1);
-        assert_eq!(receive_err(text.as_bytes()), HandshakeError::MalformedHttp("invalid HTTP version"));
+        assert_eq!(
+            receive_err(text.as_bytes()),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("invalid HTTP version"))
+        );
     }
 
     // RFC 6455 §4.2.1 item 3 / hostile peers A7: Upgrade must name websocket (any case,
     // anywhere in the token list).
     #[test]
     fn upgrade_header_rules() {
-        assert_eq!(receive_err(&request_with(&["-Upgrade"])), HandshakeError::MissingUpgrade);
-        assert_eq!(receive_err(&request_with(&["-Upgrade", "Upgrade: h2c"])), HandshakeError::MissingUpgrade);
-        assert_eq!(receive_err(&request_with(&["-Upgrade", "Upgrade: websockets"])), HandshakeError::MissingUpgrade);
+        assert_eq!(
+            receive_err(&request_with(&["-Upgrade"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade)
+        );
+        assert_eq!(
+            receive_err(&request_with(&["-Upgrade", "Upgrade: h2c"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade)
+        );
+        assert_eq!(
+            receive_err(&request_with(&["-Upgrade", "Upgrade: websockets"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade)
+        );
         for ok in ["Upgrade: WebSocket", "Upgrade: WEBSOCKET", "Upgrade: h2c, websocket"] {
-            assert!(server().receive(&request_with(&["-Upgrade", ok])).unwrap().is_some(), "{ok}");
+            assert!(server().receive(Instant::ZERO, &request_with(&["-Upgrade", ok])).unwrap().is_some(), "{ok}");
         }
         assert!(server()
-            .receive(&request_with(&["-Upgrade", "Upgrade: h2c", "upgrade: websocket"]))
+            .receive(Instant::ZERO, &request_with(&["-Upgrade", "Upgrade: h2c", "upgrade: websocket"]))
             .unwrap()
             .is_some());
     }
@@ -660,14 +786,17 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     // headers; `keep-alive, Upgrade` (Firefox) is accepted; a substring is not a token.
     #[test]
     fn connection_header_rules() {
-        assert_eq!(receive_err(&request_with(&["-Connection"])), HandshakeError::MissingConnectionUpgrade);
+        assert_eq!(
+            receive_err(&request_with(&["-Connection"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade)
+        );
         assert_eq!(
             receive_err(&request_with(&["-Connection", "Connection: keep-alive"])),
-            HandshakeError::MissingConnectionUpgrade
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade)
         );
         assert_eq!(
             receive_err(&request_with(&["-Connection", "Connection: upgraded"])),
-            HandshakeError::MissingConnectionUpgrade
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade)
         );
         for edits in [
             &["-Connection", "Connection: keep-alive, Upgrade"][..],
@@ -675,14 +804,17 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             &["-Connection", "Connection: keep-alive", "connection: upgrade"],
             &["-Connection", "Connection: ,, upgrade ,"],
         ] {
-            assert!(server().receive(&request_with(edits)).unwrap().is_some(), "{edits:?}");
+            assert!(server().receive(Instant::ZERO, &request_with(edits)).unwrap().is_some(), "{edits:?}");
         }
     }
 
     // RFC 6455 §4.2.1 item 5 / hostile peers A6: the key is base64 of exactly 16 bytes.
     #[test]
     fn key_rules() {
-        assert_eq!(receive_err(&request_with(&["-Sec-WebSocket-Key"])), HandshakeError::MissingKey);
+        assert_eq!(
+            receive_err(&request_with(&["-Sec-WebSocket-Key"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingKey)
+        );
         for bad in [
             "Sec-WebSocket-Key: not base64!!",
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ",   // unpadded
@@ -692,18 +824,22 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j ZQ==",
             "Sec-WebSocket-Key: ",
         ] {
-            assert_eq!(receive_err(&request_with(&["-Sec-WebSocket-Key", bad])), HandshakeError::InvalidKey, "{bad}");
+            assert_eq!(
+                receive_err(&request_with(&["-Sec-WebSocket-Key", bad])),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::InvalidKey),
+                "{bad}"
+            );
         }
         // Non-zero trailing bits decode to 16 bytes too (the ws regex accepts them).
         assert!(server()
-            .receive(&request_with(&["-Sec-WebSocket-Key", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB=="]))
+            .receive(
+                Instant::ZERO,
+                &request_with(&["-Sec-WebSocket-Key", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB=="])
+            )
             .unwrap()
             .is_some());
         let err = receive_err(&request_with(&["-Sec-WebSocket-Key", "Sec-WebSocket-Key: x"]));
-        assert_eq!(
-            ServerHandshake::error_response(&err).map(|r| status_line(&r).to_vec()),
-            Some(b"HTTP/1.1 400 Bad Request".to_vec())
-        );
+        assert_eq!(error_response(&err).map(|r| status_line(&r).to_vec()), Some(b"HTTP/1.1 400 Bad Request".to_vec()));
     }
 
     // Hostile peers A8: a duplicate key or Host is ambiguous: 400. A missing Host too
@@ -711,13 +847,13 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn duplicate_key_or_host_is_400() {
         let err = receive_err(&request_with(&["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]));
-        assert_eq!(err, HandshakeError::DuplicateHeader("Sec-WebSocket-Key"));
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Sec-WebSocket-Key")));
         assert_eq!(err.http_status(), Some(400));
         let err = receive_err(&request_with(&["host: other.example"]));
-        assert_eq!(err, HandshakeError::DuplicateHeader("Host"));
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host")));
         assert_eq!(err.http_status(), Some(400));
         let err = receive_err(&request_with(&["-Host"]));
-        assert_eq!(err, HandshakeError::MalformedHttp("missing Host header"));
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("missing Host header")));
     }
 
     // RFC 6455 §4.2.2, §4.4 / hostile peers A5: version 8 or missing → 426 naming 13.
@@ -731,8 +867,8 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             &["-Sec-WebSocket-Version", "Sec-WebSocket-Version: "],
         ] {
             let err = receive_err(&request_with(edits));
-            assert_eq!(err, HandshakeError::UnsupportedVersion, "{edits:?}");
-            let resp = ServerHandshake::error_response(&err).unwrap();
+            assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::UnsupportedVersion), "{edits:?}");
+            let resp = error_response(&err).unwrap();
             let (status, headers, n) = parse_response(&resp);
             assert_eq!((status, n), (426, resp.len()));
             assert_eq!(header_of(&headers, "sec-websocket-version"), Some(&b"13"[..]));
@@ -746,17 +882,23 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn check_order_is_as_documented() {
         let all_bad = [b"POST".as_slice(), &request_with(&["-Upgrade", "-Sec-WebSocket-Version"])[3..]].concat();
-        assert_eq!(receive_err(&all_bad), HandshakeError::MethodNotGet);
-        assert_eq!(receive_err(&request_with(&["-Upgrade", "-Sec-WebSocket-Version"])), HandshakeError::MissingUpgrade);
+        assert_eq!(receive_err(&all_bad), HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
+        assert_eq!(
+            receive_err(&request_with(&["-Upgrade", "-Sec-WebSocket-Version"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade)
+        );
         assert_eq!(
             receive_err(&request_with(&["-Connection", "-Sec-WebSocket-Key"])),
-            HandshakeError::MissingConnectionUpgrade
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade)
         );
         assert_eq!(
             receive_err(&request_with(&["-Sec-WebSocket-Key", "-Sec-WebSocket-Version"])),
-            HandshakeError::MissingKey
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingKey)
         );
-        assert_eq!(receive_err(&request_with(&["Host: b", "-Upgrade"])), HandshakeError::DuplicateHeader("Host"));
+        assert_eq!(
+            receive_err(&request_with(&["Host: b", "-Upgrade"])),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host"))
+        );
     }
 
     // RFC 9112 §2: malformed heads are 400 without reaching WebSocket checks.
@@ -770,7 +912,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", // TLS on a plain port
         ] {
             let err = receive_err(bad);
-            assert!(matches!(err, HandshakeError::MalformedHttp(_)), "{err:?}");
+            assert!(matches!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp(_))), "{err:?}");
             assert_eq!(err.http_status(), Some(400));
         }
     }
@@ -789,7 +931,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         ] {
             let req_text = text.replacen("/chat", target, 1);
             let mut hs = server();
-            let req = hs.receive(req_text.as_bytes()).unwrap().unwrap();
+            let req = hs.receive(Instant::ZERO, req_text.as_bytes()).unwrap().unwrap();
             assert_eq!((req.uri(), req.path(), req.query()), (target, path, query));
         }
     }
@@ -799,12 +941,15 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     fn protocols_are_collected_in_order() {
         let mut hs = server();
         let req = hs
-            .receive(&request_with(&[
-                "-Sec-WebSocket-Protocol",
-                "Sec-WebSocket-Protocol:  a ,, b\t",
-                "Sec-WebSocket-Protocol: ",
-                "sec-websocket-protocol: c,",
-            ]))
+            .receive(
+                Instant::ZERO,
+                &request_with(&[
+                    "-Sec-WebSocket-Protocol",
+                    "Sec-WebSocket-Protocol:  a ,, b\t",
+                    "Sec-WebSocket-Protocol: ",
+                    "sec-websocket-protocol: c,",
+                ]),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(req.protocols(), ["a", "b", "c"]);
@@ -821,7 +966,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         let conn = format!("Connection: keep-alive{}upgrade", ", ".repeat(10_000));
         let mut hs = ServerHandshake::new(config);
         let req = hs
-            .receive(&request_with(&["-Sec-WebSocket-Protocol", "-Connection", &spaces, &commas, &ext, &conn]))
+            .receive(
+                Instant::ZERO,
+                &request_with(&["-Sec-WebSocket-Protocol", "-Connection", &spaces, &commas, &ext, &conn]),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(req.protocols().len(), 2);
@@ -831,16 +979,16 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert!(hs.response_bytes(&AcceptOptions::new().protocol("a")).is_ok());
         assert_eq!(
             hs.response_bytes(&AcceptOptions::new().protocol("b")),
-            Err(HandshakeError::ProtocolNotOffered(String::from("b")))
+            Err(HandshakeError::ApiMisuse(ApiMisuse::ProtocolNotOffered(String::from("b"))))
         );
         let weird = String::from(req_protocol(&hs, 0));
         assert_eq!(
             hs.response_bytes(&AcceptOptions::new().protocol(weird)),
-            Err(HandshakeError::InvalidHeader(String::from("Sec-WebSocket-Protocol")))
+            Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Sec-WebSocket-Protocol"))))
         );
         // With the default 8 KiB cap the same request is simply too large.
         let err = receive_err(&request_with(&[&spaces]));
-        assert_eq!(err, HandshakeError::HeadTooLarge { max: 8192 });
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max: 8192 }));
     }
 
     fn req_protocol(hs: &ServerHandshake, i: usize) -> &str {
@@ -853,7 +1001,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     fn hostile_extension_offers_are_declined() {
         let mut hs = server();
         let req = hs
-            .receive(&request_with(&[
+            .receive(Instant::ZERO, &request_with(&[
                 "Sec-WebSocket-Extensions: constructor",
                 "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99, permessage-deflate; client_max_window_bits; client_max_window_bits",
                 "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=junk\"",
@@ -878,7 +1026,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         // Control bytes in the offer are not HTTP at all: 400.
         let err =
             receive_err(&request_with(&["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=\x01"]));
-        assert_eq!(err, HandshakeError::MalformedHttp("invalid header value"));
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("invalid header value")));
     }
 
     // Hostile peers A2 / CVE-2023-43669: a 1 MiB header without a terminator fails with 431
@@ -889,16 +1037,16 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         data.resize(1 << 20, b'a');
         // In one slice.
         let mut hs = server();
-        let err = hs.receive(&data).unwrap_err();
-        assert_eq!(err, HandshakeError::HeadTooLarge { max: 8192 });
-        let resp = ServerHandshake::error_response(&err).unwrap();
+        let err = hs.receive(Instant::ZERO, &data).unwrap_err();
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { max: 8192 }));
+        let resp = error_response(&err).unwrap();
         assert_eq!(status_line(&resp), b"HTTP/1.1 431 Request Header Fields Too Large");
         // In 1 KiB reads: fails on the ninth read, and later reads cost nothing.
         let mut hs = server();
         let mut reads = 0;
         for chunk in data.chunks(1024) {
             reads += 1;
-            if hs.receive(chunk).is_err() {
+            if hs.receive(Instant::ZERO, chunk).is_err() {
                 break;
             }
             assert_eq!(hs.scanned(), Some(reads * 1024));
@@ -917,13 +1065,17 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             data.extend_from_slice(b"\r\n");
             let config = Config::builder().max_handshake_bytes(1 << 20).build().unwrap();
             let mut hs = ServerHandshake::new(config);
-            let err = hs.receive(&data).unwrap_err();
-            assert_eq!(err, HandshakeError::TooManyHeaders { max: 64 });
+            let err = hs.receive(Instant::ZERO, &data).unwrap_err();
+            assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 64 }));
             assert_eq!(err.http_status(), Some(431));
             // With the default byte cap, whichever cap trips first still gives 431.
             let err = receive_err(&data);
             assert_eq!(err.http_status(), Some(431));
-            assert_eq!(err, HandshakeError::TooManyHeaders { max: 64 }, "65 short lines fit in 8 KiB");
+            assert_eq!(
+                err,
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 64 }),
+                "65 short lines fit in 8 KiB"
+            );
         }
         // Exactly 64 header lines are fine.
         let mut lines = Vec::new();
@@ -933,7 +1085,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let ok = request_with(&refs);
         assert_eq!(ok.split(|&b| b == b'\n').count() - 3, 64);
-        assert!(server().receive(&ok).unwrap().is_some());
+        assert!(server().receive(Instant::ZERO, &ok).unwrap().is_some());
     }
 
     // Hostile peers A4: a valid request fed one byte at a time succeeds, scanning each byte
@@ -943,7 +1095,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         let mut hs = server();
         let mut scanned = 0;
         for (i, b) in RFC_REQUEST.iter().enumerate() {
-            let done = hs.receive(core::slice::from_ref(b)).unwrap().is_some();
+            let done = hs.receive(Instant::ZERO, core::slice::from_ref(b)).unwrap().is_some();
             assert_eq!(done, i == RFC_REQUEST.len() - 1);
             if let Some(s) = hs.scanned() {
                 scanned = s;
@@ -962,9 +1114,9 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         let mut hs = server();
         let data = [RFC_REQUEST, frame.as_slice()].concat();
         let (a, b) = data.split_at(RFC_REQUEST.len() - 2);
-        assert!(hs.receive(a).unwrap().is_none());
-        assert!(hs.receive(&b[..5]).unwrap().is_some());
-        assert!(hs.receive(&b[5..]).unwrap().is_some());
+        assert!(hs.receive(Instant::ZERO, a).unwrap().is_none());
+        assert!(hs.receive(Instant::ZERO, &b[..5]).unwrap().is_some());
+        assert!(hs.receive(Instant::ZERO, &b[5..]).unwrap().is_some());
         assert_eq!(hs.leftover(), Some(&frame[..]));
     }
 
@@ -973,10 +1125,11 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn cross_site_origin_is_exposed_and_rejected_with_403() {
         let mut hs = server();
-        let req = hs.receive(&request_with(&["-Origin", "Origin: https://evil.example"])).unwrap().unwrap();
+        let req =
+            hs.receive(Instant::ZERO, &request_with(&["-Origin", "Origin: https://evil.example"])).unwrap().unwrap();
         assert_eq!(req.origin(), Some("https://evil.example"));
         assert_ne!(req.origin(), Some("http://example.com"));
-        let bytes = hs.reject(403, b"cross-site request refused");
+        let bytes = rejected(hs, 403, b"cross-site request refused");
         assert_eq!(
             bytes,
             b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 26\r\n\r\ncross-site request refused"
@@ -990,10 +1143,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn reject_with_out_of_range_status_sends_500() {
         for status in [0, 99, 1000, u16::MAX] {
-            let bytes = server().reject(status, b"");
+            let bytes = rejected(server(), status, b"");
             assert!(bytes.starts_with(b"HTTP/1.1 500 Internal Server Error\r\n"), "{status}");
         }
-        let bytes = server().reject(499, b"x");
+        let bytes = rejected(server(), 499, b"x");
         let (status, _, n) = parse_response(&bytes);
         assert_eq!((status, &bytes[n..]), (499, &b"x"[..]));
     }
@@ -1002,13 +1155,16 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     #[test]
     fn error_responses_for_every_status() {
         for (err, line) in [
-            (HandshakeError::MalformedHttp("x"), &b"HTTP/1.1 400 Bad Request"[..]),
-            (HandshakeError::MissingUpgrade, b"HTTP/1.1 400 Bad Request"),
-            (HandshakeError::MethodNotGet, b"HTTP/1.1 405 Method Not Allowed"),
-            (HandshakeError::UnsupportedVersion, b"HTTP/1.1 426 Upgrade Required"),
-            (HandshakeError::TooManyHeaders { max: 64 }, b"HTTP/1.1 431 Request Header Fields Too Large"),
+            (HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("x")), &b"HTTP/1.1 400 Bad Request"[..]),
+            (HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade), b"HTTP/1.1 400 Bad Request"),
+            (HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet), b"HTTP/1.1 405 Method Not Allowed"),
+            (HandshakeError::PeerMisbehaved(PeerMisbehaved::UnsupportedVersion), b"HTTP/1.1 426 Upgrade Required"),
+            (
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { max: 64 }),
+                b"HTTP/1.1 431 Request Header Fields Too Large",
+            ),
         ] {
-            let resp = ServerHandshake::error_response(&err).unwrap();
+            let resp = error_response(&err).unwrap();
             assert_eq!(status_line(&resp), line);
             let (_, headers, n) = parse_response(&resp);
             assert_eq!(n, resp.len(), "empty body");
@@ -1016,8 +1172,12 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
             let connection = header_of(&headers, "connection").unwrap();
             assert!(http::list_elements(connection).any(|t| t == b"close"));
         }
-        for err in [HandshakeError::Incomplete, HandshakeError::BadAccept, HandshakeError::InvalidUrl("x")] {
-            assert!(ServerHandshake::error_response(&err).is_none());
+        for err in [
+            HandshakeError::ApiMisuse(ApiMisuse::Incomplete),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept),
+            HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl("x")),
+        ] {
+            assert!(error_response(&err).is_none());
         }
     }
 
@@ -1026,13 +1186,13 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
     fn accept_keeps_config_and_role() {
         let config = Config::builder().max_message_size(1 << 20).max_frame_size(1 << 20).build().unwrap();
         let mut hs = ServerHandshake::new(config);
-        hs.receive(RFC_REQUEST).unwrap();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
         let conn = hs.accept(&AcceptOptions::new().protocol("superchat")).unwrap();
         assert_eq!(conn.role(), Role::Server);
         assert_eq!(conn.config().max_message_size(), 1 << 20);
         assert_eq!(conn.protocol(), Some("superchat"));
         let mut hs = server();
-        hs.receive(RFC_REQUEST).unwrap();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
         assert_eq!(hs.accept(&AcceptOptions::new()).unwrap().protocol(), None);
     }
 
@@ -1043,7 +1203,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         let end = req.len() - 2;
         req.splice(end..end, b"X-Bin: \xff\xfe\r\nSec-WebSocket-Protocol: \xff, ok\r\n".iter().copied());
         let mut hs = server();
-        let r = hs.receive(&req).unwrap().unwrap();
+        let r = hs.receive(Instant::ZERO, &req).unwrap().unwrap();
         assert_eq!(r.header("x-bin"), None);
         assert_eq!(&r.headers().iter().find(|h| h.name == "X-Bin").unwrap().value[..], b"\xff\xfe");
         assert_eq!(r.protocols(), ["chat", "superchat", "ok"]);

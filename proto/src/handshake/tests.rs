@@ -9,8 +9,10 @@ use alloc::vec::Vec;
 
 use super::*;
 use crate::config::{Config, Role};
-use crate::error::HandshakeError;
+use crate::error::{ApiMisuse, HandshakeError, PeerMisbehaved};
 use crate::rng::SeededRng;
+use crate::time::Instant;
+use crate::transmit::Transmit;
 use tether_testkit::Chunker;
 
 fn seeded(seed: u64) -> Config {
@@ -51,7 +53,7 @@ Sec-WebSocket-Protocol: chat, superchat\r\n\
 #[test]
 fn chromium_request_is_accepted() {
     let mut hs = ServerHandshake::new(Config::default());
-    let req = hs.receive(&chromium_request()).unwrap().unwrap();
+    let req = hs.receive(Instant::ZERO, &chromium_request()).unwrap().unwrap();
     assert_eq!((req.path(), req.query(), req.host()), ("/chat", None, Some("localhost:8765")));
     assert_eq!(req.origin(), Some("http://localhost:8000"));
     assert_eq!(req.header("cookie"), Some("sid=abc123; theme=dark"));
@@ -72,7 +74,7 @@ fn firefox_connection_header_is_accepted() {
     let text = String::from_utf8(chromium_request())
         .unwrap()
         .replace("Connection: Upgrade", "Connection: keep-alive, Upgrade");
-    assert!(ServerHandshake::new(Config::default()).receive(text.as_bytes()).unwrap().is_some());
+    assert!(ServerHandshake::new(Config::default()).receive(Instant::ZERO, text.as_bytes()).unwrap().is_some());
 }
 
 // Interop: what Python `websockets` (13.x, asyncio client) sends.
@@ -90,7 +92,7 @@ User-Agent: Python/3.12 websockets/13.1\r\n\
 \r\n"
     );
     let mut hs = ServerHandshake::new(Config::default());
-    let req = hs.receive(request.as_bytes()).unwrap().unwrap();
+    let req = hs.receive(Instant::ZERO, request.as_bytes()).unwrap().unwrap();
     assert_eq!((req.path(), req.query(), req.origin()), ("/ws", Some("token=abc"), None));
     assert!(req.protocols().is_empty());
     let resp = hs.response_bytes(&AcceptOptions::new()).unwrap();
@@ -114,7 +116,7 @@ Server: Python/3.12 websockets/13.1\r\n\
 \r\n",
         hs.expected_accept()
     );
-    let resp = hs.receive(response.as_bytes()).unwrap().unwrap();
+    let resp = hs.receive(Instant::ZERO, response.as_bytes()).unwrap().unwrap();
     assert_eq!((resp.status(), resp.protocol()), (101, Some("chat")));
     assert_eq!(resp.header("server"), Some("Python/3.12 websockets/13.1"));
 
@@ -126,7 +128,7 @@ Content-Length: 52\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\
 \r\n\
 Failed to open a WebSocket connection: invalid origin.\n";
-    match hs.receive(refusal).unwrap_err() {
+    match hs.receive(Instant::ZERO, refusal).unwrap_err() {
         HandshakeError::UnexpectedStatus { status, headers } => {
             assert_eq!(status, 403);
             assert_eq!(headers.len(), 4);
@@ -150,7 +152,8 @@ fn client_server_round_trip() {
     let mut server = ServerHandshake::new(Config::default());
 
     let client_frame = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
-    let req = server.receive(&[client.request_bytes(), client_frame].concat()).unwrap().unwrap();
+    let req =
+        server.receive(Instant::ZERO, &[request_of(&mut client), client_frame.to_vec()].concat()).unwrap().unwrap();
     assert_eq!((req.path(), req.query(), req.host()), ("/echo", Some("x=1"), Some("localhost:9001")));
     assert_eq!(req.origin(), Some("https://app.example"));
     assert_eq!(req.header("authorization"), Some("Bearer t"));
@@ -163,7 +166,7 @@ fn client_server_round_trip() {
     assert_eq!((conn.role(), conn.protocol()), (Role::Server, Some("v1.json")));
 
     let server_frame = b"\x81\x05Hello";
-    let resp = client.receive(&[&response[..], server_frame].concat()).unwrap().unwrap();
+    let resp = client.receive(Instant::ZERO, &[&response[..], server_frame].concat()).unwrap().unwrap();
     assert_eq!((resp.protocol(), resp.header("x-server")), (Some("v1.json"), Some("tether")));
     assert_eq!(client.leftover(), Some(&server_frame[..]));
     let conn = client.into_connection().unwrap();
@@ -190,7 +193,7 @@ fn random_chunking_is_equivalent() {
         let mut hs = ServerHandshake::new(Config::default());
         let mut done = false;
         for c in chunker.split(&wire) {
-            done = hs.receive(c).unwrap().is_some();
+            done = hs.receive(Instant::ZERO, c).unwrap().is_some();
         }
         assert!(done);
         assert_eq!(hs.request().unwrap().protocols(), ["chat", "superchat"]);
@@ -199,12 +202,12 @@ fn random_chunking_is_equivalent() {
         let mut hs =
             ClientHandshake::new(ClientRequest::from_url("ws://a/").unwrap().protocol("p"), seeded(1)).unwrap();
         for c in chunker.split(&client_wire) {
-            done = hs.receive(c).unwrap().is_some();
+            done = hs.receive(Instant::ZERO, c).unwrap().is_some();
         }
         assert!(done);
         assert_eq!(hs.leftover(), Some(&frames[..]), "round {round}");
     }
-    assert!(client.receive(&client_wire).unwrap().is_some());
+    assert!(client.receive(Instant::ZERO, &client_wire).unwrap().is_some());
 }
 
 // The accept path hands the connection the 101 bytes, the leftover and the protocol.
@@ -212,7 +215,7 @@ fn random_chunking_is_equivalent() {
 fn accept_hands_response_leftover_and_protocol_to_the_connection() {
     let frame = b"\x81\x80\x00\x00\x00\x00";
     let mut hs = ServerHandshake::new(Config::default());
-    hs.receive(&[&chromium_request()[..], frame].concat()).unwrap();
+    hs.receive(Instant::ZERO, &[&chromium_request()[..], frame].concat()).unwrap();
     let expected = hs.response_bytes(&AcceptOptions::new().protocol("chat")).unwrap();
     let conn = hs.accept(&AcceptOptions::new().protocol("chat")).unwrap();
     let mut conn = conn;
@@ -229,7 +232,7 @@ fn client_connection_gets_leftover_and_protocol() {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Protocol: p\r\n\r\n",
         hs.expected_accept()
     );
-    hs.receive(&[response.as_bytes(), b"\x89\x00"].concat()).unwrap();
+    hs.receive(Instant::ZERO, &[response.as_bytes(), b"\x89\x00"].concat()).unwrap();
     let mut conn = hs.into_connection().unwrap();
     assert_eq!(conn.poll_event(), Some(crate::Event::Message(crate::Message::Ping(bytes::Bytes::new()))));
     assert!(
@@ -243,4 +246,122 @@ fn client_connection_gets_leftover_and_protocol() {
 #[test]
 fn second_accept_vector() {
     assert_eq!(accept_key(KEY.as_bytes()), ACCEPT);
+}
+
+/// Everything a handshake has queued for the transport.
+fn request_of(hs: &mut impl Transmit) -> Vec<u8> {
+    let mut out = Vec::new();
+    hs.drain_transmit(&mut out);
+    out
+}
+
+// ---- the one total deadline ----
+
+fn at(secs: u64) -> Instant {
+    Instant::ZERO + core::time::Duration::from_secs(secs)
+}
+
+/// A server whose handshake deadline is 10 s (the default).
+fn ten_second_server() -> ServerHandshake {
+    ServerHandshake::new(Config::default())
+}
+
+// Hostile peers A1: a request dripped slowly fails at the total deadline counted from the
+// first instant given; arriving bytes do not move it. Nothing is answered to a timeout.
+#[test]
+fn the_server_deadline_is_total_rfc6455_4_2() {
+    let request = chromium_request();
+    let mut hs = ten_second_server();
+    hs.handle_timeout(at(0));
+    assert_eq!(hs.poll_timeout(), Some(at(10)));
+    for (i, byte) in request[..request.len() - 1].iter().enumerate() {
+        let now = Instant::ZERO + core::time::Duration::from_millis(i as u64 * 9_999 / request.len() as u64);
+        assert_eq!(hs.receive(now, core::slice::from_ref(byte)).map(|r| r.is_some()), Ok(false));
+        assert_eq!(hs.poll_timeout(), Some(at(10)), "a byte moved the deadline");
+    }
+    let timeout = HandshakeError::Timeout { after: core::time::Duration::from_secs(10) };
+    assert_eq!(hs.receive(at(10), &request[request.len() - 1..]).map(|r| r.is_some()), Err(timeout.clone()));
+    assert!(hs.should_close());
+    assert_eq!(hs.poll_timeout(), None);
+    assert_eq!(hs.buffered_transmit(), 0, "a timeout is not answered");
+    assert_eq!(hs.accept(&AcceptOptions::new()).unwrap_err(), timeout);
+}
+
+// An application that takes too long to decide: the deadline fires while the complete
+// request waits for an answer, and `accept` then fails.
+#[test]
+fn the_server_deadline_covers_the_decision() {
+    let mut hs = ten_second_server();
+    assert!(hs.receive(at(0), &chromium_request()).unwrap().is_some());
+    assert_eq!(hs.poll_timeout(), Some(at(10)));
+    hs.handle_timeout(at(9));
+    assert!(!hs.should_close());
+    hs.handle_timeout(at(10));
+    assert!(hs.should_close());
+    assert!(matches!(hs.accept(&AcceptOptions::new()), Err(HandshakeError::Timeout { .. })));
+}
+
+// The deadline lasts until the 101 is written: the accepted connection carries it, and a
+// peer that never reads the response ends the connection with its own cause.
+#[test]
+fn the_connection_carries_the_deadline_until_the_response_is_written() {
+    use crate::event::{CloseCause, Event};
+    let mut hs = ten_second_server();
+    assert!(hs.receive(at(2), &chromium_request()).unwrap().is_some());
+    let mut conn = hs.accept(&AcceptOptions::new()).unwrap();
+    assert!(conn.poll_timeout().is_some_and(|t| t <= at(2)), "output waits: the write clock wants a tick");
+    conn.handle_timeout(at(3));
+    assert_eq!(conn.poll_timeout(), Some(at(12)));
+    conn.handle_timeout(at(12));
+    match conn.poll_event() {
+        Some(Event::Closed(c)) => assert_eq!(c.cause, CloseCause::HandshakeTimeout),
+        other => panic!("{other:?}"),
+    }
+
+    // Written in time: the deadline is gone.
+    let mut hs = ten_second_server();
+    assert!(hs.receive(at(2), &chromium_request()).unwrap().is_some());
+    let mut conn = hs.accept(&AcceptOptions::new()).unwrap();
+    conn.handle_timeout(at(3));
+    let _ = request_of(&mut conn);
+    conn.handle_timeout(at(30));
+    assert_eq!(conn.poll_event(), None);
+    assert!(conn.ending().is_none());
+}
+
+// A refusal and an error response leave through the same route as every other byte, once.
+#[test]
+fn every_answer_leaves_through_transmit() {
+    let mut hs = ten_second_server();
+    let err = hs.receive(at(0), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap_err();
+    assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
+    assert!(hs.should_close());
+    let first = request_of(&mut hs);
+    assert!(first.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{:?}", String::from_utf8_lossy(&first));
+    // Errors are sticky and answered once; a refusal after it adds nothing.
+    assert_eq!(hs.receive(at(0), b"more").unwrap_err(), err);
+    hs.reject(403, b"no");
+    assert!(request_of(&mut hs).is_empty());
+
+    let mut hs = ten_second_server();
+    assert!(hs.receive(at(0), &chromium_request()).unwrap().is_some());
+    hs.reject(403, b"no");
+    hs.reject(404, b"twice");
+    let out = request_of(&mut hs);
+    assert!(out.starts_with(b"HTTP/1.1 403 Forbidden\r\n") && out.ends_with(b"\r\n\r\nno"));
+    assert_eq!(hs.accept(&AcceptOptions::new()).unwrap_err(), HandshakeError::ApiMisuse(ApiMisuse::AlreadyAnswered));
+}
+
+// The client's deadline counts from the first instant it is given (the start of the
+// connection attempt) and covers the whole response.
+#[test]
+fn the_client_deadline_is_total() {
+    let request = ClientRequest::from_url("ws://h/").unwrap();
+    let mut client = ClientHandshake::new(request, seeded(3)).unwrap();
+    client.handle_timeout(at(100));
+    assert_eq!(client.poll_timeout(), Some(at(110)));
+    assert_eq!(client.receive(at(105), b"HTTP/1.1 101 Switching").map(|r| r.is_some()), Ok(false));
+    assert!(matches!(client.receive(at(110), b" Protocols\r\n"), Err(HandshakeError::Timeout { .. })));
+    assert_eq!(client.poll_timeout(), None);
+    assert!(matches!(client.into_connection(), Err(HandshakeError::Timeout { .. })));
 }

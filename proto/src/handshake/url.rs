@@ -6,7 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::error::HandshakeError;
+use crate::error::{ApiMisuse, HandshakeError};
 
 /// The parts of a WebSocket URL that the handshake needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub(crate) struct WsUrl {
 }
 
 fn invalid(why: &'static str) -> HandshakeError {
-    HandshakeError::InvalidUrl(why)
+    HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(why))
 }
 
 /// The scheme's default port (RFC 6455 §3).
@@ -154,7 +154,7 @@ mod tests {
 
     fn err(url: &str) -> &'static str {
         match parse(url) {
-            Err(HandshakeError::InvalidUrl(why)) => why,
+            Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(why))) => why,
             other => panic!("{url}: expected InvalidUrl, got {other:?}"),
         }
     }

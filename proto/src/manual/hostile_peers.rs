@@ -143,7 +143,7 @@
 //! client sees our server's 403).
 //!
 //! **B2 · Wrong accept key.** `Sec-WebSocket-Accept` missing, empty, wrong, in the wrong case
-//! or repeated: the handshake fails ([`BadAccept`](crate::HandshakeError::BadAccept)).
+//! or repeated: the handshake fails ([`BadAccept`](crate::HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept))).
 //! Engine: `handshake::client::tests::bad_accept_fails`. Sockets: not covered yet.
 //!
 //! **B3 · Unoffered subprotocol or extension.** A 101 naming a subprotocol the client did not
@@ -163,7 +163,7 @@
 //!
 //! **B5 · Header injection by the application.** Header values (or the host, the origin, a
 //! subprotocol) containing CR, LF or NUL, or names that are not tokens or that the handshake
-//! writes itself. Refused with [`InvalidHeader`](crate::HandshakeError::InvalidHeader) before
+//! writes itself. Refused with [`InvalidHeader`](crate::HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader)) before
 //! a byte of the request is built (the injection of undici CVE-2026-1527); the server side
 //! checks the 101's extra headers the same way; URLs with user info are refused. Engine:
 //! `handshake::client::tests::header_injection_is_refused`,
