@@ -100,9 +100,11 @@ fn mask(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(MIB as u64));
     group.bench_function("memcpy", |b| b.iter(|| buf.copy_from_slice(black_box(&src))));
     group.bench_function("plain-xor", |b| b.iter(|| plain_xor(black_box(&mut buf), black_box(0x5a))));
-    group.bench_function("tether", |b| b.iter(|| tether_proto::apply_mask(black_box(&mut buf), black_box(key), 0)));
+    group.bench_function("tether", |b| {
+        b.iter(|| tether_proto::internals::apply_mask(black_box(&mut buf), black_box(key), 0))
+    });
     group.bench_function("tether-phase1", |b| {
-        b.iter(|| tether_proto::apply_mask(black_box(&mut buf[1..]), black_box(key), 1))
+        b.iter(|| tether_proto::internals::apply_mask(black_box(&mut buf[1..]), black_box(key), 1))
     });
     group.bench_function("fastwebsockets", |b| b.iter(|| fastwebsockets::unmask(black_box(&mut buf), black_box(key))));
     group.finish();
@@ -117,7 +119,7 @@ fn utf8(c: &mut Criterion) {
         group.bench_function("std", |b| b.iter(|| std::str::from_utf8(black_box(&text)).is_ok()));
         group.bench_function("tether", |b| {
             b.iter(|| {
-                let mut v = tether_proto::Utf8Validator::new();
+                let mut v = tether_proto::internals::Utf8Validator::new();
                 v.feed(black_box(&text)).is_ok() && v.finish().is_ok()
             })
         });

@@ -82,12 +82,20 @@ pub use connection::{Connection, State};
 pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
 pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};
-pub use mask::apply_mask;
 pub use message::{Message, Utf8Bytes};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use time::Instant;
 pub use transmit::Transmit;
-pub use utf8::{InvalidUtf8, Utf8Validator};
+
+/// The engine's hot kernels — masking and incremental UTF-8 validation — for Tether's own
+/// benchmarks and fuzz targets, behind the `internals` feature. Not part of the API: no
+/// semver promise, not in the documentation.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::mask::apply_mask;
+    pub use crate::utf8::{InvalidUtf8, Utf8Validator};
+}
 
 /// Re-exported so callers can name payload types without depending on `bytes` themselves.
 pub use bytes::{BufMut, Bytes, BytesMut};

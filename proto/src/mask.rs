@@ -1,22 +1,14 @@
 //! Payload masking (RFC 6455 §5.3): XOR with a 4-byte key, word-wide, in safe code. Which
 //! key to use and when is decided by the connection, not here.
 
+// Public only through `internals` (the benchmarks and fuzz targets).
+#![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+
 /// XOR `buf` with `key`, as if `buf` started `phase` bytes into the masked payload.
 ///
 /// Masking and unmasking are the same operation. `phase` lets a payload be processed in
 /// pieces: pass the number of payload bytes already processed.
-///
-/// ```
-/// use tether_proto::apply_mask;
-/// let key = [1, 2, 3, 4];
-/// let mut whole = *b"hello world";
-/// apply_mask(&mut whole, key, 0);
-/// let mut split = *b"hello world";
-/// let (a, b) = split.split_at_mut(3);
-/// apply_mask(a, key, 0);
-/// apply_mask(b, key, 3);
-/// assert_eq!(whole, split);
-/// ```
+
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     // The key as a little-endian word, rotated so byte 0 is the key byte for `buf[0]`.
@@ -56,6 +48,19 @@ fn xor_lane(lane: &mut [u8], word: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Masking a payload in pieces, each with its phase, equals masking it whole.
+    #[test]
+    fn pieces_with_their_phase_mask_like_the_whole() {
+        let key = [1, 2, 3, 4];
+        let mut whole = *b"hello world";
+        apply_mask(&mut whole, key, 0);
+        let mut split = *b"hello world";
+        let (a, b) = split.split_at_mut(3);
+        apply_mask(a, key, 0);
+        apply_mask(b, key, 3);
+        assert_eq!(whole, split);
+    }
     use alloc::vec::Vec;
 
     fn naive(buf: &mut [u8], key: [u8; 4], phase: usize) {

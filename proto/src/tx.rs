@@ -23,6 +23,16 @@ pub(crate) const COPY_THRESHOLD: usize = 2048;
 /// [`TxQueue::discard_unstarted`] keeps them.
 const MERGE_LIMIT: usize = 4096;
 
+/// Whether bytes pushed to the queue end a frame (the boundary urgent control frames may
+/// be written at).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// More of the same frame follows.
+    Middle,
+    /// The frame ends with these bytes.
+    End,
+}
+
 /// A payload to frame. Where its bytes live decides how the queue takes them: borrowed
 /// payloads are always copied (the caller keeps its slice), shared ones are referenced when
 /// [`TxQueue::push_shared`] finds them large enough to be worth it.
@@ -138,12 +148,13 @@ impl TxQueue {
     /// urgent control frames included — as a frame in progress does.
     pub(crate) fn push_head(&mut self, bytes: &[u8]) {
         debug_assert!(self.is_empty(), "the handshake response is the first output");
-        self.push_copy(bytes, true);
+        self.push_copy(bytes, Part::End);
         self.mid_frame = !bytes.is_empty();
     }
 
-    /// Append bytes to the data queue by copy. `frame_end`: these bytes end a frame.
-    pub(crate) fn push_copy(&mut self, bytes: &[u8], frame_end: bool) {
+    /// Append bytes to the data queue by copy.
+    pub(crate) fn push_copy(&mut self, bytes: &[u8], part: Part) {
+        let frame_end = part == Part::End;
         if bytes.is_empty() && !frame_end {
             return;
         }
@@ -181,11 +192,11 @@ impl TxQueue {
     }
 
     /// Append a payload by reference.
-    pub(crate) fn push_shared(&mut self, bytes: Bytes, frame_end: bool) {
+    pub(crate) fn push_shared(&mut self, bytes: Bytes, part: Part) {
         if bytes.len() <= COPY_THRESHOLD {
-            self.push_copy(&bytes, frame_end);
+            self.push_copy(&bytes, part);
         } else {
-            self.push_seg(Seg::Shared { bytes, frame_end });
+            self.push_seg(Seg::Shared { bytes, frame_end: part == Part::End });
         }
     }
 
@@ -388,9 +399,9 @@ mod tests {
         for step in [1, 2, 3, 7, 100, 10_000] {
             for max_chunks in [1, 2, 16] {
                 let mut q = TxQueue::default();
-                q.push_copy(b"ab", false);
-                q.push_shared(Bytes::from(alloc::vec![b'x'; 3000]), true);
-                q.push_copy(b"cd", true);
+                q.push_copy(b"ab", Part::Middle);
+                q.push_shared(Bytes::from(alloc::vec![b'x'; 3000]), Part::End);
+                q.push_copy(b"cd", Part::End);
                 let mut expected = b"ab".to_vec();
                 expected.extend(core::iter::repeat_n(b'x', 3000));
                 expected.extend(b"cd");
@@ -404,10 +415,10 @@ mod tests {
     #[test]
     fn urgent_waits_for_frame_boundary() {
         let mut q = TxQueue::default();
-        q.push_copy(b"H1", false);
-        q.push_shared(Bytes::from(alloc::vec![b'1'; 3000]), true);
-        q.push_copy(b"H2", false);
-        q.push_copy(b"22", true);
+        q.push_copy(b"H1", Part::Middle);
+        q.push_shared(Bytes::from(alloc::vec![b'1'; 3000]), Part::End);
+        q.push_copy(b"H2", Part::Middle);
+        q.push_copy(b"22", Part::End);
         // Start the first frame, then an urgent frame arrives.
         q.consume(1);
         q.push_urgent(b"PP");
@@ -440,7 +451,7 @@ mod tests {
     #[test]
     fn urgent_goes_ahead_of_unstarted_frames() {
         let mut q = TxQueue::default();
-        q.push_copy(b"D1", true);
+        q.push_copy(b"D1", Part::End);
         q.push_urgent(b"PP");
         assert_eq!(drain(&mut q, 16, 1), b"PPD1");
     }
@@ -448,8 +459,8 @@ mod tests {
     #[test]
     fn discard_keeps_the_frame_in_progress() {
         let mut q = TxQueue::default();
-        q.push_copy(b"AAAA", true);
-        q.push_copy(b"BBBB", true);
+        q.push_copy(b"AAAA", Part::End);
+        q.push_copy(b"BBBB", Part::End);
         q.consume(2);
         q.discard_unstarted();
         q.push_urgent(b"CC");
@@ -457,8 +468,8 @@ mod tests {
         assert_eq!(drain(&mut q, 16, 3), b"AACC");
 
         let mut q = TxQueue::default();
-        q.push_copy(b"AAAA", true);
-        q.push_shared(Bytes::from(alloc::vec![b'S'; 3000]), true);
+        q.push_copy(b"AAAA", Part::End);
+        q.push_shared(Bytes::from(alloc::vec![b'S'; 3000]), Part::End);
         q.discard_unstarted();
         assert!(q.is_empty());
     }

@@ -1,20 +1,15 @@
 //! Incremental UTF-8 validation for text messages that arrive in pieces (RFC 6455 §8.1):
 //! fails as soon as a prefix can no longer become valid, not at the end of the message.
 
+// Public only through `internals` (the benchmarks and fuzz targets).
+#![cfg_attr(not(feature = "internals"), allow(unreachable_pub))]
+
 use simdutf8::compat::from_utf8;
 
 /// A streaming UTF-8 validator. Feed it the pieces of a text message in order; it fails
 /// as soon as the bytes seen so far cannot be the start of valid UTF-8 (Autobahn 6.4.x
 /// "fail fast"), and [`finish`](Utf8Validator::finish) fails on a truncated last character.
-///
-/// ```
-/// use tether_proto::Utf8Validator;
-/// let mut v = Utf8Validator::new();
-/// assert!(v.feed(b"caf\xc3").is_ok());   // incomplete, but may still become valid
-/// assert!(v.feed(b"\xa9").is_ok());
-/// assert!(v.finish().is_ok());
-/// assert!(Utf8Validator::new().feed(b"\xed\xa0\x80").is_err()); // a surrogate: fails at once
-/// ```
+
 #[derive(Clone, Debug, Default)]
 pub struct Utf8Validator {
     /// Bytes of a character split across pieces (at most 3).
@@ -80,11 +75,6 @@ impl Utf8Validator {
             Err(InvalidUtf8)
         }
     }
-
-    /// Whether no character is split at the current position.
-    pub fn is_at_boundary(&self) -> bool {
-        self.partial_len == 0
-    }
 }
 
 impl core::fmt::Display for InvalidUtf8 {
@@ -106,6 +96,16 @@ fn char_width(first: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A character split across pieces is fine; a surrogate fails at once (fail fast).
+    #[test]
+    fn split_characters_pass_and_surrogates_fail_at_once() {
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(b"caf\xc3").is_ok());
+        assert!(v.feed(b"\xa9").is_ok());
+        assert!(v.finish().is_ok());
+        assert!(Utf8Validator::new().feed(b"\xed\xa0\x80").is_err());
+    }
     use alloc::vec::Vec;
     use proptest::prelude::*;
 

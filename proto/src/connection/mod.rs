@@ -25,7 +25,7 @@ use crate::tx::{Payload, TxQueue};
 use ending::{End, Shutdown};
 use receive::RecvState;
 use recv_buf::RecvBuffer;
-use send::SendState;
+use send::{Fin, SendState};
 use timer::{Timer, TimerTable};
 
 #[cfg(test)]
@@ -300,8 +300,8 @@ impl Connection {
             Message::Ping(data) | Message::Pong(data) if data.len() > MAX_CONTROL_PAYLOAD => {
                 return Err(SendError::ControlPayloadTooLarge { len: data.len() })
             }
-            Message::Ping(data) => self.queue_frame(true, OpCode::Ping, Payload::Shared(data)),
-            Message::Pong(data) => self.queue_frame(true, OpCode::Pong, Payload::Shared(data)),
+            Message::Ping(data) => self.queue_frame(Fin::Final, OpCode::Ping, Payload::Shared(data)),
+            Message::Pong(data) => self.queue_frame(Fin::Final, OpCode::Pong, Payload::Shared(data)),
             Message::Close(frame) => {
                 if let Some(f) = &frame {
                     CloseFrame::new(f.code, f.reason.clone())?;

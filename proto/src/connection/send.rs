@@ -12,11 +12,20 @@ use crate::config::Role;
 use crate::frame::{header_len, Header, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
 use crate::rng::KeyCache;
-use crate::tx::{Payload, COPY_THRESHOLD};
+use crate::tx::{Part, Payload, COPY_THRESHOLD};
 
 /// Unwritten urgent control bytes (pongs) beyond which a new ping only replaces the one
 /// pending pong instead of queueing another.
 pub(crate) const URGENT_CAP: usize = 2 << 10;
+
+/// Whether a frame is the last of its message (RFC 6455 §5.2's FIN bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fin {
+    /// The last (or only) frame.
+    Final,
+    /// More fragments follow.
+    More,
+}
 
 /// Where our close frame goes in the transmit queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +144,7 @@ impl Connection {
                 self.tx.discard_unstarted();
                 self.encode_control_urgent(OpCode::Close, &payload[..len]);
             }
-            ClosePlace::AfterData => self.queue_frame(true, OpCode::Close, Payload::Borrowed(&payload[..len])),
+            ClosePlace::AfterData => self.queue_frame(Fin::Final, OpCode::Close, Payload::Borrowed(&payload[..len])),
         }
     }
 
@@ -150,12 +159,12 @@ impl Connection {
                 let mut op = opcode;
                 while rest.len() > size {
                     let piece = rest.split_to(size);
-                    self.queue_frame(false, op, piece);
+                    self.queue_frame(Fin::More, op, piece);
                     op = OpCode::Continuation;
                 }
-                self.queue_frame(true, op, rest);
+                self.queue_frame(Fin::Final, op, rest);
             }
-            None => self.queue_frame(true, opcode, payload),
+            None => self.queue_frame(Fin::Final, opcode, payload),
         }
     }
 
@@ -174,13 +183,13 @@ impl Connection {
         if self.fragment_size_for(payload.len()).is_some() {
             self.queue_data(opcode, Payload::Borrowed(payload));
         } else {
-            self.queue_frame(true, opcode, Payload::Borrowed(payload));
+            self.queue_frame(Fin::Final, opcode, Payload::Borrowed(payload));
         }
     }
 
-    pub(super) fn queue_frame(&mut self, fin: bool, opcode: OpCode, payload: Payload<'_>) {
+    pub(super) fn queue_frame(&mut self, fin: Fin, opcode: OpCode, payload: Payload<'_>) {
         let mask = self.next_mask();
-        let header = Header::new(fin, opcode, mask, payload.len());
+        let header = Header::new(fin == Fin::Final, opcode, mask, payload.len());
         match (mask, payload) {
             (Some(key), payload) => {
                 // Clients mask in one copy (§5.3), next to the header: one segment.
@@ -188,8 +197,8 @@ impl Connection {
             }
             // Large shared server payloads are referenced, not copied.
             (None, Payload::Shared(bytes)) if bytes.len() > COPY_THRESHOLD => {
-                self.tx.push_copy(&header.bytes()[..header.len()], false);
-                self.tx.push_shared(bytes, true);
+                self.tx.push_copy(&header.bytes()[..header.len()], Part::Middle);
+                self.tx.push_shared(bytes, Part::End);
             }
             // Small ones, and every borrowed one (the caller keeps its slice), are copied
             // next to the header: one segment.

@@ -97,7 +97,7 @@ impl ClientRequest {
         let (host, port) = url::split_host_port(&host_header);
         ClientRequest {
             host,
-            port: port.unwrap_or(url::default_port(false)),
+            port: port.unwrap_or(url::WS_PORT),
             secure: false,
             host_header,
             path: path.into(),

@@ -25,12 +25,18 @@ fn invalid(why: &'static str) -> HandshakeError {
     HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(why))
 }
 
-/// The scheme's default port (RFC 6455 §3).
+/// `ws://`'s default port (RFC 6455 §3).
+pub(crate) const WS_PORT: u16 = 80;
+
+/// `wss://`'s default port (RFC 6455 §3).
+pub(crate) const WSS_PORT: u16 = 443;
+
+/// The scheme's default port.
 pub(crate) fn default_port(secure: bool) -> u16 {
     if secure {
-        443
+        WSS_PORT
     } else {
-        80
+        WS_PORT
     }
 }
 

@@ -39,26 +39,38 @@
 //! method, path, query, every header, the `Origin`, the offered subprotocols and extensions.
 //! The application looks at it, then answers: [`ServerHandshake::accept`] with
 //! [`AcceptOptions`] (a subprotocol the client offered, extra response headers) returns a
-//! server [`Connection`] with the 101 already queued; [`ServerHandshake::reject`] writes a
-//! complete refusal with any status and body; a request that failed validation is answered
-//! with [`ServerHandshake::error_response`] (400, 405, 426 or 431). [`ClientHandshake`] is
-//! the mirror image: built from a [`ClientRequest`], it offers its request bytes, checks the
-//! response (status, accept key, subprotocol and extensions against what was offered) and
-//! becomes a client connection with [`ClientHandshake::into_connection`].
+//! server [`Connection`] with the 101 queued ahead of any frame; [`ServerHandshake::reject`]
+//! queues a complete refusal with any status and body; a request that failed validation is
+//! answered by the handshake itself (400, 405, 426 or 431) and
+//! [`ServerHandshake::should_close`] says the exchange is over. [`ClientHandshake`] is the
+//! mirror image: built from a [`ClientRequest`], it queues its request, checks the response
+//! (status, accept key, subprotocol and extensions against what was offered) and becomes a
+//! client connection with [`ClientHandshake::into_connection`].
+//!
+//! Every byte an engine sends leaves by one route, the [`Transmit`] trait (`poll_transmit`,
+//! `consume_transmit`): a connection's frames, the request, the 101, a refusal, an error
+//! response. One write loop serves them all, and no response is built anywhere else.
+//!
+//! Handshake errors say whose fault they are, as rustls' errors do: [`PeerMisbehaved`] (the
+//! peer's HTTP head broke RFC 6455 or HTTP/1.1), [`HandshakeError::UnexpectedStatus`] (the
+//! server refused), [`HandshakeError::Timeout`], and [`ApiMisuse`] (the application asked
+//! for something the handshake cannot send).
 //!
 //! Bytes that came after the HTTP head in the same read are the peer's first frames: the new
 //! connection receives them untouched, once. Both roles read the head with one incremental
 //! reader that looks at each byte once and enforces the byte cap and the line cap while
 //! reading, so a head dripped one byte at a time costs linear work and an oversized one is
-//! refused at the cap. Wall-clock time is not the parser's business: the one total handshake
-//! deadline ([`Config::handshake_timeout`], which arriving bytes do not reset) is enforced by
-//! the async layer.
+//! refused at the cap. The handshake takes time, so the engine enforces its deadline where
+//! it is configured: [`Config::handshake_timeout`] is one total deadline counted from the
+//! first instant the caller gives (arriving bytes do not move it), reported by
+//! `poll_timeout` and fired by `handle_timeout` like a connection's timers; a server's
+//! connection carries it until the 101 is written.
 //!
 //! # The connection's four kinds of methods
 //! Named after quinn-proto's taxonomy:
 //! - **inputs** tell the engine what happened: [`read_buf`] + [`commit_read`],
 //!   [`read_buf_uninit`] + [`commit_appended`], [`receive`], [`receive_eof`] (the transport's
-//!   read side ended), [`handle_timeout`];
+//!   read side ended), [`handle_transport_error`] (it failed), [`handle_timeout`];
 //! - **commands** ask it to do something: [`send`], [`send_text`], [`send_bytes`],
 //!   [`close`]. Misuse — a control payload over 125 bytes, a close code that may not be sent,
 //!   a reason over 123 bytes, anything after our close — is a [`SendError`] returned by the
@@ -66,8 +78,15 @@
 //! - **outputs** say what the caller should do: [`poll_event`] (the next message, or the
 //!   ending), [`poll_transmit`] + [`consume_transmit`] (chunks for one vectored write;
 //!   partial writes are fine), [`poll_timeout`] (when `handle_timeout` is next due);
-//! - **getters** describe it: [`state`], [`buffered_transmit`], [`buffered_receive`],
-//!   [`should_shutdown`], [`closed`], [`can_send`].
+//! - **getters** describe it: [`state`], [`buffered_transmit`], [`is_transmit_full`] (the
+//!   write high-water mark, answered in one place), [`buffered_receive`], [`should_shutdown`],
+//!   [`closed`], [`ending`], [`can_send`].
+//!
+//! Read space is lent, and a loan is exact: each `read_buf`/`read_buf_uninit` replaces the
+//! previous loan, a commit counts only against an outstanding loan of its own kind and never
+//! past it, input through `receive` voids a loan, and any other call between a loan and its
+//! commit leaves the loan where the transport wrote into it. That is what makes "any call
+//! order is legal" true for the inputs too (a fuzz mode interleaves them).
 //!
 //! A driver calls them in whatever order suits it — write what `poll_transmit` offers, hand
 //! out `poll_event`s, call `handle_timeout` when `poll_timeout` is due, read into `read_buf`
@@ -93,6 +112,9 @@
 //! | [`IdleTimeout`](crate::CloseCause::IdleTimeout) | no inbound traffic within the idle timeout, or none after a keepalive ping | 1006 (1011 sent best-effort) |
 //! | [`CloseTimeout`](crate::CloseCause::CloseTimeout) | we closed and no answer came within the close timeout | 1006 |
 //! | [`TransportEof`](crate::CloseCause::TransportEof) | the transport ended without a close frame, mid-frame or not | 1006 |
+//! | [`TransportError`](crate::CloseCause::TransportError) | the transport failed (reset, broken pipe): nothing more is written | 1006 |
+//! | [`WriteTimeout`](crate::CloseCause::WriteTimeout) | queued output made no progress for the write timeout (the peer stopped reading) | 1006 |
+//! | [`HandshakeTimeout`](crate::CloseCause::HandshakeTimeout) | a server's 101 was not written within the handshake deadline | 1006 |
 //!
 //! A peer's close frame and a parse failure therefore never look alike, and
 //! [`Closed::is_clean`] holds only for the first two. After a violation nothing further is
@@ -100,6 +122,12 @@
 //! are handed out first, then the ending. After the close handshake the server ends TCP
 //! first (RFC 6455 §7.1.1); a client waits for that, at most the close timeout, which
 //! [`should_shutdown`] reflects.
+//!
+//! The engine owns every ending and every deadline, so the async layer keeps no ending of
+//! its own: a transport failure is an input, and the deadlines — handshake, close, write,
+//! idle, keepalive — live in one table that both `poll_timeout` and `handle_timeout` read.
+//! The write deadline needs a tick to start: while output waits and its clock is not running,
+//! `poll_timeout` asks for one at once.
 //!
 //! # What goes out in which order
 //! Pongs are urgent: they go out at the next frame boundary, ahead of data frames that have
@@ -209,7 +237,8 @@
 //! | close handshake | 5 s |
 //! | keepalive | off in the engine; the adapters ping after 20 s without inbound traffic and give up 20 s later (1006 reported, 1011 sent best-effort) |
 //! | idle timeout | off |
-//! | write high-water mark | 128 KiB (the async layer makes `send` wait beyond it, never drops) |
+//! | write high-water mark | 128 KiB (the async layer makes `send` wait at it, never drops) |
+//! | write timeout | 30 s without a byte written while output waits, then the connection ends (a peer that stopped reading cannot hold a sender forever) |
 //! | read buffer | 1 KiB to start; the read window grows to 64 KiB (256 KiB into uninitialized space) and shrinks again; never grows by what a header announces |
 //! | automatic pongs | on |
 //! | unmasked client frames | refused (an opt-in exists, off) |
@@ -219,7 +248,8 @@
 //! # House style
 //! - Names say the kind of method: `handle_*` and `receive*` for inputs, `poll_*` for
 //!   outputs (and `#[must_use]`), plain verbs for commands, `is_*` / `should_*` / `can_*` for
-//!   getters. A role is [`Role::Client`] or [`Role::Server`], never a boolean.
+//!   getters. A role is [`Role::Client`] or [`Role::Server`], never a boolean; no call site
+//!   passes a bare `true` or `false` whose meaning the reader has to look up.
 //! - One noun per file, and each file's first `//!` line says what lives there and what does
 //!   not.
 //! - Errors are enums, never strings. Nothing received from the network may panic. Every
@@ -286,7 +316,15 @@
 //! [`ServerHandshake::receive`]: crate::ServerHandshake::receive
 //! [`ServerHandshake::accept`]: crate::ServerHandshake::accept
 //! [`ServerHandshake::reject`]: crate::ServerHandshake::reject
-//! [`ServerHandshake::error_response`]: crate::ServerHandshake::error_response
+//! [`ServerHandshake::should_close`]: crate::ServerHandshake::should_close
+//! [`Transmit`]: crate::Transmit
+//! [`PeerMisbehaved`]: crate::PeerMisbehaved
+//! [`ApiMisuse`]: crate::ApiMisuse
+//! [`HandshakeError::UnexpectedStatus`]: crate::HandshakeError::UnexpectedStatus
+//! [`HandshakeError::Timeout`]: crate::HandshakeError::Timeout
+//! [`handle_transport_error`]: crate::Connection::handle_transport_error
+//! [`is_transmit_full`]: crate::Connection::is_transmit_full
+//! [`ending`]: crate::Connection::ending
 //! [`Request`]: crate::Request
 //! [`AcceptOptions`]: crate::AcceptOptions
 //! [`ClientHandshake`]: crate::ClientHandshake
