@@ -8,7 +8,6 @@
 ///
 /// Masking and unmasking are the same operation. `phase` lets a payload be processed in
 /// pieces: pass the number of payload bytes already processed.
-
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) {
     // The key as a little-endian word, rotated so byte 0 is the key byte for `buf[0]`.

@@ -9,7 +9,6 @@ use simdutf8::compat::from_utf8;
 /// A streaming UTF-8 validator. Feed it the pieces of a text message in order; it fails
 /// as soon as the bytes seen so far cannot be the start of valid UTF-8 (Autobahn 6.4.x
 /// "fail fast"), and [`finish`](Utf8Validator::finish) fails on a truncated last character.
-
 #[derive(Clone, Debug, Default)]
 pub struct Utf8Validator {
     /// Bytes of a character split across pieces (at most 3).
