@@ -92,25 +92,35 @@ pub(crate) struct MaskedDataHeader {
     pub(crate) header_len: usize,
 }
 
+/// The byte pattern of a [`MaskedDataHeader`]: whether it is text, the payload length and
+/// where the mask key starts; `None` for any other first bytes.
+#[inline(always)]
+fn masked_data_prefix(buf: &[u8]) -> Option<(bool, usize, usize)> {
+    match *buf {
+        [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, ..] => Some((b0 == 0x81, usize::from(b1 & 0x7F), 2)),
+        [b0 @ (0x81 | 0x82), 0xFE, l0, l1, ..] => Some((b0 == 0x81, usize::from(u16::from_be_bytes([l0, l1])), 4)),
+        _ => None,
+    }
+}
+
 /// The header at the start of `buf` if it is a [`MaskedDataHeader`] and complete; `None`
 /// for any other (or incomplete) header, which [`decode_header`] parses in full.
 #[inline(always)]
 pub(crate) fn masked_data_header(buf: &[u8]) -> Option<MaskedDataHeader> {
-    let (b0, len, at) = match *buf {
-        [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, ..] => (b0, usize::from(b1 & 0x7F), 2),
-        [b0 @ (0x81 | 0x82), 0xFE, l0, l1, ..] => (b0, usize::from(u16::from_be_bytes([l0, l1])), 4),
-        _ => return None,
-    };
+    let (text, len, at) = masked_data_prefix(buf)?;
     let key = buf.get(at..at + 4)?;
-    Some(MaskedDataHeader { text: b0 == 0x81, len, key: [key[0], key[1], key[2], key[3]], header_len: at + 4 })
+    Some(MaskedDataHeader { text, len, key: [key[0], key[1], key[2], key[3]], header_len: at + 4 })
 }
 
 /// A whole [`MaskedDataHeader`] frame of at most `max_len` payload bytes at the start of
 /// `buf`: what a server's decoder takes without the general path.
 #[inline(always)]
 pub(crate) fn small_masked_frame(buf: &[u8], max_len: usize) -> Option<MaskedDataHeader> {
-    let h = masked_data_header(buf)?;
-    (h.len <= max_len && buf.len() >= h.header_len + h.len).then_some(h)
+    let (text, len, at) = masked_data_prefix(buf)?;
+    if len > max_len || buf.len() < at + 4 + len {
+        return None;
+    }
+    Some(MaskedDataHeader { text, len, key: [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]], header_len: at + 4 })
 }
 
 /// What the decoder checks that depends on the local endpoint, not on connection state.

@@ -391,7 +391,7 @@ impl Connection {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some((start, len, key, text)) = self.small_masked_frame() {
-            let payload = &mut self.rx.bytes_mut()[start..start + len];
+            let payload = self.rx.slice_mut(start, len);
             apply_mask(payload, key, 0);
             // The general decoder's validation, whole: `feed`, then `finish` (a message
             // that ends inside a character).

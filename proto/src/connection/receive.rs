@@ -103,8 +103,10 @@ impl Connection {
         }
         // One frame: within `max_message_size` when within `max_frame_size` (the config
         // keeps frames no larger than messages).
-        let limit = SMALL_COPY.min(self.config.max_frame_size);
-        let frame = small_masked_frame(self.rx.input(), limit)?;
+        let frame = small_masked_frame(self.rx.input(), SMALL_COPY)?;
+        if frame.len > self.config.max_frame_size {
+            return None;
+        }
         Some((self.rx.head() + frame.header_len, frame.len, frame.key, frame.text))
     }
 
@@ -148,10 +150,11 @@ impl Connection {
 
     /// Hand out the whole message at `rx[start..start + len]` as a copy (see
     /// [`SMALL_COPY`]), leaving the receive buffer unshared.
+    #[inline]
     pub(super) fn copy_out(&mut self, start: usize, len: usize, text: bool) -> Message {
         // Through an exact-size `Box<[u8]>`, not `Bytes::copy_from_slice` (a `Vec`, then its
         // conversion): the same single allocation, with the conversion inlined.
-        let payload = Bytes::from(Box::<[u8]>::from(&self.rx.bytes_mut()[start..start + len]));
+        let payload = Bytes::from(Box::<[u8]>::from(self.rx.slice(start, len)));
         self.rx.consume_to(start + len);
         data_message(text, payload)
     }
@@ -174,7 +177,7 @@ impl Connection {
                 // The whole frame is buffered (the common case for small messages): unmask,
                 // validate and take it in one step, without parking it in `frame`.
                 let text = self.is_text(header.opcode);
-                let payload = &mut self.rx.bytes_mut()[start..start + len];
+                let payload = self.rx.slice_mut(start, len);
                 if let Some(key) = header.mask {
                     apply_mask(payload, key, 0);
                 }

@@ -107,6 +107,19 @@ impl RecvBuffer {
         &mut self.buf[..self.filled]
     }
 
+    /// `len` bytes of input at `start` (an index as [`head`](Self::head)), for unmasking in
+    /// place or copying out.
+    #[inline(always)]
+    pub(crate) fn slice_mut(&mut self, start: usize, len: usize) -> &mut [u8] {
+        &mut self.buf[start..start + len]
+    }
+
+    /// `len` bytes of input at `start`, to copy out.
+    #[inline(always)]
+    pub(crate) fn slice(&self, start: usize, len: usize) -> &[u8] {
+        &self.buf[start..start + len]
+    }
+
     /// The allocation's capacity (memory held).
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
