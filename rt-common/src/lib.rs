@@ -41,6 +41,7 @@
 //! [`CloseCause::IdleTimeout`]) if nothing arrives within 20 s more. See
 //! [`default_config`].
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 

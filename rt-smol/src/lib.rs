@@ -20,6 +20,7 @@
 //! Keepalive is on by default (ping after 20 s of silence, 20 s to answer); see
 //! [`default_config`]. Any `futures_io::AsyncRead + AsyncWrite + Unpin` stream works.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 

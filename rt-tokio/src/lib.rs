@@ -26,6 +26,7 @@
 //! [`default_config`]. Any `tokio::io::AsyncRead + AsyncWrite + Unpin` stream works
 //! (TLS, Unix sockets, in-memory duplex), not only TCP.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
