@@ -8,6 +8,13 @@ echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
+echo "== docs (broken intra-doc links and missing docs fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
+
+echo "== the published crates package and build from their packages alone"
+cargo package --workspace --exclude tether-testkit --exclude tether-tests --exclude tether-benches \
+    --allow-dirty --quiet
+
 echo "== proto builds without std"
 cargo build -p tether-proto --no-default-features --quiet
 
