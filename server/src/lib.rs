@@ -1,0 +1,36 @@
+//! `tether-server`: the layer above one connection, written once for every runtime. What
+//! lives here today: route templates with named parameters ([`Router`]) and typed access to
+//! path parameters and the query ([`Params`], [`Query`]). What does not: protocol rules (in
+//! `tether-proto`) and the connection API (in `tether-rt` and the adapters).
+//!
+//! A serve loop looks the request path up ([`Router::at`]): no route is answered with
+//! [`NoMatch::status`] (404, or 400 for a path that is not valid percent-encoded UTF-8);
+//! the route's handler gets the [`Params`] and decides to accept or reject the upgrade.
+//!
+//! ```
+//! use tether_server::{Query, Router};
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum Endpoint { Client, Room }
+//!
+//! let router = Router::new()
+//!     .route("/ws/{client_id}", Endpoint::Client)
+//!     .nest("/rooms", Router::new().route("/{room}/live", Endpoint::Room));
+//!
+//! // GET /ws/42?token=abc
+//! let found = router.at("/ws/42").unwrap();
+//! assert_eq!(found.handler(), &Endpoint::Client);
+//! assert_eq!(found.params().get_as::<u64>("client_id"), Ok(42));
+//! let query = Query::parse(Some("token=abc")).unwrap();
+//! assert_eq!(query.get("token"), Some("abc"));
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+mod params;
+mod router;
+
+pub use params::{InvalidQuery, ParamError, Params, Query};
+pub use router::{Match, NoMatch, Router, TemplateError};
