@@ -1,7 +1,9 @@
 //! `tether-server`: the layer above one connection, written once for every runtime. What
-//! lives here today: route templates with named parameters ([`Router`]) and typed access to
-//! path parameters and the query ([`Params`], [`Query`]). What does not: protocol rules (in
-//! `tether-proto`) and the connection API (in `tether-rt` and the adapters).
+//! lives here today: route templates with named parameters ([`Router`]), typed access to
+//! path parameters and the query ([`Params`], [`Query`]), and rooms that broadcast without
+//! waiting for anyone ([`Hub`]: bounded per-member queues, a [`SlowPolicy`], presence).
+//! What does not: protocol rules (in `tether-proto`) and the connection API (in `tether-rt`
+//! and the adapters).
 //!
 //! A serve loop looks the request path up ([`Router::at`]): no route is answered with
 //! [`NoMatch::status`] (404, or 400 for a path that is not valid percent-encoded UTF-8);
@@ -29,8 +31,11 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod hub;
 mod params;
 mod router;
+
+pub use hub::{Delivery, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
 
 pub use params::{InvalidQuery, ParamError, Params, Query};
 pub use router::{Match, NoMatch, Router, TemplateError};

@@ -1,0 +1,883 @@
+//! `Hub`: rooms of members in one process — join, leave (automatic when a member's
+//! `Mailbox` is dropped), broadcast to a room / everyone / all but one, direct sends, and
+//! presence; each member has a bounded queue and the hub one slow-consumer policy. What does
+//! not live here: sockets (a member's connection task drains its `Mailbox`), encoding
+//! (messages are `Bytes`-backed, so a broadcast clones handles, never payloads) and
+//! backends spanning processes.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Poll, Waker};
+
+use tether_proto::{CloseCode, Message};
+
+/// A member's identity in a [`Hub`], unique for the hub's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberId(u64);
+
+impl MemberId {
+    /// The number behind the id (for logs; ids are never reused by a hub).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What a broadcast does for a member whose queue is full. Whatever the policy,
+/// [`Hub::broadcast`] never waits for a member; [`Hub::broadcast_waiting`] is the waiting
+/// alternative, chosen per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlowPolicy {
+    /// Drop the member's oldest queued message to make room (counted): the member sees the
+    /// latest state, with a gap. Suits dashboards and tickers.
+    DropOldest,
+    /// Drop the new message for that member (counted): the member sees a prefix of the
+    /// stream, with a gap at its end.
+    DropNewest,
+    /// Disconnect the member: its queue is cleared, its [`Mailbox`] yields
+    /// [`Mail::Evicted`] with this code (the connection task closes with it), and it leaves
+    /// every room. [`CloseCode::TRY_AGAIN_LATER`] (1013) is the default: falling behind is
+    /// usually a passing condition of the client or its network, and the code tells a client
+    /// to reconnect (which also resynchronises its state), where 1008 would say it broke a
+    /// rule and should not come back.
+    Disconnect(CloseCode),
+}
+
+/// How a [`Hub`] bounds its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubConfig {
+    /// Messages a member's queue holds before the policy applies (at least 1).
+    pub queue_capacity: usize,
+    /// What a broadcast does for a member whose queue is full.
+    pub policy: SlowPolicy,
+}
+
+impl Default for HubConfig {
+    /// 1024 messages per member, then [`SlowPolicy::Disconnect`] with 1013.
+    fn default() -> Self {
+        HubConfig { queue_capacity: 1024, policy: SlowPolicy::Disconnect(CloseCode::TRY_AGAIN_LATER) }
+    }
+}
+
+impl HubConfig {
+    /// The default bounds with another queue capacity.
+    pub fn with_capacity(mut self, queue_capacity: usize) -> Self {
+        self.queue_capacity = queue_capacity.max(1);
+        self
+    }
+
+    /// The default bounds with another slow-consumer policy.
+    pub fn with_policy(mut self, policy: SlowPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+}
+
+/// What one broadcast did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Members the message was queued for.
+    pub queued: usize,
+    /// Messages dropped by the policy (the new one, or an old one to make room).
+    pub dropped: usize,
+    /// Members disconnected by the policy.
+    pub evicted: usize,
+}
+
+/// Counters since the hub was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Messages queued for members (a broadcast to N members counts N).
+    pub queued: u64,
+    /// Messages dropped by the slow-consumer policy.
+    pub dropped: u64,
+    /// Members disconnected by the slow-consumer policy.
+    pub evicted: u64,
+    /// Members registered now.
+    pub members: usize,
+    /// Rooms with at least one member now.
+    pub rooms: usize,
+}
+
+/// What a [`Mailbox`] hands its connection task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mail {
+    /// A message to send to the member's peer.
+    Message(Message),
+    /// The member was disconnected by the slow-consumer policy: close the connection with
+    /// this code. Nothing follows.
+    Evicted(CloseCode),
+}
+
+/// A direct send or a membership change named a member the hub does not have (never
+/// registered, its mailbox dropped, or evicted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownMember(pub MemberId);
+
+impl std::fmt::Display for UnknownMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no member {} in this hub", self.0 .0)
+    }
+}
+
+impl std::error::Error for UnknownMember {}
+
+/// One member's queue: filled by broadcasts, drained by the member's [`Mailbox`].
+#[derive(Debug)]
+struct Queue {
+    state: Mutex<QueueState>,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Message>,
+    /// Set by the slow-consumer policy: the mailbox yields `Mail::Evicted` once, then ends.
+    evicted: Option<CloseCode>,
+    /// Whether the eviction has been handed out.
+    reported: bool,
+    /// The mailbox is gone: nothing is queued any more.
+    closed: bool,
+    /// The mailbox's task, waiting for mail.
+    reader: Option<Waker>,
+    /// Waiting broadcasters (`broadcast_waiting`), woken when space frees.
+    writers: Vec<Waker>,
+}
+
+enum Push {
+    Queued,
+    Dropped,
+    Evicted,
+    Gone,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic elsewhere while holding the lock leaves a consistent queue (every update
+        // is one push or pop), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, message: &Message, capacity: usize, policy: SlowPolicy) -> Push {
+        let mut state = self.lock();
+        if state.evicted.is_some() || state.closed {
+            return Push::Gone;
+        }
+        let outcome = if state.items.len() < capacity {
+            state.items.push_back(message.clone());
+            Push::Queued
+        } else {
+            match policy {
+                SlowPolicy::DropOldest => {
+                    state.items.pop_front();
+                    state.items.push_back(message.clone());
+                    Push::Dropped
+                }
+                SlowPolicy::DropNewest => return Push::Dropped,
+                SlowPolicy::Disconnect(code) => {
+                    state.items.clear();
+                    state.evicted = Some(code);
+                    Push::Evicted
+                }
+            }
+        };
+        let reader = state.reader.take();
+        // Broadcasters waiting for room in an evicted queue give up on it.
+        let writers = if state.evicted.is_some() { std::mem::take(&mut state.writers) } else { Vec::new() };
+        drop(state);
+        reader.into_iter().chain(writers).for_each(Waker::wake);
+        outcome
+    }
+}
+
+struct Member<R, D> {
+    queue: Arc<Queue>,
+    rooms: Vec<R>,
+    data: D,
+}
+
+struct State<R, D> {
+    members: HashMap<MemberId, Member<R, D>>,
+    rooms: HashMap<R, HashMap<MemberId, Arc<Queue>>>,
+    next_id: u64,
+}
+
+struct Shared<R, D> {
+    state: Mutex<State<R, D>>,
+    config: HubConfig,
+    queued: AtomicU64,
+    dropped: AtomicU64,
+    evicted: AtomicU64,
+}
+
+impl<R, D> Drop for Shared<R, D> {
+    fn drop(&mut self) {
+        // Mailboxes waiting in `recv` learn that nothing more will come.
+        let state = self.state.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for member in state.members.values() {
+            if let Some(waker) = member.queue.lock().reader.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl<R: Hash + Eq + Clone, D> Shared<R, D> {
+    fn lock(&self) -> MutexGuard<'_, State<R, D>> {
+        // Every update below leaves the maps consistent at each step a panic could stop it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn remove(state: &mut State<R, D>, id: MemberId) -> Option<Member<R, D>> {
+        let member = state.members.remove(&id)?;
+        for room in &member.rooms {
+            if let Some(members) = state.rooms.get_mut(room) {
+                members.remove(&id);
+                if members.is_empty() {
+                    state.rooms.remove(room);
+                }
+            }
+        }
+        Some(member)
+    }
+}
+
+/// Rooms of members, keyed by any `R: Hash + Eq + Clone` (a `String`, an enum, a tuple),
+/// each member carrying application data `D` (a name, a user id) for presence lists.
+/// Cheap to clone (an `Arc`); every clone is the same hub.
+///
+/// A connection joins by [`register`](Hub::register)ing (which gives it a [`MemberId`] and
+/// the [`Mailbox`] its task drains into the socket) and [`join`](Hub::join)ing rooms. A
+/// broadcast queues the message (a `Bytes`-backed handle: the payload is never copied) on
+/// every member's bounded queue and returns at once; a member that does not keep up meets
+/// the hub's [`SlowPolicy`] and holds no one else back.
+///
+/// ```
+/// use tether_proto::Message;
+/// use tether_server::{Hub, HubConfig, Mail};
+///
+/// let hub: Hub<&str, &str> = Hub::new(HubConfig::default());
+/// let (ada, mut ada_mail) = hub.register("ada");
+/// let (bob, _bob_mail) = hub.register("bob");
+/// hub.join("lobby", ada).unwrap();
+/// hub.join("lobby", bob).unwrap();
+/// assert_eq!(hub.presence(&"lobby"), [(ada, "ada"), (bob, "bob")]);
+///
+/// let delivery = hub.broadcast_except(&"lobby", bob, Message::text("hi"));
+/// assert_eq!(delivery.queued, 1);
+/// assert_eq!(ada_mail.try_recv(), Some(Mail::Message(Message::text("hi"))));
+/// drop(ada_mail); // the connection ended: ada leaves every room
+/// assert_eq!(hub.presence(&"lobby"), [(bob, "bob")]);
+/// ```
+pub struct Hub<R, D = ()> {
+    shared: Arc<Shared<R, D>>,
+}
+
+impl<R, D> Clone for Hub<R, D> {
+    fn clone(&self) -> Self {
+        Hub { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<R, D> std::fmt::Debug for Hub<R, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("config", &self.shared.config).finish_non_exhaustive()
+    }
+}
+
+impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
+    /// An empty hub with these bounds.
+    pub fn new(config: HubConfig) -> Self {
+        let config = HubConfig { queue_capacity: config.queue_capacity.max(1), ..config };
+        Hub {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State { members: HashMap::new(), rooms: HashMap::new(), next_id: 0 }),
+                config,
+                queued: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The bounds this hub applies.
+    pub fn config(&self) -> HubConfig {
+        self.shared.config
+    }
+
+    /// A new member, in no room yet: its id, and the mailbox its connection task drains.
+    /// Dropping the mailbox removes the member from the hub and every room.
+    pub fn register(&self, data: D) -> (MemberId, Mailbox<R, D>) {
+        let queue = Arc::new(Queue { state: Mutex::new(QueueState::default()) });
+        let mut state = self.shared.lock();
+        let id = MemberId(state.next_id);
+        state.next_id += 1;
+        state.members.insert(id, Member { queue: Arc::clone(&queue), rooms: Vec::new(), data });
+        drop(state);
+        (id, Mailbox { id, queue, hub: Arc::downgrade(&self.shared) })
+    }
+
+    /// Puts a member in a room (no effect if it is already there); returns how many members
+    /// the room has now.
+    ///
+    /// # Errors
+    /// [`UnknownMember`] if the member's mailbox is gone or it was evicted.
+    pub fn join(&self, room: R, id: MemberId) -> Result<usize, UnknownMember> {
+        let mut state = self.shared.lock();
+        let State { members, rooms, .. } = &mut *state;
+        let member = members.get_mut(&id).ok_or(UnknownMember(id))?;
+        let in_room = rooms.entry(room.clone()).or_default();
+        if in_room.insert(id, Arc::clone(&member.queue)).is_none() {
+            member.rooms.push(room);
+        }
+        Ok(in_room.len())
+    }
+
+    /// Takes a member out of a room; returns whether it was there.
+    pub fn leave(&self, room: &R, id: MemberId) -> bool {
+        let mut state = self.shared.lock();
+        let State { members, rooms, .. } = &mut *state;
+        let Some(in_room) = rooms.get_mut(room) else { return false };
+        if in_room.remove(&id).is_none() {
+            return false;
+        }
+        if in_room.is_empty() {
+            rooms.remove(room);
+        }
+        if let Some(member) = members.get_mut(&id) {
+            member.rooms.retain(|r| r != room);
+        }
+        true
+    }
+
+    /// The members of a room with their data, ordered by id (join order for members
+    /// registered in that order).
+    pub fn presence(&self, room: &R) -> Vec<(MemberId, D)> {
+        let state = self.shared.lock();
+        let mut out: Vec<(MemberId, D)> = state
+            .rooms
+            .get(room)
+            .into_iter()
+            .flat_map(|members| members.keys())
+            .filter_map(|id| state.members.get(id).map(|member| (*id, member.data.clone())))
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// How many members a room has.
+    pub fn room_len(&self, room: &R) -> usize {
+        self.shared.lock().rooms.get(room).map_or(0, HashMap::len)
+    }
+
+    /// The rooms a member is in, in join order.
+    pub fn rooms_of(&self, id: MemberId) -> Vec<R> {
+        self.shared.lock().members.get(&id).map(|member| member.rooms.clone()).unwrap_or_default()
+    }
+
+    /// A member's data.
+    pub fn data(&self, id: MemberId) -> Option<D> {
+        self.shared.lock().members.get(&id).map(|member| member.data.clone())
+    }
+
+    /// Queues `message` for every member of `room`. Never waits: a member whose queue is
+    /// full meets the hub's [`SlowPolicy`].
+    pub fn broadcast(&self, room: &R, message: Message) -> Delivery {
+        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), &message, None)
+    }
+
+    /// Queues `message` for every member of `room` but `except` (typically the sender).
+    pub fn broadcast_except(&self, room: &R, except: MemberId, message: Message) -> Delivery {
+        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), &message, Some(except))
+    }
+
+    /// Queues `message` for every member of the hub, in a room or not.
+    pub fn broadcast_all(&self, message: Message) -> Delivery {
+        self.deliver(|state| state.members.iter().map(|(id, m)| (id, &m.queue)).collect(), &message, None)
+    }
+
+    /// Queues `message` for one member, under the same policy as a broadcast.
+    ///
+    /// # Errors
+    /// [`UnknownMember`] if the member is gone (or is evicted by this send).
+    pub fn send_to(&self, id: MemberId, message: Message) -> Result<Delivery, UnknownMember> {
+        let delivery = self.deliver(
+            |state| state.members.get_key_value(&id).map(|(id, m)| (id, &m.queue)).into_iter().collect(),
+            &message,
+            None,
+        );
+        if delivery == Delivery::default() {
+            return Err(UnknownMember(id));
+        }
+        Ok(delivery)
+    }
+
+    /// Queues `message` for every member of `room`, waiting for room in each full queue
+    /// instead of applying the policy. This holds the caller — and so every member after
+    /// a slow one — until the slow member catches up or leaves: use it only where the
+    /// application must not lose a message and accepts that wait. Members that leave while
+    /// it waits are skipped.
+    pub async fn broadcast_waiting(&self, room: &R, message: Message) -> Delivery {
+        let targets: Vec<Arc<Queue>> = {
+            let state = self.shared.lock();
+            state.rooms.get(room).into_iter().flat_map(|m| m.values().cloned()).collect()
+        };
+        let capacity = self.shared.config.queue_capacity;
+        let mut delivery = Delivery::default();
+        for queue in targets {
+            let queued = poll_fn(|cx| {
+                let mut state = queue.lock();
+                if state.evicted.is_some() || state.closed {
+                    return Poll::Ready(false);
+                }
+                if state.items.len() < capacity {
+                    state.items.push_back(message.clone());
+                    let reader = state.reader.take();
+                    drop(state);
+                    if let Some(waker) = reader {
+                        waker.wake();
+                    }
+                    return Poll::Ready(true);
+                }
+                if !state.writers.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.writers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            })
+            .await;
+            if queued {
+                delivery.queued += 1;
+            }
+        }
+        self.shared.queued.fetch_add(delivery.queued as u64, Ordering::Relaxed);
+        delivery
+    }
+
+    /// Counters since the hub was made, and its size now.
+    pub fn stats(&self) -> HubStats {
+        let (members, rooms) = {
+            let state = self.shared.lock();
+            (state.members.len(), state.rooms.len())
+        };
+        HubStats {
+            queued: self.shared.queued.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            evicted: self.shared.evicted.load(Ordering::Relaxed),
+            members,
+            rooms,
+        }
+    }
+
+    fn deliver(
+        &self,
+        targets: impl FnOnce(&State<R, D>) -> Vec<(&MemberId, &Arc<Queue>)>,
+        message: &Message,
+        except: Option<MemberId>,
+    ) -> Delivery {
+        let config = self.shared.config;
+        let mut delivery = Delivery::default();
+        let mut evicted = Vec::new();
+        {
+            // The hub lock is held while queueing so that a member cannot join or leave
+            // half-way through a broadcast; each push takes only its member's lock briefly.
+            let state = self.shared.lock();
+            for (id, queue) in targets(&state) {
+                if Some(*id) == except {
+                    continue;
+                }
+                match queue.push(message, config.queue_capacity, config.policy) {
+                    Push::Queued => delivery.queued += 1,
+                    Push::Dropped => {
+                        delivery.dropped += 1;
+                        if config.policy == SlowPolicy::DropOldest {
+                            delivery.queued += 1;
+                        }
+                    }
+                    Push::Evicted => {
+                        delivery.evicted += 1;
+                        evicted.push(*id);
+                    }
+                    Push::Gone => {}
+                }
+            }
+        }
+        if !evicted.is_empty() {
+            let mut state = self.shared.lock();
+            for id in evicted {
+                Shared::remove(&mut state, id);
+            }
+        }
+        self.shared.queued.fetch_add(delivery.queued as u64, Ordering::Relaxed);
+        self.shared.dropped.fetch_add(delivery.dropped as u64, Ordering::Relaxed);
+        self.shared.evicted.fetch_add(delivery.evicted as u64, Ordering::Relaxed);
+        delivery
+    }
+}
+
+/// The receiving end of one member's queue, drained by its connection task (which sends
+/// each [`Mail::Message`] to the peer and closes on [`Mail::Evicted`]). Dropping it removes
+/// the member from the hub.
+pub struct Mailbox<R: Hash + Eq + Clone, D> {
+    id: MemberId,
+    queue: Arc<Queue>,
+    hub: Weak<Shared<R, D>>,
+}
+
+impl<R: Hash + Eq + Clone, D> std::fmt::Debug for Mailbox<R, D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+impl<R: Hash + Eq + Clone, D> Mailbox<R, D> {
+    /// The member this mailbox belongs to.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// How many messages wait in the queue.
+    pub fn len(&self) -> usize {
+        self.queue.lock().items.len()
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next mail, if one is already queued.
+    pub fn try_recv(&mut self) -> Option<Mail> {
+        let mut state = self.queue.lock();
+        self.take(&mut state)
+    }
+
+    /// The next mail, waiting for one; `None` after [`Mail::Evicted`], or once the hub
+    /// itself is gone (every [`Hub`] clone dropped) and the queue is empty.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a mail is taken from the queue only in the poll that returns it.
+    pub async fn recv(&mut self) -> Option<Mail> {
+        poll_fn(|cx| {
+            let mut state = self.queue.lock();
+            if let Some(mail) = self.take(&mut state) {
+                return Poll::Ready(Some(mail));
+            }
+            if state.reported || self.hub.strong_count() == 0 {
+                return Poll::Ready(None);
+            }
+            state.reader = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Up to `max` queued messages at once (for `send_batch`), without waiting; an
+    /// eviction comes alone, after the messages taken before it.
+    pub fn try_recv_batch(&mut self, max: usize, out: &mut Vec<Mail>) -> usize {
+        let mut state = self.queue.lock();
+        let mut n = 0;
+        while n < max {
+            match self.take(&mut state) {
+                Some(mail @ Mail::Evicted(_)) => {
+                    out.push(mail);
+                    return n + 1;
+                }
+                Some(mail) => out.push(mail),
+                None => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
+    fn take(&self, state: &mut QueueState) -> Option<Mail> {
+        if let Some(code) = state.evicted {
+            // Reported once; nothing follows it.
+            return (!std::mem::replace(&mut state.reported, true)).then_some(Mail::Evicted(code));
+        }
+        let message = state.items.pop_front()?;
+        let writers = std::mem::take(&mut state.writers);
+        writers.into_iter().for_each(Waker::wake);
+        Some(Mail::Message(message))
+    }
+}
+
+impl<R: Hash + Eq + Clone, D> Drop for Mailbox<R, D> {
+    fn drop(&mut self) {
+        let writers = {
+            let mut state = self.queue.lock();
+            state.closed = true;
+            state.items.clear();
+            std::mem::take(&mut state.writers)
+        };
+        if let Some(hub) = self.hub.upgrade() {
+            let mut state = hub.lock();
+            Shared::remove(&mut state, self.id);
+        }
+        // Waiting broadcasters skip a member whose mailbox is gone.
+        writers.into_iter().for_each(Waker::wake);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Context, Wake};
+    use std::thread;
+    use std::time::Duration;
+
+    /// Wakes by unparking the thread that polls.
+    struct Unpark(thread::Thread, AtomicBool);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.1.store(true, Ordering::SeqCst);
+            self.0.unpark();
+        }
+    }
+
+    /// Polls `future` to completion on this thread, parking between polls; gives up after
+    /// ten seconds of no progress (a hang fails the test instead of stalling it).
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let waker_state = Arc::new(Unpark(thread::current(), AtomicBool::new(false)));
+        let waker = Waker::from(Arc::clone(&waker_state));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            let start = std::time::Instant::now();
+            while !waker_state.1.swap(false, Ordering::SeqCst) {
+                assert!(start.elapsed() < Duration::from_secs(10), "no wake-up within 10 s");
+                thread::park_timeout(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Polls once: `Some` if ready, `None` if it would wait.
+    fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match pin!(future).poll(&mut cx) {
+            Poll::Ready(out) => Some(out),
+            Poll::Pending => None,
+        }
+    }
+
+    fn text(mail: Option<Mail>) -> String {
+        match mail {
+            Some(Mail::Message(Message::Text(t))) => t.as_str().to_owned(),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    fn drain(mailbox: &mut Mailbox<&'static str, u32>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(mail) = mailbox.try_recv() {
+            out.push(text(Some(mail)));
+        }
+        out
+    }
+
+    fn hub(capacity: usize, policy: SlowPolicy) -> Hub<&'static str, u32> {
+        Hub::new(HubConfig::default().with_capacity(capacity).with_policy(policy))
+    }
+
+    #[test]
+    fn membership_presence_and_automatic_leave() {
+        let hub = hub(8, SlowPolicy::DropNewest);
+        let (a, mail_a) = hub.register(1);
+        let (b, mail_b) = hub.register(2);
+        assert_eq!(hub.join("x", a), Ok(1));
+        assert_eq!(hub.join("x", a), Ok(1), "joining twice changes nothing");
+        assert_eq!(hub.join("x", b), Ok(2));
+        assert_eq!(hub.join("y", b), Ok(1));
+        assert_eq!(hub.presence(&"x"), [(a, 1), (b, 2)]);
+        assert_eq!(hub.rooms_of(b), ["x", "y"]);
+        assert_eq!((hub.data(a), hub.room_len(&"y")), (Some(1), 1));
+        assert!(hub.leave(&"y", b));
+        assert!(!hub.leave(&"y", b));
+        assert_eq!(hub.stats().rooms, 1, "an empty room is removed");
+        drop(mail_b);
+        assert_eq!(hub.presence(&"x"), [(a, 1)]);
+        assert_eq!(hub.rooms_of(b), Vec::<&str>::new());
+        assert_eq!(hub.join("x", b), Err(UnknownMember(b)));
+        assert_eq!(hub.data(b), None);
+        drop(mail_a);
+        let stats = hub.stats();
+        assert_eq!((stats.members, stats.rooms), (0, 0));
+    }
+
+    #[test]
+    fn broadcasts_reach_exactly_their_audience_without_copying_payloads() {
+        let hub = hub(8, SlowPolicy::DropNewest);
+        let (a, mut mail_a) = hub.register(1);
+        let (b, mut mail_b) = hub.register(2);
+        let (_c, mut mail_c) = hub.register(3);
+        hub.join("room", a).unwrap();
+        hub.join("room", b).unwrap();
+
+        assert_eq!(hub.broadcast(&"room", Message::text("to room")).queued, 2);
+        assert_eq!(hub.broadcast_except(&"room", a, Message::text("from a")).queued, 1);
+        assert_eq!(hub.broadcast_all(Message::text("to all")).queued, 3);
+        assert_eq!(hub.send_to(b, Message::text("direct")).map(|d| d.queued), Ok(1));
+        assert_eq!(hub.broadcast(&"empty", Message::text("nobody")), Delivery::default());
+
+        assert_eq!(drain(&mut mail_a), ["to room", "to all"]);
+        assert_eq!(drain(&mut mail_b), ["to room", "from a", "to all", "direct"]);
+        assert_eq!(drain(&mut mail_c), ["to all"]);
+
+        let payload = bytes::Bytes::from(vec![7u8; 4096]);
+        hub.broadcast(&"room", Message::Binary(payload.clone()));
+        for mailbox in [&mut mail_a, &mut mail_b] {
+            match mailbox.try_recv() {
+                Some(Mail::Message(Message::Binary(got))) => assert_eq!(got.as_ptr(), payload.as_ptr()),
+                other => panic!("{other:?}"),
+            }
+        }
+        drop(mail_c);
+        let gone = hub.stats().members;
+        assert_eq!(gone, 2);
+        assert_eq!(hub.send_to(MemberId(2), Message::text("x")), Err(UnknownMember(MemberId(2))));
+        assert_eq!(hub.stats().queued, 2 + 1 + 3 + 1 + 2);
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_latest_and_holds_nobody_back() {
+        let hub = hub(3, SlowPolicy::DropOldest);
+        let (slow, mut slow_mail) = hub.register(1);
+        let (fast, mut fast_mail) = hub.register(2);
+        hub.join("r", slow).unwrap();
+        hub.join("r", fast).unwrap();
+        let mut fast_got = Vec::new();
+        for i in 0..10 {
+            let delivery = hub.broadcast(&"r", Message::text(i.to_string()));
+            assert_eq!(delivery.queued, 2, "DropOldest still queues the new message");
+            fast_got.extend(drain(&mut fast_mail));
+        }
+        assert_eq!(fast_got, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+        assert_eq!(drain(&mut slow_mail), ["7", "8", "9"]);
+        assert_eq!(hub.stats().dropped, 7);
+    }
+
+    #[test]
+    fn drop_newest_keeps_the_first() {
+        let hub = hub(3, SlowPolicy::DropNewest);
+        let (slow, mut slow_mail) = hub.register(1);
+        hub.join("r", slow).unwrap();
+        let deliveries: Vec<Delivery> = (0..5).map(|i| hub.broadcast(&"r", Message::text(i.to_string()))).collect();
+        assert_eq!(deliveries[2], Delivery { queued: 1, dropped: 0, evicted: 0 });
+        assert_eq!(deliveries[3], Delivery { queued: 0, dropped: 1, evicted: 0 });
+        assert_eq!(drain(&mut slow_mail), ["0", "1", "2"]);
+        assert_eq!(hub.stats().dropped, 2);
+    }
+
+    #[test]
+    fn disconnect_evicts_the_slow_member_once_and_only_it() {
+        let hub = hub(2, SlowPolicy::Disconnect(CloseCode::TRY_AGAIN_LATER));
+        let (slow, mut slow_mail) = hub.register(1);
+        let (fast, mut fast_mail) = hub.register(2);
+        hub.join("r", slow).unwrap();
+        hub.join("r", fast).unwrap();
+        hub.broadcast(&"r", Message::text("0"));
+        hub.broadcast(&"r", Message::text("1"));
+        drain(&mut fast_mail);
+        let delivery = hub.broadcast(&"r", Message::text("2"));
+        assert_eq!(delivery, Delivery { queued: 1, dropped: 0, evicted: 1 });
+        assert_eq!(hub.presence(&"r"), [(fast, 2)], "the evicted member left every room");
+        assert_eq!(hub.join("r", slow), Err(UnknownMember(slow)));
+        assert_eq!(slow_mail.try_recv(), Some(Mail::Evicted(CloseCode::TRY_AGAIN_LATER)), "queued mail is dropped");
+        assert_eq!(slow_mail.try_recv(), None);
+        assert_eq!(block_on(slow_mail.recv()), None, "nothing follows an eviction");
+        for i in 3..20 {
+            assert_eq!(hub.broadcast(&"r", Message::text(i.to_string())).queued, 1);
+            drain(&mut fast_mail);
+        }
+        assert_eq!(hub.stats().evicted, 1);
+        assert_eq!(HubConfig::default().policy, SlowPolicy::Disconnect(CloseCode::TRY_AGAIN_LATER));
+    }
+
+    #[test]
+    fn recv_waits_for_mail_and_ends_with_the_hub() {
+        let hub = hub(4, SlowPolicy::DropNewest);
+        let (id, mut mailbox) = hub.register(1);
+        assert_eq!(poll_once(mailbox.recv()), None, "nothing queued yet");
+        let sender = {
+            let hub = hub.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                hub.send_to(id, Message::text("late")).unwrap();
+            })
+        };
+        assert_eq!(text(block_on(mailbox.recv())), "late");
+        sender.join().unwrap();
+
+        let dropper = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            drop(hub);
+        });
+        assert_eq!(block_on(mailbox.recv()), None, "a waiting recv learns the hub is gone");
+        dropper.join().unwrap();
+    }
+
+    #[test]
+    fn broadcast_waiting_waits_for_room_and_skips_members_that_leave() {
+        let hub = hub(1, SlowPolicy::DropNewest);
+        let (a, mut mail_a) = hub.register(1);
+        let (b, mail_b) = hub.register(2);
+        hub.join("r", a).unwrap();
+        hub.join("r", b).unwrap();
+        hub.broadcast(&"r", Message::text("fill"));
+        // Both queues are full: the waiting broadcast cannot finish yet.
+        assert_eq!(poll_once(hub.broadcast_waiting(&"r", Message::text("must arrive"))), None);
+        let consumer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            let first = mail_a.try_recv();
+            thread::sleep(Duration::from_millis(20));
+            drop(mail_b); // b never reads: it leaves instead
+            (first, mail_a)
+        });
+        let delivery = block_on(hub.broadcast_waiting(&"r", Message::text("must arrive")));
+        let (first, mut mail_a) = consumer.join().unwrap();
+        assert_eq!(text(first), "fill");
+        assert_eq!(delivery.queued, 1, "queued for a, skipped for b, which left");
+        assert_eq!(text(mail_a.try_recv()), "must arrive");
+    }
+
+    #[test]
+    fn concurrent_broadcasts_joins_and_drops_stay_consistent() {
+        let hub: Hub<u8, u32> = Hub::new(HubConfig::default().with_capacity(64).with_policy(SlowPolicy::DropOldest));
+        let stop = Arc::new(AtomicBool::new(false));
+        let broadcasters: Vec<_> = (0..2)
+            .map(|_| {
+                let (hub, stop) = (hub.clone(), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let mut queued = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        queued += hub.broadcast(&0, Message::text("m")).queued;
+                    }
+                    queued
+                })
+            })
+            .collect();
+        for round in 0..2000u32 {
+            let (id, mut mailbox) = hub.register(round);
+            hub.join(0, id).unwrap();
+            hub.join(1, id).unwrap();
+            while mailbox.try_recv().is_some() {}
+            drop(mailbox);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let queued: usize = broadcasters.into_iter().map(|t| t.join().unwrap()).sum();
+        let stats = hub.stats();
+        assert_eq!((stats.members, stats.rooms), (0, 0));
+        assert_eq!(stats.queued, queued as u64);
+    }
+}
