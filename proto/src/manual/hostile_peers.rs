@@ -400,9 +400,13 @@
 //! from the `simdutf8` crate) fed in random pieces gives the verdict of
 //! `core::str::from_utf8` on the whole, for random bytes and for valid text. Engine:
 //! `utf8::tests::differential_against_std`, `utf8::tests::differential_on_valid_text`
-//! (property tests). Not covered yet: a run under Miri, and inputs deliberately placed at
-//! every alignment. `tether-proto` itself contains no `unsafe` block; the SIMD code is the
-//! dependency's.
+//! (property tests, inputs under 64 bytes), and for the inputs the vector kernel takes:
+//! `utf8::tests::differential_long_inputs_at_every_alignment` (64 to 4096 bytes at all 64
+//! alignments in memory, faults planted at the 16/32/64-byte block boundaries) and
+//! `utf8::tests::long_inputs_fail_fast_at_every_split` (every two-piece split and
+//! three-piece splits around the fault: the failure comes exactly at the piece that makes
+//! the prefix impossible). Not covered yet: a run under Miri. `tether-proto` itself
+//! contains no `unsafe` block; the SIMD code is the dependency's.
 //!
 //! # G. Resources, flow control, liveness
 //!
