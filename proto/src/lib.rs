@@ -66,6 +66,7 @@ mod handshake;
 pub mod manual;
 mod mask;
 mod message;
+mod proxy;
 mod rng;
 mod time;
 mod transmit;
@@ -84,6 +85,7 @@ pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, Protocol
 pub use event::{CloseCause, Closed, Event};
 pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};
 pub use message::{Message, Utf8Bytes};
+pub use proxy::{NoProxy, Proxy, ProxyEnv, ProxyError, ProxyHandshake, ProxyKind, Socks5Reply};
 pub use rng::{OsRng, Rng, SeededRng};
 pub use time::Instant;
 pub use transmit::Transmit;

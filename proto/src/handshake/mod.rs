@@ -16,7 +16,7 @@
 //! adapters) is what ends a slowloris.
 
 mod client;
-mod http;
+pub(crate) mod http;
 mod server;
 mod url;
 

@@ -183,6 +183,17 @@
 //! `handshake::client::tests::keys_come_from_the_config_rng`. Not covered yet: the
 //! catalogue's birthday check over 10⁶ keys — the test draws 10⁴ and allows two repeats.
 //!
+//! **B7 · A hostile proxy.** A client that reaches its server through an HTTP `CONNECT` or
+//! SOCKS5 proxy ([`ProxyHandshake`](crate::ProxyHandshake)) meets the proxy's answer first:
+//! a refusal (407 with its `Proxy-Authenticate`), a head of endless headers, a SOCKS reply
+//! with a wrong version, an unknown address type, a method it was not offered, a failure
+//! code, or silence. Each is a typed [`ProxyError`](crate::ProxyError); the HTTP head has the
+//! handshake's caps, the SOCKS reply buffer never exceeds the longest reply, and one total
+//! deadline bounds the exchange. Engine: `proxy::tests::http_connect_refusals_are_typed_and_sticky`,
+//! `proxy::tests::http_connect_answer_is_bounded`, `proxy::tests::socks5_failures_are_typed`,
+//! `proxy::tests::deadlines_count_from_the_first_instant_and_fail_once`,
+//! `proxy::tests::hostile::any_answer_in_any_chunking_is_handled` (property test).
+//!
 //! # C. Framing
 //!
 //! **C1 · Unmasked client frame.** `81 05 hello` at a server. Fail with 1002. Accepting them
