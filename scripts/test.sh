@@ -41,7 +41,11 @@ echo "== Autobahn|Testsuite 1.* to 10.*: every runtime, server and client role"
 bash tests/autobahn.sh
 autobahn_runs=6
 
+echo "== soak, 2 minutes: mixed load on every runtime; memory plateaus, descriptors return"
+bash scripts/soak.sh 2
+soak_runs=3
+
 echo "== examples"
 cargo run -p tether-proto --example loopback --quiet >/dev/null
 
-echo "summary: $((passed + autobahn_runs)) passed, 0 failed"
+echo "summary: $((passed + autobahn_runs + soak_runs)) passed, 0 failed"
