@@ -220,3 +220,9 @@ fi
     "$BIN/report" echo "$OUT/echo.txt"
   fi
 } | tee "$OUT/report.md"
+
+# The README's headline chart, redrawn from this run's numbers (commit it with the tables).
+if [ -f "$OUT/echo.txt" ] && "$BIN/report" chart "$OUT/echo.txt" >"$OUT/chart.svg"; then
+  cp "$OUT/chart.svg" benches/chart.svg
+  log "chart: $OUT/chart.svg (copied to benches/chart.svg)"
+fi

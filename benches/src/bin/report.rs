@@ -1,6 +1,7 @@
 //! Turns measurements into the markdown tables of the README: `report framing DIR` reads
 //! criterion's `estimates.json` files under DIR; `report echo FILE` reads the load
-//! generator's `key=value` lines collected by `run.sh` and takes medians over rounds. No
+//! generator's `key=value` lines collected by `run.sh` and takes medians over rounds;
+//! `report chart FILE` draws the README's headline chart (SVG) from the same lines. No
 //! measuring here.
 
 use std::collections::BTreeMap;
@@ -17,7 +18,8 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["framing", dir] => framing(Path::new(dir)),
         ["echo", file] => echo(Path::new(file)),
-        _ => Err("usage: report framing CRITERION_DIR | report echo RESULTS_FILE".into()),
+        ["chart", file] => chart(Path::new(file)),
+        _ => Err("usage: report framing CRITERION_DIR | report echo RESULTS_FILE | report chart RESULTS_FILE".into()),
     };
     match result {
         Ok(text) => {
@@ -126,23 +128,27 @@ fn human_time(ns: f64) -> String {
 }
 
 /// Lines look like `server=NAME mode=throughput conns=64 … msgs_per_sec=123`.
-fn echo(file: &Path) -> Result<String, Error> {
-    let text = std::fs::read_to_string(file)?;
-    // (scenario, server) -> samples of the scenario's headline number(s).
-    let mut tput: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    let mut cpu: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    let mut gen_cpu: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    let mut p50: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut p99: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut mem: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut servers: Vec<String> = Vec::new();
-    let mut scenarios: Vec<String> = Vec::new();
+/// The load generator's results, grouped: (scenario, server) -> samples.
+#[derive(Default)]
+struct Results {
+    tput: BTreeMap<(String, String), Vec<f64>>,
+    cpu: BTreeMap<(String, String), Vec<f64>>,
+    gen_cpu: BTreeMap<(String, String), Vec<f64>>,
+    p50: BTreeMap<String, Vec<f64>>,
+    p99: BTreeMap<String, Vec<f64>>,
+    mem: BTreeMap<String, Vec<f64>>,
+    servers: Vec<String>,
+    scenarios: Vec<String>,
+}
+
+fn parse_results(text: &str) -> Results {
+    let mut r = Results::default();
     for line in text.lines() {
         let kv: BTreeMap<&str, &str> = line.split_whitespace().filter_map(|w| w.split_once('=')).collect();
         let (Some(server), Some(mode)) = (kv.get("server"), kv.get("mode")) else { continue };
         let server = server.to_string();
-        if !servers.contains(&server) {
-            servers.push(server.clone());
+        if !r.servers.contains(&server) {
+            r.servers.push(server.clone());
         }
         let num = |k: &str| kv.get(k).and_then(|v| v.parse::<f64>().ok());
         match *mode {
@@ -153,35 +159,44 @@ fn echo(file: &Path) -> Result<String, Error> {
                     kv.get("inflight").unwrap_or(&"?"),
                     size_name(kv.get("size").unwrap_or(&"?"))
                 );
-                if !scenarios.contains(&scenario) {
-                    scenarios.push(scenario.clone());
+                if !r.scenarios.contains(&scenario) {
+                    r.scenarios.push(scenario.clone());
                 }
                 if let Some(v) = num("gen_cpu_pct") {
-                    gen_cpu.entry((scenario.clone(), server.clone())).or_default().push(v);
+                    r.gen_cpu.entry((scenario.clone(), server.clone())).or_default().push(v);
                 }
                 if let Some(v) = num("server_cpu_pct") {
-                    cpu.entry((scenario.clone(), server.clone())).or_default().push(v);
+                    r.cpu.entry((scenario.clone(), server.clone())).or_default().push(v);
                 }
                 if let Some(v) = num("msgs_per_sec") {
-                    tput.entry((scenario, server)).or_default().push(v);
+                    r.tput.entry((scenario, server)).or_default().push(v);
                 }
             }
             "latency" => {
                 if let (Some(a), Some(b)) = (num("p50_us"), num("p99_us")) {
-                    p50.entry(server.clone()).or_default().push(a);
-                    p99.entry(server).or_default().push(b);
+                    r.p50.entry(server.clone()).or_default().push(a);
+                    r.p99.entry(server).or_default().push(b);
                 }
             }
             "idle" => {
                 if let Some(v) = num("bytes_per_conn") {
-                    mem.entry(server).or_default().push(v);
+                    r.mem.entry(server).or_default().push(v);
                 }
             }
             _ => {}
         }
     }
+    r
+}
+
+fn med(v: Option<&Vec<f64>>) -> Option<f64> {
+    v.map(|v| median(&mut v.clone()))
+}
+
+fn echo(file: &Path) -> Result<String, Error> {
+    let Results { tput, cpu, gen_cpu, p50, p99, mem, servers, scenarios } =
+        parse_results(&std::fs::read_to_string(file)?);
     let reference = servers.iter().find(|s| s.contains("tungstenite-forward")).cloned();
-    let med = |v: Option<&Vec<f64>>| v.map(|v| median(&mut v.clone()));
     let mut out = String::new();
     write!(out, "| server |")?;
     for s in &scenarios {
@@ -275,6 +290,93 @@ fn echo(file: &Path) -> Result<String, Error> {
         writeln!(out)?;
     }
     Ok(out)
+}
+
+/// The libraries the headline chart compares, in order, with their labels.
+const CHART_SERVERS: &[(&str, &str)] = &[
+    ("tether-tokio", "Tether (tokio)"),
+    ("tether-smol", "Tether (smol)"),
+    ("tether-async-std", "Tether (async-std)"),
+    ("tungstenite-forward", "tokio-tungstenite (forward)"),
+    ("tokio-websockets", "tokio-websockets"),
+    ("fastwebsockets", "fastwebsockets"),
+    ("tungstenite-loop", "tokio-tungstenite (loop)"),
+];
+
+/// A chart panel: its title, its bars (label, value) and how a value is printed.
+type Panel = (String, Vec<(String, f64)>, fn(f64) -> String);
+
+/// The README's headline chart: one panel of horizontal bars per small-message echo scenario
+/// (messages/s, medians) and one of idle memory per connection, for the servers in
+/// [`CHART_SERVERS`] that the results have. Plain SVG, no script, readable on GitHub.
+fn chart(file: &Path) -> Result<String, Error> {
+    let r = parse_results(&std::fs::read_to_string(file)?);
+    let present: Vec<(&str, &str)> =
+        CHART_SERVERS.iter().copied().filter(|(s, _)| r.servers.iter().any(|x| x == s)).collect();
+    if present.is_empty() {
+        return Err("no server of the chart in the results".into());
+    }
+    let mut panels: Vec<Panel> = Vec::new();
+    for scenario in r.scenarios.iter().filter(|s| s.ends_with("@ 16 B") || s.ends_with("@ 1 KiB")) {
+        let bars = present
+            .iter()
+            .filter_map(|(s, label)| {
+                med(r.tput.get(&(scenario.clone(), s.to_string()))).map(|v| (label.to_string(), v))
+            })
+            .collect();
+        panels.push((format!("Echo, {scenario} — messages/s (higher is better)"), bars, |v| thousands(v)));
+    }
+    let mem_bars: Vec<(String, f64)> =
+        present.iter().filter_map(|(s, label)| med(r.mem.get(*s)).map(|v| (label.to_string(), v))).collect();
+    if !mem_bars.is_empty() {
+        panels.push(("Memory per idle connection — bytes (lower is better)".into(), mem_bars, |v| {
+            format!("{} B", thousands(v))
+        }));
+    }
+    let (width, label_w, bar_w, row_h, title_h, gap) = (760.0, 210.0, 420.0, 22.0, 28.0, 18.0);
+    let height: f64 = panels.iter().map(|(_, bars, _)| title_h + row_h * bars.len() as f64 + gap).sum::<f64>() + 30.0;
+    let mut out = String::new();
+    writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0}" viewBox="0 0 {width} {height:.0}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="13">"#
+    )?;
+    writeln!(out, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##)?;
+    let mut y = 10.0;
+    for (title, bars, fmt) in &panels {
+        writeln!(out, r##"<text x="0" y="{:.0}" font-weight="bold" fill="#222">{}</text>"##, y + 16.0, escape(title))?;
+        y += title_h;
+        let max = bars.iter().map(|(_, v)| *v).fold(0.0, f64::max).max(1.0);
+        for (label, value) in bars {
+            let w = (value / max * bar_w).max(1.0);
+            let tether = label.starts_with("Tether");
+            let fill = if tether { "#2b6cb0" } else { "#a0aec0" };
+            writeln!(
+                out,
+                r##"<text x="{:.0}" y="{:.0}" text-anchor="end" fill="#222">{}</text><rect x="{label_w}" y="{:.0}" width="{w:.1}" height="{:.0}" fill="{fill}"/><text x="{:.1}" y="{:.0}" fill="#222">{}</text>"##,
+                label_w - 8.0,
+                y + 15.0,
+                escape(label),
+                y + 3.0,
+                row_h - 6.0,
+                label_w + w + 6.0,
+                y + 15.0,
+                escape(&fmt(*value))
+            )?;
+            y += row_h;
+        }
+        y += gap;
+    }
+    writeln!(
+        out,
+        r##"<text x="0" y="{:.0}" font-size="11" fill="#555">N×M: N connections, M messages in flight on each; loopback, each server on one core. Method and every number: benches/README.md</text>"##,
+        y + 4.0
+    )?;
+    writeln!(out, "</svg>")?;
+    Ok(out)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// The header of a table with one column per scenario after the server's name.
