@@ -1,4 +1,4 @@
-//! Turns measurements into the markdown tables of the README: `report framing DIR` reads
+//! Turns measurements into the markdown tables of benches/README.md: `report framing DIR` reads
 //! criterion's `estimates.json` files under DIR; `report echo FILE` reads the load
 //! generator's `key=value` lines collected by `run.sh` and takes medians over rounds;
 //! `report chart FILE` draws the README's headline chart (SVG) from the same lines. No

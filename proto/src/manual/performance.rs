@@ -1,6 +1,6 @@
 //! Why the hot paths are shaped as they are: for each decision, what was chosen, why, and
 //! what was measured when it was chosen, with the commit that made it. Code comments give
-//! the reason in words and point here; the figures live here (and in the README's tables),
+//! the reason in words and point here; the figures live here (and in the tables of benches/README.md),
 //! where they can be dated. Documentation only; no code lives here.
 //!
 //! # Reading the figures
@@ -16,7 +16,7 @@
 //! They record what a change bought on the day, not a promise. The echo server moves a few
 //! percent from run to run on this VM, so a 1–2% change is reported as measured and was
 //! kept only with a reason beyond the number (fewer instructions, a removed stall). The
-//! README has the latest full tables. "The first adapter" below is the one whose runtime
+//! benches/README.md has the latest full tables. "The first adapter" below is the one whose runtime
 //! reads into uninitialized memory; "the futures-io adapters" are the other two, whose
 //! streams already speak futures-io.
 //!
@@ -99,7 +99,7 @@
 //!   the conversion inlined. 16 B decode 21.2 → 18.9 ns; 16 B echo +2%.
 //!
 //! What the per-message allocation costs, and the alternatives that were measured and
-//! dropped (README, runs up to `a304cfa`): the raw echo with one owned payload per message
+//! dropped (benches/README.md, runs up to `a304cfa`): the raw echo with one owned payload per message
 //! runs at 0.90× the raw echo at 16 B and 0.93× at 1 KiB; under callgrind about 157 of the
 //! about 900 instructions the first adapter spends per echoed message are `malloc` and
 //! `free` (glibc 2.36's `free` has no inline fast path). Copying small messages into one
@@ -148,7 +148,7 @@
 //! queued by reference (its header as one chunk, the caller's `Bytes` as the next); anything
 //! smaller is copied next to its header, one chunk per frame and usually one write. Queueing
 //! 1 KiB payloads by reference instead (a lower threshold) was 34% slower on the 1 KiB echo:
-//! two iovecs per message and a `free` after the write cost more than a 1 KiB copy (README).
+//! two iovecs per message and a `free` after the write cost more than a 1 KiB copy (benches/README.md).
 //!
 //! **Runs of small frames share one queue entry.** A whole copied frame is appended to the
 //! last segment while that is under 4 KiB, so there is no queue entry per frame to push,
@@ -230,7 +230,7 @@
 //!   one always-inlined function: +1% on the 16 B echo. Inlining it one level further, into
 //!   the caller's future, was 1% slower.
 //!
-//! Where the remaining gap to the raw echo goes (README, 16 B): per message the first
+//! Where the remaining gap to the raw echo goes (benches/README.md, 16 B): per message the first
 //! adapter spends about 66 ns in user space against 45 for the engine in a hand-written loop
 //! and 23 for the raw echo (`/proc` times under load at `0e6a078`), and about 186 ns in the
 //! kernel against 180 and 182, with the same system calls per message. Split by batch size
