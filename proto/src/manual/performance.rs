@@ -265,7 +265,7 @@
 //! the kernel less than a one-element `writev`: 16 B echo +3.8%. More chunks go out as one
 //! vectored write of up to 16.
 //!
-//! **System calls per batch** (README, perf tracepoints, 16 B): for a batch of about 16
+//! **System calls per batch** (benches/README.md, perf tracepoints, 16 B): for a batch of about 16
 //! messages the first adapter makes one `recvfrom` and one `sendto`. Over the reactor the
 //! futures-io adapters share, one makes two `recvfrom` (the second returns `EAGAIN`: that
 //! reactor learns that a socket is drained only by trying), one `epoll_ctl` (re-arming a
@@ -275,10 +275,10 @@
 //! `poll_read` is the only way to wait), so this stays with the runtime.
 //!
 //! # Where it stands
-//! The full run at `a304cfa` (README): decode 16 B 16.5 ns, encode 16 B 10.8 ns borrowed;
+//! The full run at `a304cfa` (benches/README.md): decode 16 B 16.5 ns, encode 16 B 10.8 ns borrowed;
 //! echo at 0.82× (16 B) and 0.81× (1 KiB) of the raw echo for the first adapter, 0.89× and
 //! 0.87× for the engine in a hand-written loop, 1.20× at 64 KiB; 3 373 bytes per idle
-//! upgraded connection. The 0.9× target at 16 B and 1 KiB is not met; the README explains
+//! upgraded connection. The 0.9× target at 16 B and 1 KiB is not met; benches/README.md explains
 //! why it is read as out of reach for an API that hands out an owned message per call on
 //! this machine's allocator.
 //!
