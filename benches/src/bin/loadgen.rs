@@ -17,6 +17,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tether_benches::handshake::{client_request, head_end};
+use tether_benches::procfs::{own_cpu_secs, vm_rss_kib};
 use tether_benches::stats::percentile;
 use tether_testkit::{parse_header, Chunker, Frame, BINARY};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -258,24 +259,6 @@ async fn latency(addr: SocketAddr, size: usize, count: usize) -> Result<String, 
 
 fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
-}
-
-/// CPU time (user + system) this process has used, from `/proc/self/stat`, in seconds;
-/// 0 if unavailable (then the reported share is meaningless, not wrong silently: it is 0).
-fn own_cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
-    // USER_HZ is 100 on every Linux configuration this runs on.
-    ticks / 100.0
-}
-
-fn vm_rss_kib(pid: usize) -> Result<u64, Error> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).ok_or("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
 }
 
 async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Error> {
