@@ -55,6 +55,8 @@ mod runtime;
 mod server;
 mod split;
 mod stream;
+#[cfg(feature = "rustls")]
+mod tls;
 mod waker;
 mod websocket;
 
@@ -66,6 +68,9 @@ pub use limit::{HandshakeLimit, HandshakePermit};
 pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
 pub use split::{Reader, Sender};
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use tls::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
 pub use websocket::WebSocket;
 
 pub use tether_proto::{
