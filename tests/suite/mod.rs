@@ -19,6 +19,7 @@ mod flow;
 mod handshake;
 mod hostile;
 mod hostile_peer;
+mod hostile_sockets;
 mod interop;
 mod limits;
 mod messages;
