@@ -72,22 +72,23 @@
 //! stream is dropped).
 //!
 //! **A6 · A bad key.** `Sec-WebSocket-Key` missing, not base64, or not 16 bytes once
-//! decoded: 400. Engine: `handshake::server::tests::key_rules`. Sockets: not covered yet — no socket
-//! test sends a bad key (the 400 takes the same error-response path as A5's 426, which is
-//! tested over sockets).
+//! decoded: 400. Engine: `handshake::server::tests::key_rules`. Sockets:
+//! `hostile_sockets::handshake_faults_get_their_status` (every runtime).
 //!
-//! **A7 · Not an upgrade.** `Upgrade: websocket` missing, `Connection` without the `upgrade`
-//! token, method POST, HTTP/1.0. A method other than GET gets 405 with `Allow: GET`; the
-//! rest get 400. Tokens match case-insensitively anywhere in comma lists spread over
-//! repeated headers, so Firefox's `Connection: keep-alive, Upgrade` is accepted and a
+//! **A7 · Not an upgrade.** `Upgrade: websocket` missing, `Connection` without the
+//! `upgrade` token, method POST, HTTP/1.0. A method other than GET gets 405 with `Allow:
+//! GET`; the rest get 400. Tokens match case-insensitively anywhere in comma lists spread
+//! over repeated headers, so Firefox's `Connection: keep-alive, Upgrade` is accepted and a
 //! substring is not a token. Engine: `handshake::server::tests::non_get_is_405`,
-//! `handshake::server::tests::http_1_0_is_refused`, `handshake::server::tests::upgrade_header_rules`,
+//! `handshake::server::tests::http_1_0_is_refused`,
+//! `handshake::server::tests::upgrade_header_rules`,
 //! `handshake::server::tests::connection_header_rules`,
-//! `handshake::tests::firefox_connection_header_is_accepted`. Sockets: not covered yet (no
-//! socket test sends a non-upgrade request).
+//! `handshake::tests::firefox_connection_header_is_accepted`. Sockets:
+//! `hostile_sockets::handshake_faults_get_their_status` (every runtime).
 //!
 //! **A8 · Duplicate key or Host.** Ambiguous, so 400 (a missing Host too). Engine:
-//! `handshake::server::tests::duplicate_key_or_host_is_400`. Sockets: not covered yet.
+//! `handshake::server::tests::duplicate_key_or_host_is_400`. Sockets:
+//! `hostile_sockets::handshake_faults_get_their_status` (every runtime).
 //!
 //! **A9 · Pathological lists.** `Sec-WebSocket-Protocol: b` + 100 000 spaces + `x`, or
 //! `a` + 10 000 commas (the backtracking regex of CVE-2021-32640). Lists are split in one
@@ -196,11 +197,14 @@
 //!
 //! # C. Framing
 //!
-//! **C1 · Unmasked client frame.** `81 05 hello` at a server. Fail with 1002. Accepting them
-//! is an opt-in ([`Config::accept_unmasked_frames`](crate::Config::accept_unmasked_frames)),
-//! off by default. Engine: `connection::tests::framing_violations_fail_with_1002`,
+//! **C1 · Unmasked client frame.** `81 05 hello` at a server. Fail with 1002. Accepting
+//! them is an opt-in
+//! ([`Config::accept_unmasked_frames`](crate::Config::accept_unmasked_frames)), off by
+//! default. Engine: `connection::tests::framing_violations_fail_with_1002`,
 //! `frame::tests::mask_direction_rfc6455_5_1`, `connection::tests::unmasked_frames_opt_in`,
-//! fuzz target `frame_decode`. Sockets: not covered yet (the suite's raw peers always mask).
+//! fuzz target `frame_decode`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **C2 · Masked server frame.** `81 85 <key> …` at a client. Fail with 1002. Engine:
 //! `connection::tests::client_rejects_masked_frames_rfc6455_5_1`,
@@ -210,16 +214,19 @@
 //! decided from the header alone, before anything is reserved (no overflow: NATS
 //! CVE-2026-27889, Tomcat CVE-2020-13935). Engine:
 //! `frame::tests::length_msb_set_fails_rfc6455_5_2`,
-//! `connection::tests::framing_violations_fail_with_1002` (the masked server form). Sockets:
-//! not covered yet.
+//! `connection::tests::framing_violations_fail_with_1002` (the masked server form).
+//! Sockets: `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends`
+//! (every runtime).
 //!
-//! **C4 · A huge announced length.** 2⁶³−1 bytes, or anything over the max frame size.
-//! 1009 at header time; nothing is reserved. The length is compared as a 64-bit number
-//! before it is ever converted to `usize`. Engine:
+//! **C4 · A huge announced length.** 2⁶³−1 bytes, or anything over the max frame size. 1009
+//! at header time; nothing is reserved. The length is compared as a 64-bit number before it
+//! is ever converted to `usize`. Engine:
 //! `frame::tests::oversized_frame_fails_at_header_time`,
 //! `connection::tests::frame_and_message_limits_rfc6455_10_4` (decided from the first four
 //! bytes), `connection::tests::announced_length_reserves_nothing`. Not covered yet: no test
-//! runs on a 32-bit target (where 2³²+1 matters). Sockets: not covered yet.
+//! runs on a 32-bit target (where 2³²+1 matters). Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **C5 · A large length, then silence.** 16 MiB − 1 announced, a trickle or nothing after.
 //! The receive buffer grows only with bytes that arrived (at most doubling them), never to
@@ -232,21 +239,24 @@
 //! binds senders), never emitted. Engine: `frame::tests::non_minimal_length_accepted`,
 //! `frame::tests::lengths_roundtrip_minimal_rfc6455_5_2`,
 //! `frame::tests::header_bytes_follow_the_rfc_layout_rfc6455_5_2`; every fuzz target that
-//! parses our output requires minimal lengths. Sockets: not covered yet.
+//! parses our output requires minimal lengths. Sockets:
+//! `hostile_sockets::non_minimal_lengths_are_accepted` (every runtime).
 //!
-//! **C7 · Reserved bits.** RSV1, RSV2 or RSV3 set with no extension negotiated (`c1 …`,
-//! `a2 00`). Fail with 1002; messages before it are delivered, and an echo the application
+//! **C7 · Reserved bits.** RSV1, RSV2 or RSV3 set with no extension negotiated (`c1 …`, `a2
+//! 00`). Fail with 1002; messages before it are delivered, and an echo the application
 //! already queued goes out before the close (Autobahn 3.x). Engine:
 //! `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2`,
 //! `connection::tests::framing_violations_fail_with_1002`,
-//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets: not covered yet in the
-//! suite; Autobahn's 3.x cases run against every adapter in `tests/autobahn.sh`.
+//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime); Autobahn 3.x against every adapter in `tests/autobahn.sh`.
 //!
 //! **C8 · Reserved opcodes.** 0x3–0x7 and 0xB–0xF. Fail with 1002, as C7 (Autobahn 4.x).
 //! Engine: `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2` (every reserved value),
 //! `connection::tests::framing_violations_fail_with_1002`,
-//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets: not covered yet in the
-//! suite; Autobahn 4.x as for C7.
+//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime); Autobahn 4.x against every adapter in `tests/autobahn.sh`.
 //!
 //! **C9 · Extreme chunking.** A header split at every byte; 10 000 frames in one read.
 //! Identical events however the bytes are cut; decoding is a loop that hands out one message
@@ -272,16 +282,22 @@
 //! **D1 · Continuation with nothing to continue.** `80 …` first. Fail with 1002
 //! ([`UnexpectedContinuation`](crate::ProtocolError::UnexpectedContinuation); Autobahn
 //! 5.9–5.12, 5.15). Engine: `connection::tests::framing_violations_fail_with_1002`,
-//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets: not covered yet.
+//! `connection::tests::autobahn_echo_precedes_failure_close`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
-//! **D2 · A new message inside a fragmented one.** A text or binary frame while a message is
-//! open. Fail with 1002 (Autobahn 5.18). Engine:
-//! `connection::tests::framing_violations_fail_with_1002`. Sockets: not covered yet.
+//! **D2 · A new message inside a fragmented one.** A text or binary frame while a message
+//! is open. Fail with 1002 (Autobahn 5.18). Engine:
+//! `connection::tests::framing_violations_fail_with_1002`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **D3 · Fragmented control frame.** A ping, pong or close with FIN clear. Fail with 1002
 //! (§5.4, §5.5), decided from the header. Engine:
 //! `frame::tests::control_frame_rules_rfc6455_5_5`,
-//! `connection::tests::framing_violations_fail_with_1002`. Sockets: not covered yet.
+//! `connection::tests::framing_violations_fail_with_1002`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **D4 · Control frames between fragments.** A ping between two fragments is answered at
 //! once and the message still completes; a close between fragments is honoured like any
@@ -318,8 +334,9 @@
 //! **E1 · Oversized control frame.** A ping with a 126-byte payload (`89 7e 00 7e …`); the
 //! same for pong and close. Fail with 1002 at the header (Autobahn 2.5). Engine:
 //! `frame::tests::control_frame_rules_rfc6455_5_5` (ping, pong and close),
-//! `connection::tests::framing_violations_fail_with_1002` (ping and pong). Sockets: not
-//! covered yet.
+//! `connection::tests::framing_violations_fail_with_1002` (ping and pong). Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **E2 · Ping flood from a peer that never reads.** 125-byte pings, endlessly. Every ping
 //! of a burst is answered while less than 2 KiB of pongs wait unwritten; beyond that only
@@ -341,19 +358,25 @@
 //!
 //! **E4 · One-byte close payload.** `88 01 03`. Fail with 1002 (Autobahn 7.3.2). Engine:
 //! `close::tests::close_payload_parsing_rfc6455_5_5_1`,
-//! `connection::tests::framing_violations_fail_with_1002`. Sockets: not covered yet.
+//! `connection::tests::framing_violations_fail_with_1002`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **E5 · Invalid close codes.** 0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999,
 //! 5000, 65535. Fail with 1002 (Autobahn 7.9.x, 7.13.x). Exactly 1000–1003, 1007–1014 and
-//! 3000–4999 are valid on the wire; a valid code is echoed in our answer, and 1005, 1006 and
-//! 1015 can never be sent. Engine: `close::tests::sendable_ranges_rfc6455_7_4` (every code),
-//! `connection::tests::framing_violations_fail_with_1002`,
+//! 3000–4999 are valid on the wire; a valid code is echoed in our answer, and 1005, 1006
+//! and 1015 can never be sent. Engine: `close::tests::sendable_ranges_rfc6455_7_4` (every
+//! code), `connection::tests::framing_violations_fail_with_1002`,
 //! `connection::tests::close_initiated_by_server_rfc6455_7_1_1` (4000 reaches the client),
-//! `close::tests::local_close_frames_are_checked`. Sockets: not covered yet.
+//! `close::tests::local_close_frames_are_checked`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **E6 · Close reason that is not UTF-8.** `88 04 03 e8 ff fe`. Fail with 1007 (Autobahn
 //! 7.5.1). Engine: `connection::tests::invalid_close_reason_fails_1007`,
-//! `close::tests::close_payload_parsing_rfc6455_5_5_1`. Sockets: not covered yet.
+//! `close::tests::close_payload_parsing_rfc6455_5_5_1`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **E7 · Close reason at and past its limit.** A 123-byte reason is accepted; 124 makes the
 //! control payload 126 bytes, which fails with 1002 at the header (Autobahn 7.3.5, 7.3.6).
@@ -388,10 +411,12 @@
 //!
 //! # F. UTF-8
 //!
-//! **F1 · Invalid text.** A surrogate (`ed a0 80`), an overlong form (`c0 af`), a code point
-//! above U+10FFFF (`f4 90 80 80`). Fail with 1007 (Autobahn 6.x). Engine:
+//! **F1 · Invalid text.** A surrogate (`ed a0 80`), an overlong form (`c0 af`), a code
+//! point above U+10FFFF (`f4 90 80 80`). Fail with 1007 (Autobahn 6.x). Engine:
 //! `utf8::tests::rejects_invalid_sequences_rfc6455_8_1`,
-//! `connection::tests::invalid_utf8_fails_with_1007_rfc6455_8_1`. Sockets: not covered yet.
+//! `connection::tests::invalid_utf8_fails_with_1007_rfc6455_8_1`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **F2 · A character split across fragments.** `f0 9f` then `98 80`. Accepted: the
 //! validator carries a partial character from one piece to the next. Engine:
@@ -401,11 +426,15 @@
 //! **F3 · Invalid byte in the first of three fragments.** Fail with 1007 at once, before
 //! the later fragments arrive — even in the middle of a frame whose rest has not arrived
 //! (Autobahn 6.4.x). Engine: `utf8::tests::fails_fast_on_impossible_prefix`,
-//! `connection::tests::utf8_fails_fast_rfc6455_8_1`. Sockets: not covered yet.
+//! `connection::tests::utf8_fails_fast_rfc6455_8_1`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **F4 · Truncated last character.** `e2 82` and FIN. Fail with 1007. Engine:
 //! `utf8::tests::truncated_end_fails`,
-//! `connection::tests::invalid_utf8_fails_with_1007_rfc6455_8_1`. Sockets: not covered yet.
+//! `connection::tests::invalid_utf8_fails_with_1007_rfc6455_8_1`. Sockets:
+//! `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends` (every
+//! runtime).
 //!
 //! **F5 · The fast validator against the standard one.** The validator (SIMD-accelerated,
 //! from the `simdutf8` crate) fed in random pieces gives the verdict of
