@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Connection, Message, Utf8Bytes};
 
-use crate::core::{Core, Next};
+use crate::core::{output_abandoned, Core, Next};
 use crate::runtime::{Runtime, Transport};
 use crate::Error;
 
@@ -230,11 +230,11 @@ impl<A: Access> Handle<A> {
     }
 
     /// `send` for a binary message copied from `data`.
-    pub(crate) fn send_binary<'a>(self, data: &'a [u8], defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
+    pub(crate) fn send_bytes<'a>(self, data: &'a [u8], defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
     where
         A: 'a,
     {
-        self.send_with(defer, move |core| core.start_send_binary(data))
+        self.send_with(defer, move |core| core.start_send_bytes(data))
     }
 
     /// The one send loop: `queue` runs exactly once, in the first poll that finds the queue
@@ -280,10 +280,11 @@ impl<A: Access> Handle<A> {
         poll_fn(|cx| self.poll_close_sent(cx)).await
     }
 
-    /// Flush after queueing our close frame; a connection that has already ended is fine.
+    /// Flush after queueing our close frame; a connection that has already ended is fine,
+    /// unless the ending abandoned our output (a transport error, the write timeout).
     pub(crate) fn poll_close_sent(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         match ready!(self.0.with(|core| core.poll_flush(cx))) {
-            Err(Error::Closed(_)) => Poll::Ready(Ok(())),
+            Err(Error::Closed(closed)) if !output_abandoned(&closed) => Poll::Ready(Ok(())),
             other => Poll::Ready(other),
         }
     }
@@ -299,6 +300,7 @@ impl<A: Access> Handle<A> {
         self.0.with(|core| loop {
             match ready!(core.poll_next(cx))? {
                 Next::Message(_) => continue,
+                Next::Ended(closed) if output_abandoned(&closed) => return Poll::Ready(Err(Error::Closed(closed))),
                 Next::Ended(_) => return Poll::Ready(Ok(())),
             }
         })

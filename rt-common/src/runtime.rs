@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use tether_proto::bytes::buf::Limit;
@@ -35,6 +35,26 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// Resolve `host` and open a TCP connection to `port` on it.
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 }
+
+/// `start + after`, saturating: a timeout of [`Duration::MAX`] (or any value too large
+/// for the clock) is a deadline so far away that it never fires, never a panic. Every
+/// deadline of the generic layer is computed here.
+pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
+    start.checked_add(after).unwrap_or_else(|| {
+        // The largest representable instant is platform-dependent: step down from a
+        // century until one fits.
+        let mut far = FAR_FUTURE;
+        loop {
+            if let Some(deadline) = start.checked_add(far) {
+                return deadline;
+            }
+            far /= 2;
+        }
+    })
+}
+
+/// How far away a deadline that does not fit the clock is put instead.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// A byte stream the connection can run over: a runtime's [`Runtime::Io`] wrapper —
 /// [`Plain`] for streams that already speak futures-io (smol, async-std), tokio's

@@ -78,6 +78,11 @@ where
         self.handle.lock().closed()
     }
 
+    /// As [`WebSocket::transport_error`].
+    pub fn transport_error(&self) -> Option<std::io::ErrorKind> {
+        self.handle.lock().transport_error()
+    }
+
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
@@ -148,7 +153,7 @@ where
     /// # Cancel safety
     /// As [`send_text`](Self::send_text).
     pub async fn send_bytes(&self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle().send_binary(data.as_ref(), false).await
+        self.handle().send_bytes(data.as_ref(), false).await
     }
 
     /// Send `value` as JSON text.

@@ -174,7 +174,7 @@ where
     /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
     /// `data` was copied into the queue; everything, whole, if after.
     pub async fn send_bytes(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle().send_binary(data.as_ref(), true).await
+        self.handle().send_bytes(data.as_ref(), true).await
     }
 
     /// Send `value` encoded as JSON in a text message.
@@ -267,6 +267,13 @@ where
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The kind of the transport error that ended the connection, if one did (the ending
+    /// itself is reported as [`Error::Closed`] with
+    /// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)).
+    pub fn transport_error(&self) -> Option<std::io::ErrorKind> {
+        self.slot.read(|core| core.transport_error())
     }
 
     /// Where the connection is, as far as this side has observed.

@@ -161,7 +161,7 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
             let err = reader.recv().await.unwrap_err();
             let again = reader.recv().await.unwrap_err();
             let send_err = sender.send_text("after").await.unwrap_err();
-            (err, again, send_err)
+            (err, again, send_err, reader.transport_error())
         })
         .await;
         let peer = std::thread::spawn(move || {
@@ -171,12 +171,15 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
             s.write_all(&frame[..40]).unwrap();
             drop(s);
         });
-        let (err, again, send_err) = server.await;
+        let (err, again, send_err, kind) = server.await;
         peer.join().unwrap();
-        let abnormal = |e: &Error| matches!(e, Error::Closed(c) if c.code == CloseCode::ABNORMAL);
-        assert!(matches!(err, Error::Io(_)) || abnormal(&err), "{err:?}");
-        assert!(abnormal(&again), "{again:?}");
-        assert!(abnormal(&send_err), "{send_err:?}");
+        // The engine owns the ending: every call reports the same `Closed`, caused by the
+        // transport error (not an EOF, and not a bare io::Error for the first caller).
+        let transport_error = |e: &Error| matches!(e, Error::Closed(c) if c.code == CloseCode::ABNORMAL && c.cause == CloseCause::TransportError);
+        assert!(transport_error(&err), "{err:?}");
+        assert!(transport_error(&again), "{again:?}");
+        assert!(transport_error(&send_err), "{send_err:?}");
+        assert_eq!(kind, Some(std::io::ErrorKind::ConnectionReset));
     })
 }
 

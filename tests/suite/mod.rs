@@ -15,6 +15,7 @@ pub(crate) use tether_testkit::{client_frame, parse_frame, BINARY, CLOSE, PING, 
 pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 
 mod close;
+mod deadlines;
 mod flow;
 mod handshake;
 mod hostile;

@@ -1,0 +1,114 @@
+//! Deadlines the engine owns, fired from every write path (hostile peers G1: a peer that
+//! stops reading): unsplit `send` in a loop, `flush`, `close`, and `Sender::close` with no
+//! reader polled all end with `CloseCause::WriteTimeout` instead of waiting forever.
+
+use std::sync::mpsc;
+
+use tether_rt::Bytes;
+
+use super::*;
+
+/// The write timeout the tests use: short, so the tests are quick.
+const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Queued bytes the tests feed before flushing: far more than loopback socket buffers take.
+const FEED: usize = 32 << 20;
+
+/// A server configuration with a short write timeout and a high-water mark of `mark`.
+fn stalled_config(mark: usize) -> Config {
+    short(|b| b.write_timeout(Some(WRITE_TIMEOUT)).write_high_water_mark(mark).keepalive_interval(None))
+}
+
+/// Run `serve` on a server whose client completes the handshake and then never reads.
+async fn against_a_peer_that_never_reads<F, Fut>(config: Config, serve: F) -> Fut::Output
+where
+    F: FnOnce(Ws) -> Fut + Send + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (addr, server) = server(config, serve).await;
+    let peer = std::thread::spawn(move || {
+        let s = raw::client(addr);
+        // Never read; hold the socket until the server is done.
+        let _ = done_rx.recv_timeout(Duration::from_secs(25));
+        drop(s);
+    });
+    let output = server.await;
+    done_tx.send(()).unwrap();
+    peer.join().unwrap();
+    output
+}
+
+/// Queue `FEED` bytes without writing (the mark is above it).
+async fn feed_a_lot(ws: &mut Ws) {
+    let chunk = Bytes::from(vec![0x5a_u8; 1 << 20]);
+    for _ in 0..FEED >> 20 {
+        ws.feed(Message::Binary(chunk.clone())).await.unwrap();
+    }
+}
+
+fn assert_write_timeout(result: Result<(), Error>) {
+    match result {
+        Err(Error::Closed(closed)) => {
+            assert_eq!(closed.cause, CloseCause::WriteTimeout, "{closed:?}");
+            assert_eq!(closed.code, CloseCode::ABNORMAL);
+        }
+        other => panic!("expected Closed(WriteTimeout), got {other:?}"),
+    }
+}
+
+#[test]
+fn send_in_a_loop_ends_with_the_write_timeout() {
+    run(async {
+        let result = against_a_peer_that_never_reads(stalled_config(128 << 10), |mut ws| async move {
+            let chunk = Bytes::from(vec![0x5a_u8; 64 << 10]);
+            loop {
+                ws.send(Message::Binary(chunk.clone())).await?;
+            }
+        })
+        .await;
+        assert_write_timeout(result);
+    })
+}
+
+#[test]
+fn flush_ends_with_the_write_timeout() {
+    run(async {
+        let result = against_a_peer_that_never_reads(stalled_config(FEED * 2), |mut ws| async move {
+            feed_a_lot(&mut ws).await;
+            ws.flush().await
+        })
+        .await;
+        assert_write_timeout(result);
+    })
+}
+
+#[test]
+fn close_ends_with_the_write_timeout() {
+    run(async {
+        let (result, closed) = against_a_peer_that_never_reads(stalled_config(FEED * 2), |mut ws| async move {
+            feed_a_lot(&mut ws).await;
+            let result = ws.close(CloseCode::NORMAL, "").await;
+            (result, ws.close_frame())
+        })
+        .await;
+        assert_write_timeout(result);
+        assert_eq!(closed.map(|c| c.cause), Some(CloseCause::WriteTimeout));
+    })
+}
+
+#[test]
+fn sender_close_without_a_reader_ends_with_the_write_timeout() {
+    run(async {
+        let result = against_a_peer_that_never_reads(stalled_config(FEED * 2), |mut ws| async move {
+            feed_a_lot(&mut ws).await;
+            let (reader, sender) = ws.split();
+            let result = sender.close(CloseCode::NORMAL, "").await;
+            drop(reader);
+            result
+        })
+        .await;
+        assert_write_timeout(result);
+    })
+}
