@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use tether_proto::{ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError};
 
 use crate::io::{read_until, with_deadline, write_transmit};
-use crate::runtime::{Runtime, Transport};
+use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::{default_config, Error, WebSocket};
 
 /// Builds a client connection: subprotocols, extra headers, origin, configuration.
@@ -119,7 +119,7 @@ impl<R: Runtime> ClientBuilder<R> {
             }
             let config = config.unwrap_or_else(default_config);
             let timeout = config.handshake_timeout();
-            let mut timer = R::sleep_until(R::now() + timeout);
+            let mut timer = R::sleep_until(deadline_after(R::now(), timeout));
             let stream = with_deadline(&mut timer, R::connect_tcp(request.host(), request.port()))
                 .await
                 .ok_or(Error::HandshakeTimeout(timeout))??;
@@ -143,7 +143,7 @@ impl<R: Runtime> ClientBuilder<R> {
         let Parts { request, config } = *self.parts;
         let request = request?;
         let config = config.unwrap_or_else(default_config);
-        let timer = R::sleep_until(R::now() + config.handshake_timeout());
+        let timer = R::sleep_until(deadline_after(R::now(), config.handshake_timeout()));
         Box::pin(handshake(R::wrap(stream), request, config, timer)).await
     }
 }

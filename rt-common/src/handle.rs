@@ -12,7 +12,7 @@ use std::time::Duration;
 use tether_proto::{Bytes, CloseCode, Connection, Message, Utf8Bytes};
 
 use crate::core::{output_abandoned, Core, Next};
-use crate::runtime::{Runtime, Transport};
+use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::Error;
 
 /// A connection shared by the halves of a split `WebSocket` (`Reader`, `Sender`s).
@@ -177,7 +177,7 @@ impl<A: Access> Handle<A> {
     }
 
     pub(crate) async fn recv_timeout(mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
+        let mut timer = <A::R as Runtime>::sleep_until(deadline_after(<A::R as Runtime>::now(), timeout));
         poll_fn(|cx| {
             if let Poll::Ready(result) = self.poll_message(cx) {
                 return Poll::Ready(result.map(Some));
@@ -195,7 +195,7 @@ impl<A: Access> Handle<A> {
         if max == 0 {
             return Ok(out);
         }
-        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
+        let mut timer = <A::R as Runtime>::sleep_until(deadline_after(<A::R as Runtime>::now(), timeout));
         poll_fn(|cx| loop {
             if out.len() >= max {
                 return Poll::Ready(Ok(std::mem::take(&mut out)));

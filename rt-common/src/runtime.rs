@@ -189,6 +189,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn deadline_after_saturates() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+        for huge in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::new(u64::MAX, 999_999_999)] {
+            let far = deadline_after(now, huge);
+            assert!(far > now + Duration::from_secs(365 * 24 * 60 * 60), "{huge:?}");
+        }
+    }
+
     // The default `poll_read_buf` (for transports without uninitialized reads) appends
     // exactly what was read, never more than the limit, keeps what was there, and reports
     // the end of the stream as 0.

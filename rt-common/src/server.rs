@@ -8,7 +8,7 @@ use std::time::Duration;
 use tether_proto::{AcceptOptions, Config, Header, Request, ServerHandshake, Transmit};
 
 use crate::io::{drain, read_until, shutdown, with_deadline, write_transmit};
-use crate::runtime::{Runtime, Transport};
+use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::{default_config, Error, HandshakeLimit, HandshakePermit, WebSocket};
 
 /// After an error response, at most this much more input is read and discarded (within
@@ -129,7 +129,7 @@ where
     /// request arrives, and nothing once it has (see [`Upgrade::parts`]).
     pub(crate) async fn read_inner(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, Error> {
         let timeout = config.handshake_timeout();
-        let mut timer = R::sleep_until(R::now() + timeout);
+        let mut timer = R::sleep_until(deadline_after(R::now(), timeout));
         let mut io = R::wrap(stream);
         let mut handshake = ServerHandshake::new(config);
         let epoch = R::now();
@@ -291,7 +291,7 @@ async fn respond_and_linger<T: Transport, R: Runtime>(
     let _ = with_deadline(timer, async {
         if write_transmit(io, handshake).await.is_ok() {
             shutdown(io).await;
-            let mut linger = R::sleep_until(R::now() + LINGER_TIME);
+            let mut linger = R::sleep_until(deadline_after(R::now(), LINGER_TIME));
             with_deadline(&mut linger, drain(io, LINGER_DRAIN)).await;
         }
     })

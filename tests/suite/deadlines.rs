@@ -112,3 +112,62 @@ fn sender_close_without_a_reader_ends_with_the_write_timeout() {
         assert_write_timeout(result);
     })
 }
+
+/// Every timeout at `Duration::MAX`: never a panic on `Instant + Duration`, and the
+/// connection works (the deadlines are simply too far away to fire).
+fn endless() -> Config {
+    short(|b| {
+        b.handshake_timeout(Duration::MAX)
+            .close_timeout(Duration::MAX)
+            .keepalive_interval(Some(Duration::MAX))
+            .keepalive_timeout(Duration::MAX)
+            .idle_timeout(Some(Duration::MAX))
+            .write_timeout(Some(Duration::MAX))
+    })
+}
+
+#[test]
+fn duration_max_everywhere_does_not_panic() {
+    run(async {
+        let (mut client, mut server) = pair_with(endless(), endless()).await;
+        client.send_text("one").await.unwrap();
+        assert_eq!(server.recv_timeout(Duration::MAX).await.unwrap(), Some(Message::text("one")));
+        client.send_text("two").await.unwrap();
+        assert_eq!(server.recv_batch(1, Duration::MAX).await.unwrap(), vec![Message::text("two")]);
+        server.send_text("back").await.unwrap();
+        server.flush().await.unwrap();
+        assert_eq!(client.recv().await.unwrap(), Some(Message::text("back")));
+        let closing = rt::spawn(async move { client.close(CloseCode::NORMAL, "").await });
+        assert!(server.recv().await.unwrap().is_none());
+        drop(server);
+        closing.await.unwrap();
+    })
+}
+
+#[test]
+fn duration_max_each_alone_does_not_panic() {
+    type Set = fn(tether_rt::ConfigBuilder) -> tether_rt::ConfigBuilder;
+    let settings: [(&str, Set); 6] = [
+        ("handshake", |b| b.handshake_timeout(Duration::MAX)),
+        ("close", |b| b.close_timeout(Duration::MAX)),
+        ("keepalive interval", |b| b.keepalive_interval(Some(Duration::MAX))),
+        ("keepalive timeout", |b| {
+            b.keepalive_interval(Some(Duration::from_millis(20))).keepalive_timeout(Duration::MAX)
+        }),
+        ("idle", |b| b.idle_timeout(Some(Duration::MAX))),
+        ("write", |b| b.write_timeout(Some(Duration::MAX))),
+    ];
+    for (name, set) in settings {
+        run(async {
+            let config = short(set);
+            let (mut client, mut server) = pair_with(config.clone(), config).await;
+            client.send_text(name).await.unwrap();
+            assert_eq!(server.recv().await.unwrap(), Some(Message::text(name)), "{name}");
+            sleep::<R>(Duration::from_millis(50)).await;
+            let closing = rt::spawn(async move { client.close(CloseCode::NORMAL, "").await });
+            assert!(server.recv().await.unwrap().is_none(), "{name}");
+            drop(server);
+            closing.await.unwrap();
+        });
+    }
+}
