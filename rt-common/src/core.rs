@@ -63,14 +63,17 @@ pub(crate) struct Core<T, R: Runtime> {
 }
 
 impl<T: Transport, R: Runtime> Core<T, R> {
-    pub(crate) fn new(io: T, mut conn: Connection) -> Self {
+    /// A core driving `conn` over `io`, on the clock whose `Instant::ZERO` is `epoch`: the
+    /// moment its opening handshake began, so that a server connection's handshake
+    /// deadline (carried until the 101 is written) means what the handshake meant.
+    pub(crate) fn new(io: T, mut conn: Connection, epoch: std::time::Instant) -> Self {
         // Start the engine's clock (keepalive and idle timers count from here).
-        conn.handle_timeout(Instant::ZERO);
+        conn.handle_timeout(Instant::from_duration(R::now().saturating_duration_since(epoch)));
         let writers = Arc::new(WakerSet::default());
         Core {
             io: Some(io),
             conn,
-            epoch: R::now(),
+            epoch,
             timer: None,
             timer_at: None,
             timer_waker: None,
@@ -593,9 +596,10 @@ enum Until {
     AllWritten,
 }
 
-/// Whether an ending abandoned the queued output: the transport failed, or the peer
-/// stopped reading for the write timeout. A sender learns it at once as
+/// Whether an ending abandoned the queued output: the transport failed, the peer stopped
+/// reading for the write timeout, or a server's 101 was not written by the handshake
+/// deadline. A sender learns it at once as
 /// [`Error::Closed`], before the reading side hands the ending out.
 pub(crate) fn output_abandoned(closed: &Closed) -> bool {
-    matches!(closed.cause, CloseCause::TransportError | CloseCause::WriteTimeout)
+    matches!(closed.cause, CloseCause::TransportError | CloseCause::WriteTimeout | CloseCause::HandshakeTimeout)
 }

@@ -51,8 +51,8 @@ pub(crate) enum Slot<T, R: Runtime> {
 }
 
 impl<T: Transport, R: Runtime> Slot<T, R> {
-    pub(crate) fn new(io: T, conn: Connection) -> Self {
-        Slot::Owned(Box::new(Core::new(io, conn)))
+    pub(crate) fn new(io: T, conn: Connection, epoch: std::time::Instant) -> Self {
+        Slot::Owned(Box::new(Core::new(io, conn, epoch)))
     }
 
     /// Back from a split: owned again if no other half is left.
@@ -323,7 +323,8 @@ macro_rules! receive_api {
         /// # Errors
         /// [`Error::Closed`] when the connection ended uncleanly (protocol violation, keepalive
         /// or close timeout, transport ended without a close frame: code 1006 or the code we
-        /// failed with); [`Error::Io`] when the transport failed (later calls: `Closed`).
+        /// failed with; [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)
+        /// when the transport failed, after the messages already received).
         ///
         /// # Cancel safety
         /// Cancel safe: every byte read is in the engine before the future yields, so dropping
@@ -340,7 +341,7 @@ macro_rules! receive_api {
         /// # Errors
         /// [`Error::Closed`] for any ending, clean or not (like the frameworks'
         /// `WebSocketDisconnect`); [`Error::UnexpectedMessage`] (carrying the message) for a
-        /// binary one; [`Error::Io`] as for [`recv`](Self::recv).
+        /// binary one.
         ///
         /// # Cancel safety
         /// Cancel safe, as [`recv`](Self::recv).
@@ -376,8 +377,7 @@ macro_rules! receive_api {
         /// still usable afterwards.
         ///
         /// # Errors
-        /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out");
-        /// [`Error::Io`] as for [`recv`](Self::recv).
+        /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out").
         ///
         /// # Cancel safety
         /// Cancel safe, as [`recv`](Self::recv).
@@ -389,8 +389,7 @@ macro_rules! receive_api {
         /// (possibly with none), or early with what was collected when the connection ends.
         ///
         /// # Errors
-        /// [`Error::Closed`] when the connection has ended and nothing was collected;
-        /// [`Error::Io`] as for [`recv`](Self::recv).
+        /// [`Error::Closed`] when the connection has ended and nothing was collected.
         ///
         /// # Cancel safety
         /// Not cancel safe: messages collected so far are lost if the future is dropped. Use

@@ -53,6 +53,35 @@ pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
     })
 }
 
+/// A handshake's clock, kept by the connection after it: the engine's `Instant::ZERO` is
+/// `epoch`, a moment of the runtime's clock.
+pub(crate) struct Clock<R> {
+    epoch: Instant,
+    _runtime: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Runtime> Clock<R> {
+    /// A clock starting now.
+    pub(crate) fn start() -> Self {
+        Clock { epoch: R::now(), _runtime: std::marker::PhantomData }
+    }
+
+    /// The runtime instant that is the engine's `Instant::ZERO`.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// The engine's time now.
+    pub(crate) fn now(&self) -> tether_proto::Instant {
+        tether_proto::Instant::from_duration(R::now().saturating_duration_since(self.epoch))
+    }
+
+    /// A runtime timer at the engine's deadline `at` (never, for `None`).
+    pub(crate) fn timer_at(&self, at: Option<tether_proto::Instant>) -> R::Sleep {
+        R::sleep_until(deadline_after(self.epoch, at.map_or(Duration::MAX, tether_proto::Instant::as_duration)))
+    }
+}
+
 /// How far away a deadline that does not fit the clock is put instead.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 

@@ -219,7 +219,8 @@ where
     ///
     /// # Errors
     /// [`Error::Send`] for a code that may not be sent or a reason over 123 bytes;
-    /// [`Error::Io`] when the transport failed.
+    /// [`Error::Closed`] when the ending abandoned our output (a transport error, the write
+    /// timeout — fired here even when no reader is polled).
     ///
     /// # Cancel safety
     /// Cancel safe: the close frame stays queued.

@@ -78,7 +78,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept(stream: S) -> Result<Self, Error> {
+    pub async fn accept(stream: S) -> Result<Self, crate::OpenError> {
         // One box for the whole handshake (see `Upgrade`): the caller's future keeps a
         // pointer while it runs and only the connection afterwards.
         Box::pin(async move {
@@ -92,12 +92,13 @@ where
     /// by a web framework's HTTP upgrade), driving `connection`.
     pub fn from_connection(stream: S, connection: Connection) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { slot: Slot::new(R::wrap(stream), connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(R::wrap(stream), connection, R::now()), protocol, stream_done: false }
     }
 
-    pub(crate) fn from_io(io: R::Io<S>, connection: Connection) -> Self {
+    /// A connection fresh from this layer's handshake, on the handshake's clock (`epoch`).
+    pub(crate) fn from_io(io: R::Io<S>, connection: Connection, epoch: std::time::Instant) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { slot: Slot::new(io, connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(io, connection, epoch), protocol, stream_done: false }
     }
 
     pub(crate) fn from_parts(slot: Slot<R::Io<S>, R>, protocol: Option<String>) -> Self {
@@ -125,8 +126,10 @@ where
     ///
     /// # Errors
     /// [`Error::Closed`] once the connection has ended; [`Error::Send`] for an invalid
-    /// message (control payload over 125 bytes) or when our close was already sent;
-    /// [`Error::Io`] when the transport failed.
+    /// message (control payload over 125 bytes) or when our close was already sent. A
+    /// transport error or the write timeout (a peer that stopped reading) ends the
+    /// connection: `Closed` with [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)
+    /// or [`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout).
     ///
     /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
     /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
@@ -218,7 +221,8 @@ where
     /// Write everything queued and flush the transport.
     ///
     /// # Errors
-    /// [`Error::Io`] when the transport failed; [`Error::Closed`] if it had already.
+    /// [`Error::Closed`] when the connection ended with output left unwritten (a transport
+    /// error, the write timeout), or when it has ended and the output can no longer move.
     ///
     /// # Cancel safety
     /// Cancel safe: what is not written yet stays queued.
@@ -247,7 +251,8 @@ where
     ///
     /// # Errors
     /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015, …) or a reason
-    /// over 123 bytes (nothing is sent); [`Error::Io`] when the transport failed.
+    /// over 123 bytes (nothing is sent); [`Error::Closed`] when the ending abandoned our
+    /// output (a transport error, the write timeout): the close frame was not delivered.
     ///
     /// # Cancel safety
     /// Cancel safe: the close frame stays queued and a later call (or `recv`) finishes

@@ -3,7 +3,7 @@
 //! `tether-proto`. smol streams already speak futures-io, so no compat shim is needed.
 //!
 //! ```no_run
-//! # async fn server(listener: smol::net::TcpListener) -> Result<(), tether_smol::Error> {
+//! # async fn server(listener: smol::net::TcpListener) -> Result<(), Box<dyn std::error::Error>> {
 //! let (tcp, _) = listener.accept().await?;
 //! let pending = tether_smol::Upgrade::read(tcp).await?; // bounded by the handshake deadline
 //! let mut ws = pending.accept().await?;
@@ -11,7 +11,7 @@
 //!     ws.send(message).await?;
 //! }
 //! # Ok(()) }
-//! # async fn client() -> Result<(), tether_smol::Error> {
+//! # async fn client() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut ws = tether_smol::connect("ws://127.0.0.1:9001/chat").await?;
 //! ws.send_text("hello").await?;
 //! # Ok(()) }

@@ -171,3 +171,32 @@ fn duration_max_each_alone_does_not_panic() {
         });
     }
 }
+
+// The server connection carries the handshake deadline until its 101 is written, on the
+// handshake's clock: a 101 that cannot be written fails `accept` with the engine's
+// `HandshakeError::Timeout` at the deadline counted from the request's first byte.
+#[test]
+fn a_101_that_cannot_be_written_fails_accept_at_the_handshake_deadline() {
+    use tether_tests::NeverWrites;
+    run(async {
+        let deadline = Duration::from_millis(400);
+        let config = short(|b| b.handshake_timeout(deadline));
+        let (listener, addr) = rt::listen().await;
+        let server = rt::spawn(async move {
+            let stream = NeverWrites(rt::accept(&listener).await);
+            let upgrade = Upgrade::<NeverWrites<Stream>, R>::read_with_config(stream, config).await.unwrap();
+            upgrade.accept().await.map(drop)
+        });
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::connect(addr);
+            std::io::Write::write_all(&mut s, raw::request("/").as_bytes()).unwrap();
+            raw::read_to_end(&mut s)
+        });
+        let result = server.await;
+        assert!(
+            matches!(result, Err(OpenError::Handshake(HandshakeError::Timeout { after })) if after == deadline),
+            "{result:?}"
+        );
+        drop(peer);
+    })
+}
