@@ -439,7 +439,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     #[inline(never)]
     fn poll_next_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
-        loop {
+        for _ in 0..READ_PASSES {
             if let Some(closed) = self.conn.closed() {
                 let closed = closed.clone();
                 ready!(self.poll_finish(cx));
@@ -488,6 +488,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 }
             }
         }
+        // Input kept coming without anything to hand out (a flood of pings): yield, so a
+        // runtime without a cooperative budget (smol, async-std) runs its other tasks.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// After the engine's `Closed`: flush our close frame, keep reading (a client waits for
@@ -582,6 +586,10 @@ fn discard_ready_input<T: Transport>(io: &mut T, cx: &mut Context<'_>) {
         }
     }
 }
+
+/// Passes of the reading loop (each a read, a timer or an event not handed out) in one
+/// poll before it yields.
+const READ_PASSES: usize = 64;
 
 /// How long a sender waiting for the transport keeps firing engine timers within one poll
 /// before it yields (each pass either fires a timer or returns).

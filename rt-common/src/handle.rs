@@ -297,12 +297,19 @@ impl<A: Access> Handle<A> {
     }
 
     pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.0.with(|core| loop {
-            match ready!(core.poll_next(cx))? {
-                Next::Message(_) => continue,
-                Next::Ended(closed) if output_abandoned(&closed) => return Poll::Ready(Err(Error::Closed(closed))),
-                Next::Ended(_) => return Poll::Ready(Ok(())),
+        self.0.with(|core| {
+            // Messages that arrive meanwhile are discarded, a bounded number per poll: a
+            // flooding peer on a runtime without a cooperative budget (smol, async-std)
+            // would otherwise keep this loop inside one poll until the close timeout.
+            for _ in 0..CLOSE_DISCARD_BUDGET {
+                match ready!(core.poll_next(cx))? {
+                    Next::Message(_) => continue,
+                    Next::Ended(closed) if output_abandoned(&closed) => return Poll::Ready(Err(Error::Closed(closed))),
+                    Next::Ended(_) => return Poll::Ready(Ok(())),
+                }
             }
+            cx.waker().wake_by_ref();
+            Poll::Pending
         })
     }
 
@@ -430,6 +437,9 @@ where
     }
     core.poll_write_through(cx, defer)
 }
+
+/// Messages `close` discards in one poll before it yields.
+const CLOSE_DISCARD_BUDGET: usize = 32;
 
 /// Whether `timer` has fired (registering the task otherwise).
 pub(crate) fn fired<F: std::future::Future + Unpin>(timer: &mut F, cx: &mut Context<'_>) -> bool {

@@ -210,3 +210,68 @@ fn a_shutdown_that_never_completes_is_bounded_by_the_close_timeout() {
         assert_eq!(closed.map(|c| c.code), Some(CloseCode::NORMAL));
     })
 }
+
+/// Ready once, after being polled twice (waking itself in between): lets a sibling future
+/// in the same task run.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+// A peer flooding frames while we close: `close` discards them, but yields now and then, so
+// a sibling future in the same task (a single-threaded executor's other work) still runs
+// while the close handshake waits. Checked without timing: the sibling must observe the
+// close in progress before `close` returns.
+#[test]
+fn close_yields_to_siblings_while_a_peer_floods() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    run(async {
+        let config = short(|b| b.close_timeout(Duration::from_millis(500)).keepalive_interval(None));
+        let (addr, server) = server(config, |mut ws| async move {
+            // Let the flood start.
+            assert!(ws.recv().await.unwrap().is_some());
+            let closing = Arc::new(AtomicBool::new(false));
+            let seen = Arc::new(AtomicBool::new(false));
+            let close = {
+                let closing = closing.clone();
+                let seen = seen.clone();
+                async move {
+                    closing.store(true, Ordering::SeqCst);
+                    let _ = ws.close(CloseCode::NORMAL, "").await;
+                    // Read before anything else can run.
+                    seen.load(Ordering::SeqCst)
+                }
+            };
+            let sibling = async move {
+                while !closing.load(Ordering::SeqCst) {
+                    YieldNow(false).await;
+                }
+                seen.store(true, Ordering::SeqCst);
+            };
+            let (seen_during_close, ()) = futures_util::join!(close, sibling);
+            seen_during_close
+        })
+        .await;
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            let mut batch = Vec::new();
+            for _ in 0..4096 {
+                batch.extend_from_slice(&client_frame(true, BINARY, b"flood"));
+            }
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(10) && s.write_all(&batch).is_ok() {}
+        });
+        assert!(server.await, "the sibling never ran while close discarded the flood");
+        peer.join().unwrap();
+    })
+}
