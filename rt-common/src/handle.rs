@@ -254,14 +254,17 @@ impl<A: Access> Handle<A> {
         self.0.with(|core| core.start_send(message))
     }
 
-    pub(crate) async fn send_batch(mut self, messages: Vec<Message>) -> Result<(), Error> {
-        let mut messages = Some(messages);
+    /// Queue each message once the queue is below the high-water mark (checked per
+    /// message, so a batch cannot push the queue past the mark by more than one message),
+    /// then write everything and flush.
+    pub(crate) async fn send_batch(mut self, messages: impl Iterator<Item = Message>) -> Result<(), Error> {
+        let mut messages = messages.peekable();
         poll_fn(|cx| {
             self.0.with(|core| {
-                if messages.is_some() {
+                while messages.peek().is_some() {
                     ready!(core.poll_ready(cx))?;
-                    for m in messages.take().into_iter().flatten() {
-                        core.start_send(m)?;
+                    if let Some(message) = messages.next() {
+                        core.start_send(message)?;
                     }
                 }
                 core.poll_flush(cx)
@@ -414,6 +417,143 @@ macro_rules! receive_api {
     };
 }
 pub(crate) use receive_api;
+
+/// The sending methods and their docs, written once for `WebSocket` (`send_api!(mut;
+/// defer = true)`: `&mut self`, writes deferred while received input is buffered) and
+/// `Sender` (`send_api!(; defer = false)`: `&self`, always written through), each having a
+/// `handle()` giving its operations, so the two cannot drift apart.
+macro_rules! send_api {
+    ($($mut:ident)?; defer = $defer:expr) => {
+        /// Send a message: queue it once the outgoing queue is below the high-water mark, then
+        /// write through (an unsplit [`WebSocket`](crate::WebSocket) defers the write while
+        /// received input is buffered; see
+        /// [its docs](crate::WebSocket#writes-are-coalesced-never-stranded)).
+        ///
+        /// # Errors
+        /// [`Error::Closed`] once the connection's ending is decided (also when the other
+        /// half hit it); [`Error::Send`] for an invalid message (control payload over 125
+        /// bytes) or when our close was already sent. A transport error or the write timeout
+        /// (a peer that stopped reading) ends the connection: `Closed` with
+        /// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError) or
+        /// [`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout).
+        ///
+        /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
+        /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
+        /// [`send_text`](Self::send_text) and [`send_bytes`](Self::send_bytes) copy from a
+        /// borrowed slice instead, which is cheaper for small messages.
+        ///
+        /// # Cancel safety
+        /// A future that is never polled sends nothing. If dropped while waiting for room below
+        /// the high-water mark, the message was not queued; once queued it is sent whole (frames
+        /// of two messages never interleave), even if the future is dropped while it is being
+        /// written.
+        pub fn send(&$($mut)? self, message: Message) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
+            // The inner future itself, as `recv` returns its own: the message is moved into it
+            // once, not first into an `async fn` wrapper's state.
+            self.handle().send(message, $defer)
+        }
+
+        /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
+        /// the bytes go straight from it into the connection's outgoing queue (masked in that
+        /// copy by clients), with no allocation or reference counting of their own. Otherwise
+        /// as [`send`](Self::send) — the same backpressure and write-through (or deferral).
+        /// For a large payload already in a [`Utf8Bytes`] on a server,
+        /// `send(Message::Text(..))` avoids the copy.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send): the copy into the queue happens in the first poll that
+        /// finds room below the high-water mark, and the future holds `text` until then. If it
+        /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
+        /// with it; once copied, the message is sent whole even if the future is dropped.
+        pub async fn send_text(&$($mut)? self, text: impl AsRef<str>) -> Result<(), Error> {
+            self.handle().send_text(text.as_ref(), $defer).await
+        }
+
+        /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
+        /// [`send_text`](Self::send_text) does for text. For a large payload already in a
+        /// [`Bytes`] on a server, `send(Message::Binary(..))` avoids the copy.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
+        /// `data` was copied into the queue; everything, whole, if after.
+        pub async fn send_bytes(&$($mut)? self, data: impl AsRef<[u8]>) -> Result<(), Error> {
+            self.handle().send_bytes(data.as_ref(), $defer).await
+        }
+
+        /// Send `value` encoded as JSON in a text message.
+        ///
+        /// # Errors
+        /// [`Error::Json`] when it cannot be encoded (nothing is sent); otherwise as
+        /// [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        #[cfg(feature = "json")]
+        pub async fn send_json<V: serde::Serialize + ?Sized>(&$($mut)? self, value: &V) -> Result<(), Error> {
+            let text = serde_json::to_string(value)?;
+            self.handle().send(Message::text(text), $defer).await
+        }
+
+        /// Send several messages encoded together and written with one flush (vectored
+        /// writes); returns once they are all written. The high-water mark is checked before
+        /// each message, as for [`send`](Self::send): a batch waits for the transport rather
+        /// than queue past the mark.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send); messages before an invalid one stay queued.
+        ///
+        /// # Cancel safety
+        /// Messages already queued are sent even if the future is dropped; the rest (those
+        /// waiting for room below the mark) are dropped with it.
+        pub async fn send_batch(&$($mut)? self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
+            self.handle().send_batch(messages.into_iter()).await
+        }
+
+        /// Queue a message without writing it (waiting only while above the high-water mark);
+        /// [`flush`](Self::flush) writes what was fed.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        pub async fn feed(&$($mut)? self, message: Message) -> Result<(), Error> {
+            self.handle().feed(message).await
+        }
+
+        /// Write everything queued and flush the transport, firing the connection's timers
+        /// (the write timeout among them) while the transport is not ready.
+        ///
+        /// # Errors
+        /// [`Error::Closed`] when the connection ended with output left unwritten (a transport
+        /// error, the write timeout), or when it has ended and the output can no longer move.
+        ///
+        /// # Cancel safety
+        /// Cancel safe: what is not written yet stays queued.
+        pub async fn flush(&$($mut)? self) -> Result<(), Error> {
+            self.handle().flush().await
+        }
+
+        /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
+        /// with `set_control_messages(true)` on the receiving side.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        pub async fn ping(&$($mut)? self, payload: impl Into<Bytes>) -> Result<(), Error> {
+            self.handle().send(Message::Ping(payload.into()), false).await
+        }
+    };
+}
+pub(crate) use send_api;
 
 /// One poll of `send_with`'s future, always inlined into the closure that runs it on the
 /// core, so the queueing (`Connection::send` included) is one function with it (measured on

@@ -3,7 +3,6 @@
 //! `core.rs`; the opening handshake in `server.rs` and `client.rs`.
 
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, State, Utf8Bytes};
@@ -120,127 +119,7 @@ where
 
     // ----- sending -----
 
-    /// Send a message: queue it once the outgoing queue is below the high-water mark, then
-    /// write through (or defer the write while received input is buffered; see
-    /// [the type's docs](Self#writes-are-coalesced-never-stranded)).
-    ///
-    /// # Errors
-    /// [`Error::Closed`] once the connection has ended; [`Error::Send`] for an invalid
-    /// message (control payload over 125 bytes) or when our close was already sent. A
-    /// transport error or the write timeout (a peer that stopped reading) ends the
-    /// connection: `Closed` with [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)
-    /// or [`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout).
-    ///
-    /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
-    /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
-    /// [`send_text`](Self::send_text) and [`send_bytes`](Self::send_bytes) copy from a
-    /// borrowed slice instead, which is cheaper for small messages.
-    ///
-    /// # Cancel safety
-    /// A future that is never polled sends nothing. If dropped while waiting for room below
-    /// the high-water mark, the message was not queued; once queued it is sent whole (frames
-    /// of two messages never interleave), even if the future is dropped while it is being
-    /// written.
-    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
-        // The inner future itself, as `recv` returns its own: the message is moved into it
-        // once, not first into an `async fn` wrapper's state.
-        self.handle().send(message, true)
-    }
-
-    /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
-    /// the bytes go straight from it into the connection's outgoing queue (masked in that
-    /// copy by clients), with no allocation or reference counting of their own. Otherwise
-    /// as [`send`](Self::send) — the same backpressure and write-through (or deferral).
-    /// For a large payload already in a [`Utf8Bytes`] on a server,
-    /// `send(Message::Text(..))` avoids the copy.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send): the copy into the queue happens in the first poll that
-    /// finds room below the high-water mark, and the future holds `text` until then. If it
-    /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
-    /// with it; once copied, the message is sent whole even if the future is dropped.
-    pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
-        self.handle().send_text(text.as_ref(), true).await
-    }
-
-    /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
-    /// [`send_text`](Self::send_text) does for text. For a large payload already in a
-    /// [`Bytes`] on a server, `send(Message::Binary(..))` avoids the copy.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
-    /// `data` was copied into the queue; everything, whole, if after.
-    pub async fn send_bytes(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle().send_bytes(data.as_ref(), true).await
-    }
-
-    /// Send `value` encoded as JSON in a text message.
-    ///
-    /// # Errors
-    /// [`Error::Json`] when it cannot be encoded (nothing is sent); otherwise as
-    /// [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    #[cfg(feature = "json")]
-    pub async fn send_json<V: serde::Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
-        let text = serde_json::to_string(value)?;
-        self.handle().send(Message::text(text), true).await
-    }
-
-    /// Send several messages encoded together and written with one flush (vectored
-    /// writes); returns once they are all written.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send); messages before an invalid one stay queued.
-    ///
-    /// # Cancel safety
-    /// Once the first poll queued them, the messages are sent even if the future is dropped.
-    pub async fn send_batch(&mut self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
-        self.handle().send_batch(messages.into_iter().collect()).await
-    }
-
-    /// Queue a message without writing it (waiting only while above the high-water mark);
-    /// [`flush`](Self::flush) writes what was fed.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        self.handle().feed(message).await
-    }
-
-    /// Write everything queued and flush the transport.
-    ///
-    /// # Errors
-    /// [`Error::Closed`] when the connection ended with output left unwritten (a transport
-    /// error, the write timeout), or when it has ended and the output can no longer move.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: what is not written yet stays queued.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        self.handle().flush().await
-    }
-
-    /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
-    /// with [`set_control_messages(true)`](Self::set_control_messages).
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle().send(Message::Ping(payload.into()), false).await
-    }
+    crate::handle::send_api!(mut; defer = true);
 
     /// Close the connection: send a close frame with `code` and `reason`, then wait for
     /// the peer's (messages that arrive meanwhile are discarded) and shut the transport
