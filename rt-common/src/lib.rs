@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod async_io;
 mod client;
 mod core;
 mod error;
