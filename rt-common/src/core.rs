@@ -60,6 +60,15 @@ pub(crate) struct Core<T, R: Runtime> {
     control: bool,
     /// When shutting the transport down, the latest moment to give up waiting for it.
     shutdown_at: Option<Instant>,
+    /// The drop policy ([`Core::drain_on_drop`]), set where the transport's bounds are
+    /// known: `Drop` cannot require them.
+    on_drop: fn(&mut Self),
+}
+
+impl<T, R: Runtime> Drop for Core<T, R> {
+    fn drop(&mut self) {
+        (self.on_drop)(self);
+    }
 }
 
 impl<T: Transport, R: Runtime> Core<T, R> {
@@ -85,7 +94,37 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             write_timer_at: None,
             control: false,
             shutdown_at: None,
+            on_drop: Self::drain_on_drop,
         }
+    }
+
+    /// The one drop policy, run when the last owner of the connection goes — an unsplit
+    /// `WebSocket`, or the last of a split one's `Reader` and `Sender`s. A connection that
+    /// has not ended gets a close frame (1001 Going Away) behind what is queued; then what
+    /// is queued (sends that returned `Ok` while deferred or left to the reader included)
+    /// is written as far as the transport takes it now, the transport is flushed and
+    /// half-closed, and input already here is discarded (so closing the socket sends no
+    /// reset that could destroy what was written). Nothing waits: a drop cannot, and
+    /// spawning would need a `Send + 'static` transport. What the transport does not take
+    /// at once is lost; await [`close`](crate::WebSocket::close) to deliver everything.
+    fn drain_on_drop(&mut self) {
+        if self.io.is_none() {
+            return;
+        }
+        if self.conn.can_send() {
+            let now = self.now();
+            // Only fails for an invalid code or reason; 1001 with no reason is valid.
+            let _ = self.conn.close(now, CloseCode::GOING_AWAY, "");
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Ok(())) = self.poll_write_out(&mut cx) {
+            if let Some(io) = self.io.as_mut() {
+                if Pin::new(&mut *io).poll_close(&mut cx).is_ready() {
+                    discard_ready_input(io, &mut cx);
+                }
+            }
+        }
+        self.release();
     }
 
     fn now(&self) -> Instant {

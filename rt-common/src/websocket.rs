@@ -49,7 +49,18 @@ use crate::Error;
 /// [`Config::write_high_water_mark`](tether_proto::Config::write_high_water_mark)
 /// (128 KiB by default); beyond it `send` waits for the transport. Nothing is ever dropped,
 /// and a peer that stops reading cannot make the queue grow past the mark plus one
-/// message.
+/// message; one that reads nothing for
+/// [`Config::write_timeout`](tether_proto::Config::write_timeout) ends the connection
+/// ([`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout)), on every write
+/// path.
+///
+/// # Dropping
+/// One policy for a `WebSocket` and for the last of a split one's [`Reader`] and
+/// [`Sender`]s: a connection that has not ended gets a 1001 (Going Away) close frame behind
+/// what is queued, and everything queued — sends that returned `Ok` while deferred
+/// included — is written as far as the transport takes it without waiting, then the
+/// transport is shut down. Await [`close`](Self::close) to deliver everything and hear the
+/// peer's answer.
 pub struct WebSocket<S, R: Runtime> {
     slot: Slot<R::Io<S>, R>,
     protocol: Option<String>,

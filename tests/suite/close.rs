@@ -275,3 +275,80 @@ fn close_yields_to_siblings_while_a_peer_floods() {
         peer.join().unwrap();
     })
 }
+
+/// Messages `drop_*` tests send before dropping.
+const SENT_BEFORE_DROP: usize = 10;
+
+/// A raw client that sends `incoming` text frames in one write, then reads until the end
+/// of TCP; returns the text payloads it received and the close code that followed them.
+fn drop_peer(addr: std::net::SocketAddr, incoming: usize) -> std::thread::JoinHandle<(Vec<String>, Option<u16>)> {
+    std::thread::spawn(move || {
+        let mut s = raw::client(addr);
+        let mut burst = Vec::new();
+        for i in 0..incoming {
+            burst.extend_from_slice(&client_frame(true, TEXT, format!("in{i}").as_bytes()));
+        }
+        s.write_all(&burst).unwrap();
+        let bytes = raw::read_to_end(&mut s);
+        let (mut texts, mut close, mut at) = (Vec::new(), None, 0);
+        while let Some(frame) = parse_frame(&bytes[at..]) {
+            at += frame.wire_len();
+            match frame.header.opcode {
+                TEXT => texts.push(String::from_utf8_lossy(frame.payload).into_owned()),
+                CLOSE if frame.payload.len() >= 2 => {
+                    close = Some(u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        (texts, close)
+    })
+}
+
+fn assert_all_then_going_away((texts, close): (Vec<String>, Option<u16>)) {
+    let expected: Vec<String> = (0..SENT_BEFORE_DROP).map(|i| format!("out{i}")).collect();
+    assert_eq!(texts, expected, "messages sent before the drop");
+    assert_eq!(close, Some(1001), "a close frame after them");
+}
+
+// One drain-before-drop policy: sends that returned `Ok` while deferred (received input was
+// still buffered) are written when the `WebSocket` is dropped, then a 1001 close frame.
+#[test]
+fn dropping_a_websocket_writes_deferred_sends_then_a_close() {
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move {
+            // The burst arrives in one read: after the first message, input stays buffered
+            // and the sends below are deferred.
+            assert!(ws.recv().await.unwrap().is_some());
+            for i in 0..SENT_BEFORE_DROP {
+                ws.send_text(format!("out{i}")).await.unwrap();
+            }
+            drop(ws);
+        })
+        .await;
+        let peer = drop_peer(addr, 4);
+        server.await;
+        assert_all_then_going_away(peer.join().unwrap());
+    })
+}
+
+// The same policy when the last half of a split connection goes.
+#[test]
+fn dropping_the_halves_writes_queued_sends_then_a_close() {
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move {
+            assert!(ws.recv().await.unwrap().is_some());
+            let (reader, sender) = ws.split();
+            for i in 0..SENT_BEFORE_DROP {
+                sender.feed(Message::text(format!("out{i}"))).await.unwrap();
+            }
+            drop(reader);
+            drop(sender);
+        })
+        .await;
+        let peer = drop_peer(addr, 4);
+        server.await;
+        assert_all_then_going_away(peer.join().unwrap());
+    })
+}
