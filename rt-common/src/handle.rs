@@ -328,7 +328,7 @@ macro_rules! receive_api {
     () => {
         /// The next text or binary message (pings and pongs too after
         /// [`set_control_messages(true)`](Self::set_control_messages)); `Ok(None)` once the
-        /// connection has closed cleanly (see [`close_frame`](Self::close_frame) for how).
+        /// connection has closed cleanly (see [`closed`](Self::closed) for how).
         ///
         /// # Errors
         /// [`Error::Closed`] when the connection ended uncleanly (protocol violation, keepalive

@@ -30,7 +30,7 @@
 //!   [`send_bytes`](WebSocket::send_bytes), `send_json`,
 //!   [`send_batch`](WebSocket::send_batch), [`feed`](WebSocket::feed) +
 //!   [`flush`](WebSocket::flush), [`ping`](WebSocket::ping),
-//!   [`close`](WebSocket::close) and [`close_frame`](WebSocket::close_frame);
+//!   [`close`](WebSocket::close) and [`closed`](WebSocket::closed);
 //! - [`split`](WebSocket::split) into a [`Reader`] and a cloneable [`Sender`];
 //! - `futures` [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink).
 //! - servers: [`Upgrade`] to look at a request before accepting it, and a

@@ -73,8 +73,8 @@ where
 
     crate::handle::receive_api!();
 
-    /// As [`WebSocket::close_frame`].
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// As [`WebSocket::closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.handle.lock().closed()
     }
 
@@ -133,14 +133,15 @@ where
         self.handle().close_send(code, reason).await
     }
 
-    /// As [`WebSocket::close_frame`].
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// As [`WebSocket::closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.handle.lock().closed()
     }
 
-    /// Whether messages can no longer be sent (closing or closed).
+    /// Whether messages can no longer be sent: our close frame is queued, or the
+    /// connection's ending is decided (even before the [`Reader`] has handed it out, when
+    /// [`closed`](Self::closed) still says `None`).
     pub fn is_closed(&self) -> bool {
-        let core = self.handle.lock();
-        core.closed().is_some() || !core.connection().can_send()
+        !self.handle.lock().connection().can_send()
     }
 }

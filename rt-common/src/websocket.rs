@@ -25,7 +25,7 @@ use crate::Error;
 ///     ws.send(message).await?;
 /// }
 /// // The peer closed cleanly; how:
-/// println!("{:?}", ws.close_frame());
+/// println!("{:?}", ws.closed());
 /// # Ok(()) }
 /// ```
 ///
@@ -136,7 +136,7 @@ where
     /// the peer's (messages that arrive meanwhile are discarded) and shut the transport
     /// down — bounded by [`Config::close_timeout`](tether_proto::Config::close_timeout).
     /// Idempotent: once closing or closed it only finishes the ending. Afterwards
-    /// [`close_frame`](Self::close_frame) tells how it ended (a peer that did not answer
+    /// [`closed`](Self::closed) tells how it ended (a peer that did not answer
     /// gives [`CloseCause::CloseTimeout`](tether_proto::CloseCause::CloseTimeout)).
     ///
     /// # Errors
@@ -154,8 +154,10 @@ where
     // ----- getters -----
 
     /// How the connection ended — the peer's close code and reason, or what was reported
-    /// locally, and the cause — once that has been observed.
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// locally, and the cause — once a receive (or `close`) has handed the ending out, as
+    /// the engine's [`Connection::closed`]. Sends learn a decided ending earlier, as
+    /// [`Error::Closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.slot.read(|core| core.closed())
     }
 

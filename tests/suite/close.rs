@@ -15,10 +15,10 @@ fn we_close_cleanly_and_the_peer_sees_code_and_reason() {
         let (mut client, mut server) = pair().await;
         let server = rt::spawn(async move {
             assert!(server.recv().await.unwrap().is_none());
-            server.close_frame().unwrap()
+            server.closed().unwrap()
         });
         client.close(CloseCode::NORMAL, "bye").await.unwrap();
-        let ours = client.close_frame().unwrap();
+        let ours = client.closed().unwrap();
         assert_eq!(ours.code, CloseCode::NORMAL);
         assert_eq!(ours.cause, CloseCause::LocallyInitiated);
         let theirs = server.await;
@@ -38,7 +38,7 @@ fn peer_close_is_a_typed_error_from_typed_receives() {
         let (mut client, mut server) = pair().await;
         let server = rt::spawn(async move {
             server.close(CloseCode::new(4001).unwrap(), "kicked").await.unwrap();
-            server.close_frame().unwrap()
+            server.closed().unwrap()
         });
         match client.recv_text().await {
             Err(Error::Closed(closed)) => {
@@ -120,7 +120,7 @@ fn close_times_out_when_the_peer_never_answers() {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
         assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
-        let closed = client.close_frame().unwrap();
+        let closed = client.closed().unwrap();
         assert_eq!(closed.code, CloseCode::ABNORMAL);
         assert_eq!(closed.cause, CloseCause::CloseTimeout);
         drop(silent);
@@ -198,7 +198,7 @@ fn a_shutdown_that_never_completes_is_bounded_by_the_close_timeout() {
             let mut ws = upgrade.accept().await.unwrap();
             let start = Instant::now();
             let result = timeout::<R, _>(Duration::from_secs(10), ws.close(CloseCode::NORMAL, "bye")).await;
-            (result.map(|r| r.is_ok()), start.elapsed(), ws.close_frame())
+            (result.map(|r| r.is_ok()), start.elapsed(), ws.closed())
         });
         let mut client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await.unwrap();
         // The client answers our close, then waits for the end of TCP: it must come.

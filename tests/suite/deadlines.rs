@@ -90,7 +90,7 @@ fn close_ends_with_the_write_timeout() {
         let (result, closed) = against_a_peer_that_never_reads(stalled_config(FEED * 2), |mut ws| async move {
             feed_a_lot(&mut ws).await;
             let result = ws.close(CloseCode::NORMAL, "").await;
-            (result, ws.close_frame())
+            (result, ws.closed())
         })
         .await;
         assert_write_timeout(result);

@@ -85,7 +85,7 @@ where
             break;
         }
     }
-    ws.close_frame()
+    ws.closed()
 }
 
 /// A server accepting one connection with `config` and handing it to `serve`.
