@@ -1,6 +1,8 @@
-//! `Core`: the one drive loop — a transport, an engine and a timer, advanced by poll
-//! functions shared by every public type. No protocol rules live here (they are in
-//! `tether-proto`), and no runtime is named (that is the `Runtime` parameter).
+//! `Core`: the one drive loop — a transport, an engine and the runtime timers that fire
+//! the engine's deadlines (one for the reading side, one for waiting writers), advanced by
+//! poll functions shared by every public type, and the one drop policy. No protocol rules
+//! and no endings of its own live here (they are `tether-proto`'s: a transport error goes
+//! to the engine), and no runtime is named (that is the `Runtime` parameter).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
