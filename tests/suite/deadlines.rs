@@ -200,3 +200,26 @@ fn a_101_that_cannot_be_written_fails_accept_at_the_handshake_deadline() {
         drop(peer);
     })
 }
+
+// A `Sender` in a send loop with no reader polled: its own waits fire the write timeout,
+// and the refusal comes from the engine's decided ending (before any reader handed it out).
+#[test]
+fn sender_send_loop_without_a_reader_ends_with_the_write_timeout() {
+    run(async {
+        let (result, closed) = against_a_peer_that_never_reads(stalled_config(128 << 10), |ws| async move {
+            let (reader, sender) = ws.split();
+            let chunk = Bytes::from(vec![0x5a_u8; 64 << 10]);
+            let result = loop {
+                if let Err(e) = sender.send(Message::Binary(chunk.clone())).await {
+                    break Err(e);
+                }
+            };
+            // Decided, not handed out: no receive has run.
+            let closed = reader.closed();
+            (result, closed)
+        })
+        .await;
+        assert_write_timeout(result);
+        assert_eq!(closed, None);
+    })
+}
