@@ -2,9 +2,9 @@
 //! -- ws://127.0.0.1:9001 tether-async-std`. Asks the fuzzing server for the case count, runs
 //! every case echoing each message back, then asks it to update the reports.
 
-use tether_async_std::{CloseCode, Error};
+use tether_async_std::CloseCode;
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut args = std::env::args().skip(1);
     let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let agent = args.next().unwrap_or_else(|| "tether-async-std".into());

@@ -16,18 +16,24 @@ fn main() -> std::io::Result<()> {
             let (tcp, _) = listener.accept().await?;
             async_std::task::spawn(async move {
                 if let Err(e) = echo(tcp).await {
-                    if e.closed().is_none() {
-                        eprintln!("connection failed: {e}");
-                    }
+                    eprintln!("connection failed: {e}");
                 }
             });
         }
     })
 }
 
-async fn echo(tcp: TcpStream) -> Result<(), Error> {
+async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
     let mut ws = tether_async_std::accept(tcp).await?;
+    match echo_messages(&mut ws).await {
+        // The peer ending the connection, cleanly or not, is not a failure of the server.
+        Err(Error::Closed(_)) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+async fn echo_messages(ws: &mut tether_async_std::WebSocket) -> Result<(), Error> {
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }

@@ -4,19 +4,21 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use tether_proto::{ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError};
 
 use crate::io::{read_until, with_deadline, write_transmit};
-use crate::runtime::{Runtime, Transport};
-use crate::{default_config, Error, WebSocket};
+use crate::runtime::{Clock, Runtime, Transport};
+use crate::server::timed_out;
+use crate::{default_config, OpenError, WebSocket};
 
 /// Builds a client connection: subprotocols, extra headers, origin, configuration.
 ///
 /// Adapters name it `tether_tokio::ClientBuilder` (and offer `client(url)`):
 ///
 /// ```no_run
-/// # async fn f<R: tether_rt::Runtime>() -> Result<(), tether_rt::Error>
+/// # async fn f<R: tether_rt::Runtime>() -> Result<(), tether_rt::OpenError>
 /// # where R::Io<R::TcpStream>: tether_rt::Transport {
 /// let ws = tether_rt::ClientBuilder::<R>::new("ws://127.0.0.1:9001/chat")
 ///     .protocol("chat")
@@ -97,15 +99,15 @@ impl<R: Runtime> ClientBuilder<R> {
     /// within [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout).
     ///
     /// # Errors
-    /// [`Error::TlsRequired`] for a `wss://` URL; [`Error::Handshake`] for an invalid URL
+    /// [`OpenError::TlsRequired`] for a `wss://` URL; [`OpenError::Handshake`] for an invalid URL
     /// or header, or a server that did not answer 101
     /// ([`HandshakeError::UnexpectedStatus`] with its status and headers, also via
-    /// [`Error::http_status`]) or answered wrongly; [`Error::HandshakeTimeout`];
-    /// [`Error::Io`] when resolving, connecting or the transport failed.
+    /// [`OpenError::http_status`]) or answered wrongly, or [`HandshakeError::Timeout`];
+    /// [`OpenError::Io`] when resolving, connecting or the transport failed.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the connection being made.
-    pub async fn connect(self) -> Result<WebSocket<R::TcpStream, R>, Error>
+    pub async fn connect(self) -> Result<WebSocket<R::TcpStream, R>, OpenError>
     where
         R::Io<R::TcpStream>: Transport,
     {
@@ -115,15 +117,17 @@ impl<R: Runtime> ClientBuilder<R> {
             let Parts { request, config } = *self.parts;
             let request = request?;
             if request.is_secure() {
-                return Err(Error::TlsRequired);
+                return Err(OpenError::TlsRequired);
             }
-            let config = config.unwrap_or_else(default_config);
-            let timeout = config.handshake_timeout();
-            let mut timer = R::sleep_until(R::now() + timeout);
-            let stream = with_deadline(&mut timer, R::connect_tcp(request.host(), request.port()))
-                .await
-                .ok_or(Error::HandshakeTimeout(timeout))??;
-            handshake(R::wrap(stream), request, config, timer).await
+            let (host, port) = (request.host().to_owned(), request.port());
+            // The handshake (and its deadline) starts before connecting: connecting counts.
+            let mut started = Started::<R>::new(request, config)?;
+            let stream = with_deadline(&mut started.timer, R::connect_tcp(&host, port)).await;
+            let stream = match stream {
+                Some(stream) => stream?,
+                None => return Err(started.timed_out()),
+            };
+            started.run(R::wrap(stream)).await
         })
         .await
     }
@@ -136,38 +140,63 @@ impl<R: Runtime> ClientBuilder<R> {
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn connect_on<S>(self, stream: S) -> Result<WebSocket<S, R>, Error>
+    pub async fn connect_on<S>(self, stream: S) -> Result<WebSocket<S, R>, OpenError>
     where
         R::Io<S>: Transport,
     {
         let Parts { request, config } = *self.parts;
         let request = request?;
-        let config = config.unwrap_or_else(default_config);
-        let timer = R::sleep_until(R::now() + config.handshake_timeout());
-        Box::pin(handshake(R::wrap(stream), request, config, timer)).await
+        let started = Started::<R>::new(request, config)?;
+        Box::pin(started.run(R::wrap(stream))).await
     }
 }
 
-async fn handshake<S, R>(
-    mut io: R::Io<S>,
-    request: ClientRequest,
-    config: Config,
-    mut timer: R::Sleep,
-) -> Result<WebSocket<S, R>, Error>
-where
-    R: Runtime,
-    R::Io<S>: Transport,
-{
-    let timeout = config.handshake_timeout();
-    let mut handshake = ClientHandshake::new(request, config)?;
-    let epoch = R::now();
-    with_deadline(&mut timer, write_transmit(&mut io, &mut handshake))
-        .await
-        .ok_or(Error::HandshakeTimeout(timeout))??;
-    let now = || tether_proto::Instant::from_duration(R::now().saturating_duration_since(epoch));
-    read_until(&mut io, &mut timer, |chunk| handshake.receive(now(), chunk).map(|done| done.map(drop)).transpose())
-        .await
-        .ok_or(Error::HandshakeTimeout(timeout))???;
-    let connection = handshake.into_connection()?;
-    Ok(WebSocket::from_io(io, connection))
+/// A client handshake whose clock has started: the request is queued, the runtime timer
+/// is armed at the engine's deadline, and the connection after it keeps the clock.
+struct Started<R: Runtime> {
+    handshake: ClientHandshake,
+    clock: Clock<R>,
+    timer: R::Sleep,
+    timeout: Duration,
+}
+
+impl<R: Runtime> Started<R> {
+    fn new(request: ClientRequest, config: Option<Config>) -> Result<Self, OpenError> {
+        let config = config.unwrap_or_else(default_config);
+        let timeout = config.handshake_timeout();
+        let mut handshake = ClientHandshake::new(request, config)?;
+        let clock = Clock::<R>::start();
+        handshake.handle_timeout(clock.now());
+        let timer = clock.timer_at(handshake.poll_timeout());
+        Ok(Started { handshake, clock, timer, timeout })
+    }
+
+    /// The deadline passed: the engine's error.
+    fn timed_out(&mut self) -> OpenError {
+        self.handshake.handle_timeout(self.clock.now());
+        let error = self.handshake.receive(self.clock.now(), &[]).err();
+        timed_out(error.as_ref(), self.timeout)
+    }
+
+    /// Write the request, read the response, and hand back the connection.
+    async fn run<S>(mut self, mut io: R::Io<S>) -> Result<WebSocket<S, R>, OpenError>
+    where
+        R::Io<S>: Transport,
+    {
+        let Some(written) = with_deadline(&mut self.timer, write_transmit(&mut io, &mut self.handshake)).await else {
+            return Err(self.timed_out());
+        };
+        written?;
+        let (handshake, clock) = (&mut self.handshake, &self.clock);
+        let response = read_until(&mut io, &mut self.timer, |chunk| {
+            handshake.receive(clock.now(), chunk).map(|done| done.map(drop)).transpose()
+        })
+        .await;
+        match response {
+            Some(response) => response??,
+            None => return Err(self.timed_out()),
+        }
+        let connection = self.handshake.into_connection()?;
+        Ok(WebSocket::from_io(io, connection, self.clock.epoch()))
+    }
 }

@@ -1,6 +1,8 @@
-//! `Core`: the one drive loop — a transport, an engine and a timer, advanced by poll
-//! functions shared by every public type. No protocol rules live here (they are in
-//! `tether-proto`), and no runtime is named (that is the `Runtime` parameter).
+//! `Core`: the one drive loop — a transport, an engine and the runtime timers that fire
+//! the engine's deadlines (one for the reading side, one for waiting writers), advanced by
+//! poll functions shared by every public type, and the one drop policy. No protocol rules
+//! and no endings of its own live here (they are `tether-proto`'s: a transport error goes
+//! to the engine), and no runtime is named (that is the `Runtime` parameter).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -8,9 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
-use tether_proto::{BufMut, CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError, Utf8Bytes};
+use tether_proto::{BufMut, CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError};
 
-use crate::runtime::{Runtime, Transport};
+use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::waker::WakerSet;
 use crate::Error;
 
@@ -49,33 +51,82 @@ pub(crate) struct Core<T, R: Runtime> {
     write_waker: Waker,
     /// Bytes written since the last `poll_flush` of the transport.
     unflushed: bool,
-    /// The transport failed: how the connection is reported from now on.
-    failed: Option<Closed>,
+    /// The kind of the transport error that ended the connection, if one did (the ending
+    /// itself is the engine's: [`CloseCause::TransportError`]).
+    transport_error: Option<io::ErrorKind>,
+    /// The write paths' own timer (for the engine's deadlines while a sender waits for the
+    /// transport), polled with `write_waker` so that it wakes every waiting task.
+    write_timer: Option<R::Sleep>,
+    write_timer_at: Option<Instant>,
     /// Hand pings and pongs to the application.
     control: bool,
     /// When shutting the transport down, the latest moment to give up waiting for it.
     shutdown_at: Option<Instant>,
+    /// The drop policy ([`Core::drain_on_drop`]), set where the transport's bounds are
+    /// known: `Drop` cannot require them.
+    on_drop: fn(&mut Self),
+}
+
+impl<T, R: Runtime> Drop for Core<T, R> {
+    fn drop(&mut self) {
+        (self.on_drop)(self);
+    }
 }
 
 impl<T: Transport, R: Runtime> Core<T, R> {
-    pub(crate) fn new(io: T, mut conn: Connection) -> Self {
+    /// A core driving `conn` over `io`, on the clock whose `Instant::ZERO` is `epoch`: the
+    /// moment its opening handshake began, so that a server connection's handshake
+    /// deadline (carried until the 101 is written) means what the handshake meant.
+    pub(crate) fn new(io: T, mut conn: Connection, epoch: std::time::Instant) -> Self {
         // Start the engine's clock (keepalive and idle timers count from here).
-        conn.handle_timeout(Instant::ZERO);
+        conn.handle_timeout(Instant::from_duration(R::now().saturating_duration_since(epoch)));
         let writers = Arc::new(WakerSet::default());
         Core {
             io: Some(io),
             conn,
-            epoch: R::now(),
+            epoch,
             timer: None,
             timer_at: None,
             timer_waker: None,
             write_waker: Waker::from(writers.clone()),
             writers,
             unflushed: false,
-            failed: None,
+            transport_error: None,
+            write_timer: None,
+            write_timer_at: None,
             control: false,
             shutdown_at: None,
+            on_drop: Self::drain_on_drop,
         }
+    }
+
+    /// The one drop policy, run when the last owner of the connection goes — an unsplit
+    /// `WebSocket`, or the last of a split one's `Reader` and `Sender`s. A connection that
+    /// has not ended gets a close frame (1001 Going Away) behind what is queued; then what
+    /// is queued (sends that returned `Ok` while deferred or left to the reader included)
+    /// is written as far as the transport takes it now, the transport is flushed and
+    /// half-closed, and input already here is discarded (so closing the socket sends no
+    /// reset that could destroy what was written). Nothing waits: a drop cannot, and
+    /// spawning would need a `Send + 'static` transport. What the transport does not take
+    /// at once is lost; await [`close`](crate::WebSocket::close) to deliver everything.
+    fn drain_on_drop(&mut self) {
+        if self.io.is_none() {
+            return;
+        }
+        if self.conn.can_send() {
+            let now = self.now();
+            // Only fails for an invalid code or reason; 1001 with no reason is valid.
+            let _ = self.conn.close(now, CloseCode::GOING_AWAY, "");
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(Ok(())) = self.poll_write_out(&mut cx) {
+            if let Some(io) = self.io.as_mut() {
+                if Pin::new(&mut *io).poll_close(&mut cx).is_ready() {
+                    discard_ready_input(io, &mut cx);
+                }
+            }
+        }
+        self.release();
     }
 
     fn now(&self) -> Instant {
@@ -90,17 +141,25 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         self.control = on;
     }
 
-    /// How the connection ended, once that has been observed.
+    /// How the connection ended, once that has been observed (the engine's `Closed` was
+    /// handed out).
     pub(crate) fn closed(&self) -> Option<Closed> {
-        self.failed.clone().or_else(|| self.conn.closed().cloned())
+        self.conn.closed().cloned()
     }
 
-    /// The transport failed: the connection is over (1006), every waiting task learns it.
-    fn fail(&mut self, error: io::Error) -> Error {
-        self.failed =
-            Some(Closed { code: CloseCode::ABNORMAL, reason: Utf8Bytes::default(), cause: CloseCause::TransportEof });
+    /// The kind of the transport error that ended the connection, if one did.
+    pub(crate) fn transport_error(&self) -> Option<io::ErrorKind> {
+        self.transport_error
+    }
+
+    /// The transport failed: the engine ends the connection ([`CloseCause::TransportError`],
+    /// 1006, after the messages already received), the transport is dropped and every
+    /// waiting task learns it.
+    fn fail(&mut self, error: &io::Error) {
+        self.transport_error.get_or_insert(error.kind());
+        let now = self.now();
+        self.conn.handle_transport_error(now);
         self.release();
-        Error::Io(error)
     }
 
     /// Nothing more is read or written: drop the transport (closing the socket) and wake
@@ -159,20 +218,21 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     }
 
     /// Whether a message may be sent now; if not, the reason as an error. Checked on every
-    /// send, so the common answer is two flag tests, inlined.
+    /// send, so the common answer is one flag test, inlined.
     #[inline]
     fn check_send(&self) -> Result<(), Error> {
-        if self.failed.is_none() && self.conn.can_send() {
+        if self.conn.can_send() {
             return Ok(());
         }
         Err(self.send_refused())
     }
 
-    /// Why nothing may be sent.
+    /// Why nothing may be sent: the engine's decided ending, even before the reading side
+    /// has handed it out, or our close frame was already queued.
     #[cold]
     fn send_refused(&self) -> Error {
-        match self.closed() {
-            Some(closed) => Error::Closed(closed),
+        match self.conn.ending() {
+            Some(closed) => Error::Closed(closed.clone()),
             None => Error::Send(SendError::AlreadyClosed),
         }
     }
@@ -181,17 +241,8 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     #[inline]
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.check_send()?;
-        if self.conn.buffered_transmit() >= self.conn.config().write_high_water_mark() {
-            return self.poll_drain_to_mark(cx);
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// At or above the high-water mark: write until below it (or until it would block).
-    #[inline(never)]
-    fn poll_drain_to_mark(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Err(e) = ready!(self.poll_write_out(cx)) {
-            return Poll::Ready(Err(self.fail(e)));
+        if self.conn.is_transmit_full() {
+            return self.poll_write_until(cx, Until::BelowMark);
         }
         Poll::Ready(Ok(()))
     }
@@ -211,7 +262,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     }
 
     /// Queue one binary message copied from `data` (no IO).
-    pub(crate) fn start_send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn start_send_bytes(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_send()?;
         self.conn.send_bytes(data).map_err(Error::Send)
     }
@@ -224,37 +275,92 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if defer && self.conn.buffered_receive() > 0 {
             return Poll::Ready(Ok(()));
         }
-        self.poll_write_now(cx)
-    }
-
-    /// `poll_write_through` when not deferred.
-    #[inline(never)]
-    fn poll_write_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self.poll_write_out(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
-            Poll::Pending if self.conn.buffered_transmit() > self.conn.config().write_high_water_mark() => {
-                Poll::Pending
-            }
-            // Left for the reader (registered in `writers` while parked) or the next call.
-            Poll::Pending => Poll::Ready(Ok(())),
-        }
+        self.poll_write_until(cx, Until::BelowMark)
     }
 
     /// Write everything queued and flush the transport.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(closed) = &self.failed {
-            return Poll::Ready(Err(Error::Closed(closed.clone())));
+        self.poll_write_until(cx, Until::AllWritten)
+    }
+
+    /// The one write path of senders: write what is queued until `until` holds, firing the
+    /// engine's timers (the write timeout, the close timeout, keepalive) while the transport
+    /// is not ready, so a peer that stops reading cannot make a sender wait forever.
+    ///
+    /// `Err(Closed)` when the connection ended with queued output abandoned (a transport
+    /// error, the write timeout) or when it has ended and the output can no longer move.
+    #[inline(never)]
+    fn poll_write_until(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<Result<(), Error>> {
+        for _ in 0..WRITE_TIMER_PASSES {
+            if let Some(closed) = self.conn.ending().filter(|c| output_abandoned(c)) {
+                return Poll::Ready(Err(Error::Closed(closed.clone())));
+            }
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => {
+                    self.fail(&e);
+                    continue;
+                }
+                // Left for the reader (registered in `writers` while parked) or the next call.
+                Poll::Pending if until == Until::BelowMark && !self.conn.is_transmit_full() => {
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending => {}
+            }
+            match self.poll_write_timer(cx) {
+                Poll::Ready(true) => continue,
+                Poll::Ready(false) => {
+                    // No deadline left and the output cannot move: the connection has ended.
+                    if let Some(closed) = self.conn.ending() {
+                        return Poll::Ready(Err(Error::Closed(closed.clone())));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        match ready!(self.poll_write_out(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.fail(e))),
+        // Timers keep firing without the output moving: give other tasks a turn.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// The engine's next deadline for a task waiting to write: fire it if due
+    /// (`Ready(true)`), else arm the write timer and wait (`Pending`, woken through the
+    /// `writers` set). `Ready(false)`: the engine has no deadline at all.
+    fn poll_write_timer(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let Some(at) = self.conn.poll_timeout() else {
+            return Poll::Ready(false);
+        };
+        let now = self.now();
+        if at <= now {
+            self.conn.handle_timeout(now);
+            return Poll::Ready(true);
         }
+        self.writers.register(cx.waker());
+        let deadline = deadline_after(self.epoch, at.as_duration());
+        let timer = match self.write_timer.as_mut() {
+            Some(timer) => {
+                if self.write_timer_at != Some(at) {
+                    R::reset(timer, deadline);
+                }
+                timer
+            }
+            None => self.write_timer.insert(R::sleep_until(deadline)),
+        };
+        self.write_timer_at = Some(at);
+        let mut wcx = Context::from_waker(&self.write_waker);
+        if Pin::new(timer).poll(&mut wcx).is_pending() {
+            return Poll::Pending;
+        }
+        self.write_timer_at = None;
+        let now = self.now();
+        self.conn.handle_timeout(now);
+        Poll::Ready(true)
     }
 
     /// Queue our close frame; a no-op once closing or closed (close is idempotent).
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if self.closed().is_some() || !self.conn.can_send() {
+        if !self.conn.can_send() {
             return Ok(());
         }
         let now = self.now();
@@ -303,7 +409,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// Arm the runtime timer for the engine instant `at` (reusing the one timer) and forget
     /// which task it last registered.
     fn arm_timer(&mut self, at: Instant) -> &mut R::Sleep {
-        let deadline = self.epoch + at.as_duration();
+        let deadline = deadline_after(self.epoch, at.as_duration());
         self.timer_at = Some(at);
         self.timer_waker = None;
         if let Some(timer) = self.timer.as_mut() {
@@ -352,10 +458,8 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// and the layers above it cost a store-forwarding stall per layer.
     #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
-        if self.failed.is_none() {
-            if let Some(Some(message)) = self.next_event() {
-                return Poll::Ready(Ok(Next::Message(message)));
-            }
+        if let Some(Some(message)) = self.next_event() {
+            return Poll::Ready(Ok(Next::Message(message)));
         }
         self.poll_next_slow(cx)
     }
@@ -376,10 +480,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     #[inline(never)]
     fn poll_next_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
-        loop {
-            if let Some(closed) = &self.failed {
-                return Poll::Ready(Ok(Next::Ended(closed.clone())));
-            }
+        for _ in 0..READ_PASSES {
             if let Some(closed) = self.conn.closed() {
                 let closed = closed.clone();
                 ready!(self.poll_finish(cx));
@@ -392,7 +493,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 None => {}
             }
             if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
-                return Poll::Ready(Err(self.fail(e)));
+                // The engine ends the connection: buffered messages first, then `Closed`.
+                self.fail(&e);
+                continue;
             }
             // One clock read per pass, for the timers and for the read below.
             let now = self.now();
@@ -400,9 +503,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 continue;
             }
             if self.io.is_none() {
-                // Released without a recorded ending: cannot happen (`failed` or the
-                // engine's `Closed` is checked first), but never read a dropped transport.
-                return Poll::Ready(Err(Error::Io(io::ErrorKind::NotConnected.into())));
+                // Released before the engine's `Closed` was handed out (a transport error):
+                // the engine hands out what was received, then the ending. Never read a
+                // dropped transport; should nothing be left to hand out, end it here.
+                if self.conn.ending().is_none() {
+                    self.conn.handle_transport_error(now);
+                }
+                continue;
             }
             let Some(read) = self.poll_read_in(cx, now) else {
                 // No space offered (backpressure): parked until events are taken, also
@@ -414,7 +521,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 Poll::Ready(Ok(0)) => self.conn.receive_eof(now),
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.fail(e))),
+                Poll::Ready(Err(e)) => self.fail(&e),
                 Poll::Pending => {
                     // Parked: also wake for writability, to write what senders left queued.
                     self.writers.register(cx.waker());
@@ -422,6 +529,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 }
             }
         }
+        // Input kept coming without anything to hand out (a flood of pings): yield, so a
+        // runtime without a cooperative budget (smol, async-std) runs its other tasks.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// After the engine's `Closed`: flush our close frame, keep reading (a client waits for
@@ -515,4 +626,29 @@ fn discard_ready_input<T: Transport>(io: &mut T, cx: &mut Context<'_>) {
             _ => return,
         }
     }
+}
+
+/// Passes of the reading loop (each a read, a timer or an event not handed out) in one
+/// poll before it yields.
+const READ_PASSES: usize = 64;
+
+/// How long a sender waiting for the transport keeps firing engine timers within one poll
+/// before it yields (each pass either fires a timer or returns).
+const WRITE_TIMER_PASSES: usize = 8;
+
+/// Until when a sender writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// The queue is below the write high-water mark (what is left is written later).
+    BelowMark,
+    /// Everything queued is written and the transport flushed.
+    AllWritten,
+}
+
+/// Whether an ending abandoned the queued output: the transport failed, the peer stopped
+/// reading for the write timeout, or a server's 101 was not written by the handshake
+/// deadline. A sender learns it at once as
+/// [`Error::Closed`], before the reading side hands the ending out.
+pub(crate) fn output_abandoned(closed: &Closed) -> bool {
+    matches!(closed.cause, CloseCause::TransportError | CloseCause::WriteTimeout | CloseCause::HandshakeTimeout)
 }

@@ -1,50 +1,36 @@
-//! `Error`: everything an async WebSocket call can fail with — how the connection ended
-//! (`Closed`), the transport, the handshake, a rejected command. No protocol rules here.
+//! The two error types of the async API, by kind of operation: `Error` for what a
+//! connection does (receive, send, close), `OpenError` for opening one (accept, connect).
+//! No protocol rules here.
 
 use std::io;
-use std::time::Duration;
 
 use tether_proto::{Closed, HandshakeError, Header, Message, SendError};
 
-/// What an async WebSocket operation can fail with.
+/// What an operation on an open connection (receive, send, close) can fail with.
 ///
 /// The variant to match in a receive loop is [`Error::Closed`]: the connection ended (the
-/// peer closed it, a protocol violation, a keepalive or close timeout, or the transport
-/// vanished), with the code, reason and [`CloseCause`](tether_proto::CloseCause) — the
-/// counterpart of the frameworks' `WebSocketDisconnect`.
+/// peer closed it, a protocol violation, a keepalive, close or write timeout, or the
+/// transport ended or failed), with the code, reason and
+/// [`CloseCause`](tether_proto::CloseCause) — the counterpart of the frameworks'
+/// `WebSocketDisconnect`.
+///
+/// There is no `Io` variant: a transport error ends the connection through the engine, so
+/// every call — the one that hit it included — reports the same [`Error::Closed`] with
+/// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError) (1006), after
+/// the messages already received. The error's kind is kept:
+/// [`WebSocket::transport_error`](crate::WebSocket::transport_error).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The connection has ended; this is how. Typed receives (`recv_text`, …) return it for
-    /// any ending, [`recv`](crate::WebSocket::recv) only for an unclean one, and sends
-    /// return it once the end has been observed.
+    /// any ending, [`recv`](crate::WebSocket::recv) only for an unclean one; sends return
+    /// it as soon as the ending is decided, even before a receive has handed it out.
     #[error("connection closed: {} {:?} ({:?})", .0.code, .0.reason.as_str(), .0.cause)]
     Closed(Closed),
-    /// The transport failed (reset, broken pipe, …). The connection is over: later calls
-    /// report [`Error::Closed`] with code 1006.
-    #[error("transport error: {0}")]
-    Io(#[from] io::Error),
-    /// The opening handshake failed. For a server answered with a non-101 status, match
-    /// [`HandshakeError::UnexpectedStatus`] (or use [`Error::http_status`]).
-    #[error("handshake failed: {0}")]
-    Handshake(#[from] HandshakeError),
-    /// The opening handshake did not complete within
-    /// [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout) (one total
-    /// deadline, not reset by arriving bytes).
-    #[error("handshake did not complete within {0:?}")]
-    HandshakeTimeout(Duration),
-    /// A [`HandshakeLimit`](crate::HandshakeLimit) with this bound had no permit left: the
-    /// connection was refused before its request was read.
-    #[error("too many handshakes in progress (at most {0})")]
-    TooManyHandshakes(usize),
     /// A command was invalid (close code or reason, control payload too large) or the
     /// connection is already closing; nothing was queued.
     #[error(transparent)]
     Send(#[from] SendError),
-    /// A `wss://` URL was given to a plain-TCP connect: connect the TLS stream yourself and
-    /// use [`ClientBuilder::connect_on`](crate::ClientBuilder::connect_on).
-    #[error("wss:// needs a TLS stream: use ClientBuilder::connect_on with one")]
-    TlsRequired,
     /// A typed receive got a message of another kind; the message is returned, not lost.
     #[error("unexpected {} message", kind(.0))]
     UnexpectedMessage(Message),
@@ -72,11 +58,39 @@ impl Error {
             _ => None,
         }
     }
+}
 
+/// What opening a connection — a server's [`Upgrade`](crate::Upgrade) (read, accept,
+/// reject) or a client's [`ClientBuilder::connect`](crate::ClientBuilder::connect) — can
+/// fail with. No connection exists yet, so there is no `Closed` here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The opening handshake failed: an invalid request or response
+    /// ([`HandshakeError::PeerMisbehaved`]), a server that did not answer 101
+    /// ([`HandshakeError::UnexpectedStatus`], or use [`OpenError::http_status`]), the one
+    /// total deadline ([`HandshakeError::Timeout`]), or invalid options
+    /// ([`HandshakeError::ApiMisuse`]).
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// Resolving, connecting or the transport failed (or ended) during the handshake.
+    #[error("transport error: {0}")]
+    Io(#[from] io::Error),
+    /// A [`HandshakeLimit`](crate::HandshakeLimit) with this bound had no permit left: the
+    /// connection was refused before its request was read.
+    #[error("too many handshakes in progress (at most {0})")]
+    TooManyHandshakes(usize),
+    /// A `wss://` URL was given to a plain-TCP connect: connect the TLS stream yourself and
+    /// use [`ClientBuilder::connect_on`](crate::ClientBuilder::connect_on).
+    #[error("wss:// needs a TLS stream: use ClientBuilder::connect_on with one")]
+    TlsRequired,
+}
+
+impl OpenError {
     /// The HTTP status a server answered the upgrade with, when it was not 101.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Error::Handshake(HandshakeError::UnexpectedStatus { status, .. }) => Some(*status),
+            OpenError::Handshake(HandshakeError::UnexpectedStatus { status, .. }) => Some(*status),
             _ => None,
         }
     }
@@ -84,8 +98,13 @@ impl Error {
     /// The response headers of a non-101 answer to the upgrade.
     pub fn http_headers(&self) -> Option<&[Header]> {
         match self {
-            Error::Handshake(HandshakeError::UnexpectedStatus { headers, .. }) => Some(headers),
+            OpenError::Handshake(HandshakeError::UnexpectedStatus { headers, .. }) => Some(headers),
             _ => None,
         }
+    }
+
+    /// Whether the handshake's deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, OpenError::Handshake(HandshakeError::Timeout { .. }))
     }
 }

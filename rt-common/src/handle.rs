@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Connection, Message, Utf8Bytes};
 
-use crate::core::{Core, Next};
-use crate::runtime::{Runtime, Transport};
+use crate::core::{output_abandoned, Core, Next};
+use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::Error;
 
 /// A connection shared by the halves of a split `WebSocket` (`Reader`, `Sender`s).
@@ -51,8 +51,8 @@ pub(crate) enum Slot<T, R: Runtime> {
 }
 
 impl<T: Transport, R: Runtime> Slot<T, R> {
-    pub(crate) fn new(io: T, conn: Connection) -> Self {
-        Slot::Owned(Box::new(Core::new(io, conn)))
+    pub(crate) fn new(io: T, conn: Connection, epoch: std::time::Instant) -> Self {
+        Slot::Owned(Box::new(Core::new(io, conn, epoch)))
     }
 
     /// Back from a split: owned again if no other half is left.
@@ -177,7 +177,7 @@ impl<A: Access> Handle<A> {
     }
 
     pub(crate) async fn recv_timeout(mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
+        let mut timer = <A::R as Runtime>::sleep_until(deadline_after(<A::R as Runtime>::now(), timeout));
         poll_fn(|cx| {
             if let Poll::Ready(result) = self.poll_message(cx) {
                 return Poll::Ready(result.map(Some));
@@ -195,7 +195,7 @@ impl<A: Access> Handle<A> {
         if max == 0 {
             return Ok(out);
         }
-        let mut timer = <A::R as Runtime>::sleep_until(<A::R as Runtime>::now() + timeout);
+        let mut timer = <A::R as Runtime>::sleep_until(deadline_after(<A::R as Runtime>::now(), timeout));
         poll_fn(|cx| loop {
             if out.len() >= max {
                 return Poll::Ready(Ok(std::mem::take(&mut out)));
@@ -230,11 +230,11 @@ impl<A: Access> Handle<A> {
     }
 
     /// `send` for a binary message copied from `data`.
-    pub(crate) fn send_binary<'a>(self, data: &'a [u8], defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
+    pub(crate) fn send_bytes<'a>(self, data: &'a [u8], defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
     where
         A: 'a,
     {
-        self.send_with(defer, move |core| core.start_send_binary(data))
+        self.send_with(defer, move |core| core.start_send_bytes(data))
     }
 
     /// The one send loop: `queue` runs exactly once, in the first poll that finds the queue
@@ -254,14 +254,17 @@ impl<A: Access> Handle<A> {
         self.0.with(|core| core.start_send(message))
     }
 
-    pub(crate) async fn send_batch(mut self, messages: Vec<Message>) -> Result<(), Error> {
-        let mut messages = Some(messages);
+    /// Queue each message once the queue is below the high-water mark (checked per
+    /// message, so a batch cannot push the queue past the mark by more than one message),
+    /// then write everything and flush.
+    pub(crate) async fn send_batch(mut self, messages: impl Iterator<Item = Message>) -> Result<(), Error> {
+        let mut messages = messages.peekable();
         poll_fn(|cx| {
             self.0.with(|core| {
-                if messages.is_some() {
+                while messages.peek().is_some() {
                     ready!(core.poll_ready(cx))?;
-                    for m in messages.take().into_iter().flatten() {
-                        core.start_send(m)?;
+                    if let Some(message) = messages.next() {
+                        core.start_send(message)?;
                     }
                 }
                 core.poll_flush(cx)
@@ -280,10 +283,11 @@ impl<A: Access> Handle<A> {
         poll_fn(|cx| self.poll_close_sent(cx)).await
     }
 
-    /// Flush after queueing our close frame; a connection that has already ended is fine.
+    /// Flush after queueing our close frame; a connection that has already ended is fine,
+    /// unless the ending abandoned our output (a transport error, the write timeout).
     pub(crate) fn poll_close_sent(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         match ready!(self.0.with(|core| core.poll_flush(cx))) {
-            Err(Error::Closed(_)) => Poll::Ready(Ok(())),
+            Err(Error::Closed(closed)) if !output_abandoned(&closed) => Poll::Ready(Ok(())),
             other => Poll::Ready(other),
         }
     }
@@ -296,11 +300,19 @@ impl<A: Access> Handle<A> {
     }
 
     pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.0.with(|core| loop {
-            match ready!(core.poll_next(cx))? {
-                Next::Message(_) => continue,
-                Next::Ended(_) => return Poll::Ready(Ok(())),
+        self.0.with(|core| {
+            // Messages that arrive meanwhile are discarded, a bounded number per poll: a
+            // flooding peer on a runtime without a cooperative budget (smol, async-std)
+            // would otherwise keep this loop inside one poll until the close timeout.
+            for _ in 0..CLOSE_DISCARD_BUDGET {
+                match ready!(core.poll_next(cx))? {
+                    Next::Message(_) => continue,
+                    Next::Ended(closed) if output_abandoned(&closed) => return Poll::Ready(Err(Error::Closed(closed))),
+                    Next::Ended(_) => return Poll::Ready(Ok(())),
+                }
             }
+            cx.waker().wake_by_ref();
+            Poll::Pending
         })
     }
 
@@ -316,12 +328,13 @@ macro_rules! receive_api {
     () => {
         /// The next text or binary message (pings and pongs too after
         /// [`set_control_messages(true)`](Self::set_control_messages)); `Ok(None)` once the
-        /// connection has closed cleanly (see [`close_frame`](Self::close_frame) for how).
+        /// connection has closed cleanly (see [`closed`](Self::closed) for how).
         ///
         /// # Errors
         /// [`Error::Closed`] when the connection ended uncleanly (protocol violation, keepalive
         /// or close timeout, transport ended without a close frame: code 1006 or the code we
-        /// failed with); [`Error::Io`] when the transport failed (later calls: `Closed`).
+        /// failed with; [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)
+        /// when the transport failed, after the messages already received).
         ///
         /// # Cancel safety
         /// Cancel safe: every byte read is in the engine before the future yields, so dropping
@@ -338,7 +351,7 @@ macro_rules! receive_api {
         /// # Errors
         /// [`Error::Closed`] for any ending, clean or not (like the frameworks'
         /// `WebSocketDisconnect`); [`Error::UnexpectedMessage`] (carrying the message) for a
-        /// binary one; [`Error::Io`] as for [`recv`](Self::recv).
+        /// binary one.
         ///
         /// # Cancel safety
         /// Cancel safe, as [`recv`](Self::recv).
@@ -374,8 +387,7 @@ macro_rules! receive_api {
         /// still usable afterwards.
         ///
         /// # Errors
-        /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out");
-        /// [`Error::Io`] as for [`recv`](Self::recv).
+        /// [`Error::Closed`] for any ending (so that `Ok(None)` always means "timed out").
         ///
         /// # Cancel safety
         /// Cancel safe, as [`recv`](Self::recv).
@@ -387,8 +399,7 @@ macro_rules! receive_api {
         /// (possibly with none), or early with what was collected when the connection ends.
         ///
         /// # Errors
-        /// [`Error::Closed`] when the connection has ended and nothing was collected;
-        /// [`Error::Io`] as for [`recv`](Self::recv).
+        /// [`Error::Closed`] when the connection has ended and nothing was collected.
         ///
         /// # Cancel safety
         /// Not cancel safe: messages collected so far are lost if the future is dropped. Use
@@ -406,6 +417,143 @@ macro_rules! receive_api {
     };
 }
 pub(crate) use receive_api;
+
+/// The sending methods and their docs, written once for `WebSocket` (`send_api!(mut;
+/// defer = true)`: `&mut self`, writes deferred while received input is buffered) and
+/// `Sender` (`send_api!(; defer = false)`: `&self`, always written through), each having a
+/// `handle()` giving its operations, so the two cannot drift apart.
+macro_rules! send_api {
+    ($($mut:ident)?; defer = $defer:expr) => {
+        /// Send a message: queue it once the outgoing queue is below the high-water mark, then
+        /// write through (an unsplit [`WebSocket`](crate::WebSocket) defers the write while
+        /// received input is buffered; see
+        /// [its docs](crate::WebSocket#writes-are-coalesced-never-stranded)).
+        ///
+        /// # Errors
+        /// [`Error::Closed`] once the connection's ending is decided (also when the other
+        /// half hit it); [`Error::Send`] for an invalid message (control payload over 125
+        /// bytes) or when our close was already sent. A transport error or the write timeout
+        /// (a peer that stopped reading) ends the connection: `Closed` with
+        /// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError) or
+        /// [`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout).
+        ///
+        /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
+        /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
+        /// [`send_text`](Self::send_text) and [`send_bytes`](Self::send_bytes) copy from a
+        /// borrowed slice instead, which is cheaper for small messages.
+        ///
+        /// # Cancel safety
+        /// A future that is never polled sends nothing. If dropped while waiting for room below
+        /// the high-water mark, the message was not queued; once queued it is sent whole (frames
+        /// of two messages never interleave), even if the future is dropped while it is being
+        /// written.
+        pub fn send(&$($mut)? self, message: Message) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
+            // The inner future itself, as `recv` returns its own: the message is moved into it
+            // once, not first into an `async fn` wrapper's state.
+            self.handle().send(message, $defer)
+        }
+
+        /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
+        /// the bytes go straight from it into the connection's outgoing queue (masked in that
+        /// copy by clients), with no allocation or reference counting of their own. Otherwise
+        /// as [`send`](Self::send) — the same backpressure and write-through (or deferral).
+        /// For a large payload already in a [`Utf8Bytes`] on a server,
+        /// `send(Message::Text(..))` avoids the copy.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send): the copy into the queue happens in the first poll that
+        /// finds room below the high-water mark, and the future holds `text` until then. If it
+        /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
+        /// with it; once copied, the message is sent whole even if the future is dropped.
+        pub async fn send_text(&$($mut)? self, text: impl AsRef<str>) -> Result<(), Error> {
+            self.handle().send_text(text.as_ref(), $defer).await
+        }
+
+        /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
+        /// [`send_text`](Self::send_text) does for text. For a large payload already in a
+        /// [`Bytes`] on a server, `send(Message::Binary(..))` avoids the copy.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
+        /// `data` was copied into the queue; everything, whole, if after.
+        pub async fn send_bytes(&$($mut)? self, data: impl AsRef<[u8]>) -> Result<(), Error> {
+            self.handle().send_bytes(data.as_ref(), $defer).await
+        }
+
+        /// Send `value` encoded as JSON in a text message.
+        ///
+        /// # Errors
+        /// [`Error::Json`] when it cannot be encoded (nothing is sent); otherwise as
+        /// [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        #[cfg(feature = "json")]
+        pub async fn send_json<V: serde::Serialize + ?Sized>(&$($mut)? self, value: &V) -> Result<(), Error> {
+            let text = serde_json::to_string(value)?;
+            self.handle().send(Message::text(text), $defer).await
+        }
+
+        /// Send several messages encoded together and written with one flush (vectored
+        /// writes); returns once they are all written. The high-water mark is checked before
+        /// each message, as for [`send`](Self::send): a batch waits for the transport rather
+        /// than queue past the mark.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send); messages before an invalid one stay queued.
+        ///
+        /// # Cancel safety
+        /// Messages already queued are sent even if the future is dropped; the rest (those
+        /// waiting for room below the mark) are dropped with it.
+        pub async fn send_batch(&$($mut)? self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
+            self.handle().send_batch(messages.into_iter()).await
+        }
+
+        /// Queue a message without writing it (waiting only while above the high-water mark);
+        /// [`flush`](Self::flush) writes what was fed.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        pub async fn feed(&$($mut)? self, message: Message) -> Result<(), Error> {
+            self.handle().feed(message).await
+        }
+
+        /// Write everything queued and flush the transport, firing the connection's timers
+        /// (the write timeout among them) while the transport is not ready.
+        ///
+        /// # Errors
+        /// [`Error::Closed`] when the connection ended with output left unwritten (a transport
+        /// error, the write timeout), or when it has ended and the output can no longer move.
+        ///
+        /// # Cancel safety
+        /// Cancel safe: what is not written yet stays queued.
+        pub async fn flush(&$($mut)? self) -> Result<(), Error> {
+            self.handle().flush().await
+        }
+
+        /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
+        /// with `set_control_messages(true)` on the receiving side.
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        pub async fn ping(&$($mut)? self, payload: impl Into<Bytes>) -> Result<(), Error> {
+            self.handle().send(Message::Ping(payload.into()), false).await
+        }
+    };
+}
+pub(crate) use send_api;
 
 /// One poll of `send_with`'s future, always inlined into the closure that runs it on the
 /// core, so the queueing (`Connection::send` included) is one function with it (measured on
@@ -429,6 +577,9 @@ where
     }
     core.poll_write_through(cx, defer)
 }
+
+/// Messages `close` discards in one poll before it yields.
+const CLOSE_DISCARD_BUDGET: usize = 32;
 
 /// Whether `timer` has fired (registering the task otherwise).
 pub(crate) fn fired<F: std::future::Future + Unpin>(timer: &mut F, cx: &mut Context<'_>) -> bool {

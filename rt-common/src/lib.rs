@@ -6,13 +6,13 @@
 //! Applications use an adapter, which fills in the runtime:
 //!
 //! ```no_run
-//! # async fn f<R: tether_rt::Runtime, S>(tcp: S) -> Result<(), tether_rt::Error>
+//! # async fn f<R: tether_rt::Runtime, S>(tcp: S) -> Result<(), Box<dyn std::error::Error>>
 //! # where R::Io<S>: tether_rt::Transport {
 //! # use tether_rt::{Upgrade, CloseCode, Message};
 //! // server (with tether_tokio: `tether_tokio::Upgrade::read(tcp)`)
 //! let pending = Upgrade::<S, R>::read(tcp).await?; // bounded by the handshake deadline
 //! if pending.path() != "/chat" {
-//!     return pending.reject(404, b"no such endpoint").await;
+//!     return Ok(pending.reject(404, b"no such endpoint").await?);
 //! }
 //! let mut ws = pending.accept().await?;
 //! while let Some(message) = ws.recv().await? {
@@ -30,11 +30,14 @@
 //!   [`send_bytes`](WebSocket::send_bytes), `send_json`,
 //!   [`send_batch`](WebSocket::send_batch), [`feed`](WebSocket::feed) +
 //!   [`flush`](WebSocket::flush), [`ping`](WebSocket::ping),
-//!   [`close`](WebSocket::close) and [`close_frame`](WebSocket::close_frame);
+//!   [`close`](WebSocket::close) and [`closed`](WebSocket::closed);
 //! - [`split`](WebSocket::split) into a [`Reader`] and a cloneable [`Sender`];
 //! - `futures` [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink).
 //! - servers: [`Upgrade`] to look at a request before accepting it, and a
 //!   [`HandshakeLimit`] bounding the handshakes in progress.
+//! - errors by kind: [`Error`] for what an open connection does (receive, send, close;
+//!   [`Error::Closed`] is how it ended), [`OpenError`] for opening one (accept, connect:
+//!   the handshake, its deadline, the transport, a full [`HandshakeLimit`]).
 //!
 //! Defaults are the engine's ([`Config`]) except keepalive, which adapters turn on: a
 //! ping after 20 s without inbound traffic, and the connection closed (reported as 1006,
@@ -45,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod async_io;
 mod client;
 mod core;
 mod error;
@@ -63,7 +67,7 @@ mod websocket;
 use std::time::Duration;
 
 pub use client::ClientBuilder;
-pub use error::Error;
+pub use error::{Error, OpenError};
 pub use limit::{HandshakeLimit, HandshakePermit};
 pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
@@ -111,7 +115,7 @@ macro_rules! adapter_surface {
     ($rt:ty, $tcp:ty, $name:literal, S: $($bound:tt)+) => {
         pub use $crate::{
             default_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
-            Config, ConfigBuilder, Connection, Error, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
+            Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
             PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
         };
 
@@ -134,7 +138,7 @@ macro_rules! adapter_surface {
         ///
         /// # Cancel safety
         /// Not cancel safe: dropping the future drops the stream.
-        pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+        pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, OpenError>
         where
             S: $($bound)+,
         {
@@ -144,11 +148,11 @@ macro_rules! adapter_surface {
         #[doc = concat!("Connect to a `ws://` URL over TCP (DNS through ", $name, ") and run the handshake.")]
         ///
         /// # Errors
-        /// As [`tether_rt::ClientBuilder::connect`]; [`Error::TlsRequired`] for `wss://`.
+        /// As [`tether_rt::ClientBuilder::connect`]; [`OpenError::TlsRequired`] for `wss://`.
         ///
         /// # Cancel safety
         /// Not cancel safe: dropping the future drops the connection being made.
-        pub async fn connect(url: &str) -> Result<WebSocket, Error> {
+        pub async fn connect(url: &str) -> Result<WebSocket, OpenError> {
             // Boxed: the builder stays out of the caller's future.
             Box::pin(ClientBuilder::new(url).connect()).await
         }

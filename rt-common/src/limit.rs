@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::Error;
+use crate::OpenError;
 
 /// A bound on upgrades in progress: connections accepted whose `101 Switching Protocols`
 /// has not been written yet. Each holds a [`HandshakePermit`] from the moment the accept
@@ -15,7 +15,7 @@ use crate::Error;
 /// [`Upgrade`](crate::Upgrade) was dropped.
 ///
 /// When the bound is reached, further connections are **refused, not queued**:
-/// [`try_acquire`](Self::try_acquire) fails at once with [`Error::TooManyHandshakes`] and
+/// [`try_acquire`](Self::try_acquire) fails at once with [`OpenError::TooManyHandshakes`] and
 /// the caller drops the TCP stream (closing it costs nothing and holds nothing). Waiting
 /// instead would keep every refused socket, its kernel buffers and a task alive, and an
 /// honest client would queue behind peers that never send a byte for up to the handshake
@@ -28,7 +28,7 @@ use crate::Error;
 /// pending handshake costs is measured by the suite (`handshake_limit` tests).
 ///
 /// ```no_run
-/// # async fn serve<R: tether_rt::Runtime, S>(incoming: Vec<S>) -> Result<(), tether_rt::Error>
+/// # async fn serve<R: tether_rt::Runtime, S>(incoming: Vec<S>) -> Result<(), tether_rt::OpenError>
 /// # where R::Io<S>: tether_rt::Transport {
 /// use tether_rt::{HandshakeLimit, Upgrade};
 /// let limit = HandshakeLimit::new(1024);
@@ -84,15 +84,15 @@ impl HandshakeLimit {
     /// Take a permit for one handshake, if fewer than [`max`](Self::max) are in progress.
     ///
     /// # Errors
-    /// [`Error::TooManyHandshakes`] (with the bound) when all permits are taken; drop the
+    /// [`OpenError::TooManyHandshakes`] (with the bound) when all permits are taken; drop the
     /// stream.
-    pub fn try_acquire(&self) -> Result<HandshakePermit, Error> {
+    pub fn try_acquire(&self) -> Result<HandshakePermit, OpenError> {
         let max = self.shared.max;
         self.shared
             .pending
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
             .map(|_| HandshakePermit { shared: self.shared.clone() })
-            .map_err(|_| Error::TooManyHandshakes(max))
+            .map_err(|_| OpenError::TooManyHandshakes(max))
     }
 }
 
@@ -123,7 +123,7 @@ mod tests {
         let a = limit.try_acquire().unwrap();
         let b = limit.clone().try_acquire().unwrap();
         assert!(limit.is_full());
-        assert!(matches!(limit.try_acquire(), Err(Error::TooManyHandshakes(2))));
+        assert!(matches!(limit.try_acquire(), Err(OpenError::TooManyHandshakes(2))));
         drop(a);
         assert_eq!(limit.pending(), 1);
         let _c = limit.try_acquire().unwrap();

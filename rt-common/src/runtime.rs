@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use tether_proto::bytes::buf::Limit;
@@ -35,6 +35,55 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     /// Resolve `host` and open a TCP connection to `port` on it.
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 }
+
+/// `start + after`, saturating: a timeout of [`Duration::MAX`] (or any value too large
+/// for the clock) is a deadline so far away that it never fires, never a panic. Every
+/// deadline of the generic layer is computed here.
+pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
+    start.checked_add(after).unwrap_or_else(|| {
+        // The largest representable instant is platform-dependent: step down from a
+        // century until one fits.
+        let mut far = FAR_FUTURE;
+        loop {
+            if let Some(deadline) = start.checked_add(far) {
+                return deadline;
+            }
+            far /= 2;
+        }
+    })
+}
+
+/// A handshake's clock, kept by the connection after it: the engine's `Instant::ZERO` is
+/// `epoch`, a moment of the runtime's clock.
+pub(crate) struct Clock<R> {
+    epoch: Instant,
+    _runtime: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Runtime> Clock<R> {
+    /// A clock starting now.
+    pub(crate) fn start() -> Self {
+        Clock { epoch: R::now(), _runtime: std::marker::PhantomData }
+    }
+
+    /// The runtime instant that is the engine's `Instant::ZERO`.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// The engine's time now.
+    pub(crate) fn now(&self) -> tether_proto::Instant {
+        tether_proto::Instant::from_duration(R::now().saturating_duration_since(self.epoch))
+    }
+
+    /// A runtime timer at the engine's deadline `at` (never, for `None`).
+    pub(crate) fn timer_at(&self, at: Option<tether_proto::Instant>) -> R::Sleep {
+        R::sleep_until(deadline_after(self.epoch, at.map_or(Duration::MAX, tether_proto::Instant::as_duration)))
+    }
+}
+
+/// How far away a deadline that does not fit the clock is put instead.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// A byte stream the connection can run over: a runtime's [`Runtime::Io`] wrapper —
 /// [`Plain`] for streams that already speak futures-io (smol, async-std), tokio's
@@ -166,6 +215,16 @@ mod tests {
         }
         fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn deadline_after_saturates() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+        for huge in [Duration::MAX, Duration::from_secs(u64::MAX / 2), Duration::new(u64::MAX, 999_999_999)] {
+            let far = deadline_after(now, huge);
+            assert!(far > now + Duration::from_secs(365 * 24 * 60 * 60), "{huge:?}");
         }
     }
 

@@ -3,13 +3,14 @@
 //! reject. Parsing and validation are `tether_proto::ServerHandshake`'s.
 
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
-use tether_proto::{AcceptOptions, Config, Header, Request, ServerHandshake, Transmit};
+use tether_proto::{AcceptOptions, CloseCause, Config, HandshakeError, Header, Request, ServerHandshake, Transmit};
 
 use crate::io::{drain, read_until, shutdown, with_deadline, write_transmit};
-use crate::runtime::{Runtime, Transport};
-use crate::{default_config, Error, HandshakeLimit, HandshakePermit, WebSocket};
+use crate::runtime::{deadline_after, Clock, Runtime, Transport};
+use crate::{default_config, Error, HandshakeLimit, HandshakePermit, OpenError, WebSocket};
 
 /// After an error response, at most this much more input is read and discarded (within
 /// the handshake deadline) before the stream is dropped: dropping a socket with unread
@@ -26,7 +27,7 @@ const LINGER_TIME: Duration = Duration::from_millis(500);
 /// [`reject`](Self::reject) it.
 ///
 /// ```no_run
-/// # async fn serve<S, R: tether_rt::Runtime>(stream: S) -> Result<(), tether_rt::Error>
+/// # async fn serve<S, R: tether_rt::Runtime>(stream: S) -> Result<(), tether_rt::OpenError>
 /// # where R::Io<S>: tether_rt::Transport {
 /// use tether_rt::{AcceptOptions, Upgrade};
 /// let upgrade = Upgrade::<S, R>::read(stream).await?;
@@ -48,8 +49,12 @@ pub struct Upgrade<S, R: Runtime> {
 struct Parts<S, R: Runtime> {
     io: R::Io<S>,
     handshake: ServerHandshake,
+    /// Armed at the handshake's deadline (from the engine's `poll_timeout`).
     timer: R::Sleep,
+    /// The deadline's length, for the error when it passes.
     timeout: Duration,
+    /// The handshake's clock: the connection after it keeps it.
+    epoch: std::time::Instant,
     /// Released when the response has been written (or the upgrade is dropped).
     permit: Option<HandshakePermit>,
 }
@@ -73,7 +78,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn read(stream: S) -> Result<Self, Error> {
+    pub async fn read(stream: S) -> Result<Self, OpenError> {
         Box::pin(Self::read_inner(stream, default_config(), None)).await
     }
 
@@ -83,14 +88,14 @@ where
     /// deadline also bounds writing the response.
     ///
     /// # Errors
-    /// [`Error::HandshakeTimeout`] when the request did not arrive in time;
-    /// [`Error::Handshake`] for an invalid request, after its error response (400, 405,
-    /// 426 or 431) was written and the stream shut down; [`Error::Io`] when the transport
+    /// [`OpenError::Handshake`]: [`HandshakeError::Timeout`] when the request did not arrive
+    /// in time, or the invalid request's error, after its response (400, 405, 426 or 431)
+    /// was written and the stream shut down; [`OpenError::Io`] when the transport
     /// failed or ended first.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn read_with_config(stream: S, config: Config) -> Result<Self, Error> {
+    pub async fn read_with_config(stream: S, config: Config) -> Result<Self, OpenError> {
         Box::pin(Self::read_inner(stream, config, None)).await
     }
 
@@ -101,12 +106,12 @@ where
     /// [`read_with_permit`](Self::read_with_permit).
     ///
     /// # Errors
-    /// [`Error::TooManyHandshakes`] when the limit is reached; otherwise as
+    /// [`OpenError::TooManyHandshakes`] when the limit is reached; otherwise as
     /// [`read_with_config`](Self::read_with_config).
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
-    pub async fn read_limited(stream: S, limit: &HandshakeLimit) -> Result<Self, Error> {
+    pub async fn read_limited(stream: S, limit: &HandshakeLimit) -> Result<Self, OpenError> {
         let permit = limit.try_acquire()?;
         Box::pin(Self::read_inner(stream, default_config(), Some(permit))).await
     }
@@ -120,34 +125,46 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
-    pub async fn read_with_permit(stream: S, config: Config, permit: HandshakePermit) -> Result<Self, Error> {
+    pub async fn read_with_permit(stream: S, config: Config, permit: HandshakePermit) -> Result<Self, OpenError> {
         Box::pin(Self::read_inner(stream, config, Some(permit))).await
     }
 
     /// The handshake's state (parser, timer, transport) lives in this future, which the
     /// public `read*` functions box: the caller's future then holds a pointer while the
     /// request arrives, and nothing once it has (see [`Upgrade::parts`]).
-    pub(crate) async fn read_inner(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, Error> {
+    pub(crate) async fn read_inner(
+        stream: S,
+        config: Config,
+        permit: Option<HandshakePermit>,
+    ) -> Result<Self, OpenError> {
         let timeout = config.handshake_timeout();
-        let mut timer = R::sleep_until(R::now() + timeout);
         let mut io = R::wrap(stream);
         let mut handshake = ServerHandshake::new(config);
-        let epoch = R::now();
-        let received =
-            read_until(&mut io, &mut timer, |chunk| match handshake.receive(engine_now::<R>(epoch), chunk) {
-                Ok(Some(_)) => Some(Ok(())),
-                Ok(None) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .await
-            .ok_or(Error::HandshakeTimeout(timeout))??;
+        // One clock for the handshake and the connection after it: the engine's deadline
+        // starts now and the runtime timer is armed at it (it does not move).
+        let clock = Clock::<R>::start();
+        handshake.handle_timeout(clock.now());
+        let mut timer = clock.timer_at(handshake.poll_timeout());
+        let received = read_until(&mut io, &mut timer, |chunk| match handshake.receive(clock.now(), chunk) {
+            Ok(Some(_)) => Some(Ok(())),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .await;
+        let received = match received {
+            Some(received) => received?,
+            None => {
+                handshake.handle_timeout(clock.now());
+                return Err(timed_out(handshake.error(), timeout));
+            }
+        };
         if let Err(e) = received {
             // Boxed: the error path's state (response, linger timer, drain buffer) is not
             // carried by every pending handshake's future.
             Box::pin(respond_and_linger::<_, R>(&mut io, &mut timer, &mut handshake)).await;
-            return Err(Error::Handshake(e));
+            return Err(OpenError::Handshake(e));
         }
-        Ok(Upgrade { parts: Box::new(Parts { io, handshake, timer, timeout, permit }) })
+        Ok(Upgrade { parts: Box::new(Parts { io, handshake, timer, timeout, epoch: clock.epoch(), permit }) })
     }
 
     /// The request.
@@ -213,7 +230,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept(self) -> Result<WebSocket<S, R>, Error> {
+    pub async fn accept(self) -> Result<WebSocket<S, R>, OpenError> {
         Box::pin(async move { self.respond(&AcceptOptions::new()).await }).await
     }
 
@@ -221,23 +238,28 @@ where
     /// hand back the connection. Bytes the client sent after its request are kept.
     ///
     /// # Errors
-    /// [`Error::Handshake`] when the options are invalid (a subprotocol the client did not
-    /// offer, a header with CR/LF); [`Error::HandshakeTimeout`] when the response could
-    /// not be written before the deadline; [`Error::Io`] when the transport failed.
+    /// [`OpenError::Handshake`] when the options are invalid (a subprotocol the client did
+    /// not offer, a header with CR/LF), or [`HandshakeError::Timeout`] when the response
+    /// could not be written before the deadline (the engine's, carried by the connection
+    /// until the 101 is written); [`OpenError::Io`] when the transport failed.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept_with(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, Error> {
+    pub async fn accept_with(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, OpenError> {
         Box::pin(self.respond(options)).await
     }
 
     /// Write the 101 response and hand back the connection. Boxed by its callers, like
-    /// `read_inner`: the caller's future keeps only the connection afterwards.
-    pub(crate) async fn respond(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, Error> {
-        let Parts { io, handshake, mut timer, timeout, permit } = *self.parts;
+    /// `read_inner`: the caller's future keeps only the connection afterwards. The
+    /// connection carries the handshake's deadline until the 101 is written (on the
+    /// handshake's clock), so the engine bounds this write.
+    pub(crate) async fn respond(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, OpenError> {
+        let Parts { io, handshake, timeout, epoch, permit, .. } = *self.parts;
         let connection = handshake.accept(options)?;
-        let mut ws = WebSocket::from_io(io, connection);
-        with_deadline(&mut timer, ws.flush()).await.ok_or(Error::HandshakeTimeout(timeout))??;
+        let mut ws = WebSocket::from_io(io, connection, epoch);
+        if let Err(e) = ws.flush().await {
+            return Err(open_failed(e, timeout, ws.transport_error()));
+        }
         drop(permit);
         Ok(ws)
     }
@@ -246,22 +268,23 @@ where
     /// for an unknown path) and shut the stream down.
     ///
     /// # Errors
-    /// [`Error::HandshakeTimeout`] when the response could not be written before the
-    /// deadline; [`Error::Io`] when the transport failed.
+    /// [`OpenError::Handshake`] with [`HandshakeError::Timeout`] when the response could not
+    /// be written before the handshake deadline; [`OpenError::Io`] when the transport
+    /// failed.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), Error> {
+    pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), OpenError> {
         Box::pin(async move {
-            let Parts { mut io, mut handshake, mut timer, timeout, permit } = *self.parts;
+            let Parts { mut io, mut handshake, mut timer, timeout, permit, .. } = *self.parts;
             handshake.reject(status, body);
             let result = with_deadline(&mut timer, async {
                 write_transmit(&mut io, &mut handshake).await?;
                 shutdown(&mut io).await;
-                Ok::<(), Error>(())
+                Ok::<(), OpenError>(())
             })
             .await
-            .ok_or(Error::HandshakeTimeout(timeout))?;
+            .ok_or(OpenError::Handshake(HandshakeError::Timeout { after: timeout }))?;
             drop(permit);
             result
         })
@@ -269,9 +292,25 @@ where
     }
 }
 
-/// The engine's time for a handshake whose clock started at `epoch`.
-fn engine_now<R: Runtime>(epoch: std::time::Instant) -> tether_proto::Instant {
-    tether_proto::Instant::from_duration(R::now().saturating_duration_since(epoch))
+/// The error after the runtime timer fired at the engine's deadline: the engine's own
+/// (`HandshakeError::Timeout`), or that error built here should the engine not have
+/// recorded one.
+pub(crate) fn timed_out(error: Option<&HandshakeError>, after: Duration) -> OpenError {
+    OpenError::Handshake(error.cloned().unwrap_or(HandshakeError::Timeout { after }))
+}
+
+/// A connection that ended before its 101 response was written, as an opening error: the
+/// handshake deadline is [`HandshakeError::Timeout`], a transport error keeps its kind.
+pub(crate) fn open_failed(error: Error, after: Duration, kind: Option<io::ErrorKind>) -> OpenError {
+    match error {
+        Error::Closed(closed) if closed.cause == CloseCause::HandshakeTimeout => {
+            OpenError::Handshake(HandshakeError::Timeout { after })
+        }
+        Error::Closed(closed) => {
+            OpenError::Io(io::Error::new(kind.unwrap_or(io::ErrorKind::ConnectionAborted), Error::Closed(closed)))
+        }
+        other => OpenError::Io(io::Error::other(other)),
+    }
 }
 
 /// After an invalid request: write its error response (400, 405, 426, 431), shut the
@@ -291,7 +330,7 @@ async fn respond_and_linger<T: Transport, R: Runtime>(
     let _ = with_deadline(timer, async {
         if write_transmit(io, handshake).await.is_ok() {
             shutdown(io).await;
-            let mut linger = R::sleep_until(R::now() + LINGER_TIME);
+            let mut linger = R::sleep_until(deadline_after(R::now(), LINGER_TIME));
             with_deadline(&mut linger, drain(io, LINGER_DRAIN)).await;
         }
     })

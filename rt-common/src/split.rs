@@ -73,9 +73,14 @@ where
 
     crate::handle::receive_api!();
 
-    /// As [`WebSocket::close_frame`].
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// As [`WebSocket::closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.handle.lock().closed()
+    }
+
+    /// As [`WebSocket::transport_error`].
+    pub fn transport_error(&self) -> Option<std::io::ErrorKind> {
+        self.handle.lock().transport_error()
     }
 
     /// The subprotocol agreed in the handshake.
@@ -111,102 +116,7 @@ where
         self.handle.ops()
     }
 
-    /// Send a message (written through; see [the type's docs](Sender)).
-    ///
-    /// # Errors
-    /// As [`WebSocket::send`]: [`Error::Closed`] once the connection has ended (also when
-    /// the reader hit a transport error).
-    ///
-    /// # Cancel safety
-    /// As [`WebSocket::send`].
-    pub fn send(&self, message: Message) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
-        self.handle().send(message, false)
-    }
-
-    /// Send a text message copied from `text` (a `&str`, `String`,
-    /// [`Utf8Bytes`](tether_proto::Utf8Bytes), …) straight into the outgoing queue, as
-    /// [`WebSocket::send_text`]; [`send`](Self::send) with an owned payload is the
-    /// zero-copy path for large server messages.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`WebSocket::send_text`]: nothing is sent if the future is dropped before `text`
-    /// was copied into the queue (while waiting for room below the high-water mark); the
-    /// whole message if after.
-    pub async fn send_text(&self, text: impl AsRef<str>) -> Result<(), Error> {
-        self.handle().send_text(text.as_ref(), false).await
-    }
-
-    /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
-    /// [`WebSocket::send_bytes`].
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send_text`](Self::send_text).
-    pub async fn send_bytes(&self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle().send_binary(data.as_ref(), false).await
-    }
-
-    /// Send `value` as JSON text.
-    ///
-    /// # Errors
-    /// [`Error::Json`] when it cannot be encoded; otherwise as [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    #[cfg(feature = "json")]
-    pub async fn send_json<V: serde::Serialize + ?Sized>(&self, value: &V) -> Result<(), Error> {
-        let text = serde_json::to_string(value)?;
-        self.handle().send(Message::text(text), false).await
-    }
-
-    /// As [`WebSocket::send_batch`].
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`WebSocket::send_batch`].
-    pub async fn send_batch(&self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
-        self.handle().send_batch(messages.into_iter().collect()).await
-    }
-
-    /// As [`WebSocket::feed`].
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn feed(&self, message: Message) -> Result<(), Error> {
-        self.handle().feed(message).await
-    }
-
-    /// As [`WebSocket::flush`].
-    ///
-    /// # Errors
-    /// As [`WebSocket::flush`].
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn flush(&self) -> Result<(), Error> {
-        self.handle().flush().await
-    }
-
-    /// Send a ping.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn ping(&self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle().send(Message::Ping(payload.into()), false).await
-    }
+    crate::handle::send_api!(; defer = false);
 
     /// Start the close handshake: queue our close frame and write it. The [`Reader`]
     /// completes it (its `recv` returns `Ok(None)` once the peer answered, or reports the
@@ -214,7 +124,8 @@ where
     ///
     /// # Errors
     /// [`Error::Send`] for a code that may not be sent or a reason over 123 bytes;
-    /// [`Error::Io`] when the transport failed.
+    /// [`Error::Closed`] when the ending abandoned our output (a transport error, the write
+    /// timeout — fired here even when no reader is polled).
     ///
     /// # Cancel safety
     /// Cancel safe: the close frame stays queued.
@@ -222,14 +133,15 @@ where
         self.handle().close_send(code, reason).await
     }
 
-    /// As [`WebSocket::close_frame`].
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// As [`WebSocket::closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.handle.lock().closed()
     }
 
-    /// Whether messages can no longer be sent (closing or closed).
+    /// Whether messages can no longer be sent: our close frame is queued, or the
+    /// connection's ending is decided (even before the [`Reader`] has handed it out, when
+    /// [`closed`](Self::closed) still says `None`).
     pub fn is_closed(&self) -> bool {
-        let core = self.handle.lock();
-        core.closed().is_some() || !core.connection().can_send()
+        !self.handle.lock().connection().can_send()
     }
 }

@@ -34,34 +34,30 @@ fn poll_stream<A: Access>(
     }
 }
 
-/// Messages as [`WebSocket::recv`] hands them out; the stream ends after a clean close, or
-/// after yielding one error.
-impl<S, R> Stream for WebSocket<S, R>
-where
-    R: Runtime,
-    R::Io<S>: Transport,
-{
-    type Item = Result<Message, Error>;
+/// The one `Stream` impl, for `WebSocket` and `Reader` (each has `parts()`: its operations
+/// and the stream's end flag).
+macro_rules! impl_stream {
+    ($($ty:ident: $doc:literal),+) => {$(
+        #[doc = $doc]
+        impl<S, R> Stream for $ty<S, R>
+        where
+            R: Runtime,
+            R::Io<S>: Transport,
+        {
+            type Item = Result<Message, Error>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let (handle, done) = self.get_mut().parts();
-        poll_stream(handle, done, cx)
-    }
+            fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+                let (handle, done) = self.get_mut().parts();
+                poll_stream(handle, done, cx)
+            }
+        }
+    )+};
 }
 
-/// As the [`WebSocket`] stream.
-impl<S, R> Stream for Reader<S, R>
-where
-    R: Runtime,
-    R::Io<S>: Transport,
-{
-    type Item = Result<Message, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let (handle, done) = self.get_mut().parts();
-        poll_stream(handle, done, cx)
-    }
-}
+impl_stream!(
+    WebSocket: "Messages as [`WebSocket::recv`] hands them out; the stream ends after a clean close, or after yielding one error.",
+    Reader: "As the [`WebSocket`] stream."
+);
 
 /// `poll_ready` waits below the high-water mark, `start_send` queues, `poll_flush` writes
 /// everything, `poll_close` runs the close handshake (code 1000) like

@@ -3,7 +3,6 @@
 //! `core.rs`; the opening handshake in `server.rs` and `client.rs`.
 
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
 
 use tether_proto::{Bytes, CloseCode, Closed, Connection, Message, State, Utf8Bytes};
@@ -26,7 +25,7 @@ use crate::Error;
 ///     ws.send(message).await?;
 /// }
 /// // The peer closed cleanly; how:
-/// println!("{:?}", ws.close_frame());
+/// println!("{:?}", ws.closed());
 /// # Ok(()) }
 /// ```
 ///
@@ -50,7 +49,18 @@ use crate::Error;
 /// [`Config::write_high_water_mark`](tether_proto::Config::write_high_water_mark)
 /// (128 KiB by default); beyond it `send` waits for the transport. Nothing is ever dropped,
 /// and a peer that stops reading cannot make the queue grow past the mark plus one
-/// message.
+/// message; one that reads nothing for
+/// [`Config::write_timeout`](tether_proto::Config::write_timeout) ends the connection
+/// ([`CloseCause::WriteTimeout`](tether_proto::CloseCause::WriteTimeout)), on every write
+/// path.
+///
+/// # Dropping
+/// One policy for a `WebSocket` and for the last of a split one's [`Reader`] and
+/// [`Sender`]s: a connection that has not ended gets a 1001 (Going Away) close frame behind
+/// what is queued, and everything queued — sends that returned `Ok` while deferred
+/// included — is written as far as the transport takes it without waiting, then the
+/// transport is shut down. Await [`close`](Self::close) to deliver everything and hear the
+/// peer's answer.
 pub struct WebSocket<S, R: Runtime> {
     slot: Slot<R::Io<S>, R>,
     protocol: Option<String>,
@@ -78,7 +88,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept(stream: S) -> Result<Self, Error> {
+    pub async fn accept(stream: S) -> Result<Self, crate::OpenError> {
         // One box for the whole handshake (see `Upgrade`): the caller's future keeps a
         // pointer while it runs and only the connection afterwards.
         Box::pin(async move {
@@ -92,12 +102,13 @@ where
     /// by a web framework's HTTP upgrade), driving `connection`.
     pub fn from_connection(stream: S, connection: Connection) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { slot: Slot::new(R::wrap(stream), connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(R::wrap(stream), connection, R::now()), protocol, stream_done: false }
     }
 
-    pub(crate) fn from_io(io: R::Io<S>, connection: Connection) -> Self {
+    /// A connection fresh from this layer's handshake, on the handshake's clock (`epoch`).
+    pub(crate) fn from_io(io: R::Io<S>, connection: Connection, epoch: std::time::Instant) -> Self {
         let protocol = connection.protocol().map(str::to_owned);
-        WebSocket { slot: Slot::new(io, connection), protocol, stream_done: false }
+        WebSocket { slot: Slot::new(io, connection, epoch), protocol, stream_done: false }
     }
 
     pub(crate) fn from_parts(slot: Slot<R::Io<S>, R>, protocol: Option<String>) -> Self {
@@ -119,135 +130,19 @@ where
 
     // ----- sending -----
 
-    /// Send a message: queue it once the outgoing queue is below the high-water mark, then
-    /// write through (or defer the write while received input is buffered; see
-    /// [the type's docs](Self#writes-are-coalesced-never-stranded)).
-    ///
-    /// # Errors
-    /// [`Error::Closed`] once the connection has ended; [`Error::Send`] for an invalid
-    /// message (control payload over 125 bytes) or when our close was already sent;
-    /// [`Error::Io`] when the transport failed.
-    ///
-    /// `message`'s payload is queued by reference: large server payloads (over 2 KiB) are
-    /// written from the [`Bytes`] itself, never copied. This is the zero-copy owned path;
-    /// [`send_text`](Self::send_text) and [`send_bytes`](Self::send_bytes) copy from a
-    /// borrowed slice instead, which is cheaper for small messages.
-    ///
-    /// # Cancel safety
-    /// A future that is never polled sends nothing. If dropped while waiting for room below
-    /// the high-water mark, the message was not queued; once queued it is sent whole (frames
-    /// of two messages never interleave), even if the future is dropped while it is being
-    /// written.
-    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
-        // The inner future itself, as `recv` returns its own: the message is moved into it
-        // once, not first into an `async fn` wrapper's state.
-        self.handle().send(message, true)
-    }
-
-    /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):
-    /// the bytes go straight from it into the connection's outgoing queue (masked in that
-    /// copy by clients), with no allocation or reference counting of their own. Otherwise
-    /// as [`send`](Self::send) — the same backpressure and write-through (or deferral).
-    /// For a large payload already in a [`Utf8Bytes`] on a server,
-    /// `send(Message::Text(..))` avoids the copy.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send): the copy into the queue happens in the first poll that
-    /// finds room below the high-water mark, and the future holds `text` until then. If it
-    /// is dropped before that (waiting for room), nothing is sent and `text` is dropped
-    /// with it; once copied, the message is sent whole even if the future is dropped.
-    pub async fn send_text(&mut self, text: impl AsRef<str>) -> Result<(), Error> {
-        self.handle().send_text(text.as_ref(), true).await
-    }
-
-    /// Send a binary message copied from `data` (a `&[u8]`, `Vec<u8>`, [`Bytes`], …), as
-    /// [`send_text`](Self::send_text) does for text. For a large payload already in a
-    /// [`Bytes`] on a server, `send(Message::Binary(..))` avoids the copy.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send_text`](Self::send_text): nothing is sent if the future is dropped before
-    /// `data` was copied into the queue; everything, whole, if after.
-    pub async fn send_bytes(&mut self, data: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.handle().send_binary(data.as_ref(), true).await
-    }
-
-    /// Send `value` encoded as JSON in a text message.
-    ///
-    /// # Errors
-    /// [`Error::Json`] when it cannot be encoded (nothing is sent); otherwise as
-    /// [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    #[cfg(feature = "json")]
-    pub async fn send_json<V: serde::Serialize + ?Sized>(&mut self, value: &V) -> Result<(), Error> {
-        let text = serde_json::to_string(value)?;
-        self.handle().send(Message::text(text), true).await
-    }
-
-    /// Send several messages encoded together and written with one flush (vectored
-    /// writes); returns once they are all written.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send); messages before an invalid one stay queued.
-    ///
-    /// # Cancel safety
-    /// Once the first poll queued them, the messages are sent even if the future is dropped.
-    pub async fn send_batch(&mut self, messages: impl IntoIterator<Item = Message>) -> Result<(), Error> {
-        self.handle().send_batch(messages.into_iter().collect()).await
-    }
-
-    /// Queue a message without writing it (waiting only while above the high-water mark);
-    /// [`flush`](Self::flush) writes what was fed.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        self.handle().feed(message).await
-    }
-
-    /// Write everything queued and flush the transport.
-    ///
-    /// # Errors
-    /// [`Error::Io`] when the transport failed; [`Error::Closed`] if it had already.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: what is not written yet stays queued.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        self.handle().flush().await
-    }
-
-    /// Send a ping (at most 125 bytes of payload). The pong comes back as a message only
-    /// with [`set_control_messages(true)`](Self::set_control_messages).
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    ///
-    /// # Cancel safety
-    /// As [`send`](Self::send).
-    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
-        self.handle().send(Message::Ping(payload.into()), false).await
-    }
+    crate::handle::send_api!(mut; defer = true);
 
     /// Close the connection: send a close frame with `code` and `reason`, then wait for
     /// the peer's (messages that arrive meanwhile are discarded) and shut the transport
     /// down — bounded by [`Config::close_timeout`](tether_proto::Config::close_timeout).
     /// Idempotent: once closing or closed it only finishes the ending. Afterwards
-    /// [`close_frame`](Self::close_frame) tells how it ended (a peer that did not answer
+    /// [`closed`](Self::closed) tells how it ended (a peer that did not answer
     /// gives [`CloseCause::CloseTimeout`](tether_proto::CloseCause::CloseTimeout)).
     ///
     /// # Errors
     /// [`Error::Send`] for a code that may not be sent (1005, 1006, 1015, …) or a reason
-    /// over 123 bytes (nothing is sent); [`Error::Io`] when the transport failed.
+    /// over 123 bytes (nothing is sent); [`Error::Closed`] when the ending abandoned our
+    /// output (a transport error, the write timeout): the close frame was not delivered.
     ///
     /// # Cancel safety
     /// Cancel safe: the close frame stays queued and a later call (or `recv`) finishes
@@ -259,14 +154,23 @@ where
     // ----- getters -----
 
     /// How the connection ended — the peer's close code and reason, or what was reported
-    /// locally, and the cause — once that has been observed.
-    pub fn close_frame(&self) -> Option<Closed> {
+    /// locally, and the cause — once a receive (or `close`) has handed the ending out, as
+    /// the engine's [`Connection::closed`]. Sends learn a decided ending earlier, as
+    /// [`Error::Closed`].
+    pub fn closed(&self) -> Option<Closed> {
         self.slot.read(|core| core.closed())
     }
 
     /// The subprotocol agreed in the handshake.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The kind of the transport error that ended the connection, if one did (the ending
+    /// itself is reported as [`Error::Closed`] with
+    /// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)).
+    pub fn transport_error(&self) -> Option<std::io::ErrorKind> {
+        self.slot.read(|core| core.transport_error())
     }
 
     /// Where the connection is, as far as this side has observed.

@@ -1,9 +1,10 @@
-//! `tether-smol`: Tether WebSockets on smol — the `Runtime` impl and type aliases. The
+//! `tether-smol`: Tether WebSockets on smol — the `Runtime` impl and type aliases (both
+//! expanded from `tether_rt`'s async-io macro, shared with `tether-async-std`). The
 //! connection API lives in `tether-rt` (identical on every runtime); protocol rules live in
 //! `tether-proto`. smol streams already speak futures-io, so no compat shim is needed.
 //!
 //! ```no_run
-//! # async fn server(listener: smol::net::TcpListener) -> Result<(), tether_smol::Error> {
+//! # async fn server(listener: smol::net::TcpListener) -> Result<(), Box<dyn std::error::Error>> {
 //! let (tcp, _) = listener.accept().await?;
 //! let pending = tether_smol::Upgrade::read(tcp).await?; // bounded by the handshake deadline
 //! let mut ws = pending.accept().await?;
@@ -11,7 +12,7 @@
 //!     ws.send(message).await?;
 //! }
 //! # Ok(()) }
-//! # async fn client() -> Result<(), tether_smol::Error> {
+//! # async fn client() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut ws = tether_smol::connect("ws://127.0.0.1:9001/chat").await?;
 //! ws.send_text("hello").await?;
 //! # Ok(()) }
@@ -24,44 +25,11 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
-use std::future::Future;
-use std::io;
-use std::time::Instant;
-
-/// The smol runtime (async-io's reactor and timers), as the `R` parameter of `tether_rt`
-/// types.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Smol;
-
-impl tether_rt::Runtime for Smol {
-    type Io<S> = tether_rt::Plain<S>;
-    type Sleep = smol::Timer;
-    type TcpStream = smol::net::TcpStream;
-
-    fn wrap<S>(stream: S) -> tether_rt::Plain<S> {
-        tether_rt::Plain::new(stream)
-    }
-
-    fn now() -> Instant {
-        Instant::now()
-    }
-
-    fn sleep_until(deadline: Instant) -> smol::Timer {
-        smol::Timer::at(deadline)
-    }
-
-    fn reset(sleep: &mut smol::Timer, deadline: Instant) {
-        sleep.set_at(deadline);
-    }
-
-    fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<smol::net::TcpStream>> + Send {
-        let host = host.to_owned();
-        async move {
-            let stream = smol::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(stream)
-        }
-    }
-}
-
-tether_rt::adapter_surface!(Smol, smol::net::TcpStream, "smol", S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin);
+tether_rt::async_io_runtime!(
+    /// The smol runtime (async-io's reactor and timers), as the `R` parameter of `tether_rt`
+    /// types.
+    Smol,
+    timer = smol::Timer,
+    tcp = smol::net::TcpStream,
+    runtime_name = "smol"
+);

@@ -31,14 +31,14 @@ fn main() -> std::io::Result<()> {
     })
 }
 
-async fn member(id: u64, tcp: TcpStream, room: &Room) -> Result<(), Error> {
+async fn member(id: u64, tcp: TcpStream, room: &Room) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (mut reader, sender) = tether_tokio::accept(tcp).await?.split();
     room.lock().unwrap().insert(id, sender);
     loop {
         let text = match reader.recv_text().await {
             Ok(text) => text,
             Err(Error::Closed(_)) => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let line = format!("{id}: {text}");
         // Clone the senders out so the room's lock is never held across an await.

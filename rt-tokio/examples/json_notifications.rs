@@ -19,7 +19,7 @@ struct Notification {
     text: String,
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -32,7 +32,8 @@ fn main() -> Result<(), Error> {
                 let text = format!("update {seq} on {topic}");
                 ws.send_json(&Notification { topic: topic.clone(), seq, text }).await?;
             }
-            ws.close(CloseCode::NORMAL, "done").await
+            ws.close(CloseCode::NORMAL, "done").await?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         });
 
         let mut ws = tether_tokio::connect(&format!("ws://{addr}/notifications")).await?;
@@ -44,9 +45,9 @@ fn main() -> Result<(), Error> {
                     println!("server closed: {} {}", closed.code, closed.reason);
                     break;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
-        server.await.map_err(std::io::Error::other)?
+        server.await?
     })
 }

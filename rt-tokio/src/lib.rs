@@ -3,7 +3,7 @@
 //! runtime; protocol rules live in `tether-proto`.
 //!
 //! ```no_run
-//! # async fn server(listener: tokio::net::TcpListener) -> Result<(), tether_tokio::Error> {
+//! # async fn server(listener: tokio::net::TcpListener) -> Result<(), Box<dyn std::error::Error>> {
 //! // server: look at the request, then accept or reject
 //! let (tcp, _) = listener.accept().await?;
 //! let pending = tether_tokio::Upgrade::read(tcp).await?; // bounded by the handshake deadline
@@ -13,7 +13,7 @@
 //!     ws.send(message).await?;
 //! }
 //! # Ok(()) }
-//! # async fn client() -> Result<(), tether_tokio::Error> {
+//! # async fn client() -> Result<(), Box<dyn std::error::Error>> {
 //! // client
 //! let mut ws = tether_tokio::connect("ws://127.0.0.1:9001/chat").await?;
 //! ws.send_text("hello").await?;

@@ -189,6 +189,52 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for NeverCloses<S> 
     }
 }
 
+/// A transport whose writes never complete (and never wake the task): reads pass through,
+/// `poll_write` stays `Pending` forever — a peer that never reads, with full buffers from
+/// the first byte. Implements both the futures-io and the tokio IO traits.
+#[derive(Debug)]
+pub struct NeverWrites<S>(pub S);
+
+impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for NeverWrites<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: Unpin> futures_io::AsyncWrite for NeverWrites<S> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Pending
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NeverWrites<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: Unpin> tokio::io::AsyncWrite for NeverWrites<S> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Pending
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
 /// A scripted raw-TCP peer on a plain thread with blocking std IO: it can send anything,
 /// at any pace, and is independent of the runtime under test.
 pub mod raw {

@@ -15,10 +15,10 @@ fn we_close_cleanly_and_the_peer_sees_code_and_reason() {
         let (mut client, mut server) = pair().await;
         let server = rt::spawn(async move {
             assert!(server.recv().await.unwrap().is_none());
-            server.close_frame().unwrap()
+            server.closed().unwrap()
         });
         client.close(CloseCode::NORMAL, "bye").await.unwrap();
-        let ours = client.close_frame().unwrap();
+        let ours = client.closed().unwrap();
         assert_eq!(ours.code, CloseCode::NORMAL);
         assert_eq!(ours.cause, CloseCause::LocallyInitiated);
         let theirs = server.await;
@@ -38,7 +38,7 @@ fn peer_close_is_a_typed_error_from_typed_receives() {
         let (mut client, mut server) = pair().await;
         let server = rt::spawn(async move {
             server.close(CloseCode::new(4001).unwrap(), "kicked").await.unwrap();
-            server.close_frame().unwrap()
+            server.closed().unwrap()
         });
         match client.recv_text().await {
             Err(Error::Closed(closed)) => {
@@ -120,7 +120,7 @@ fn close_times_out_when_the_peer_never_answers() {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
         assert!(elapsed < Duration::from_millis(2000), "{elapsed:?}");
-        let closed = client.close_frame().unwrap();
+        let closed = client.closed().unwrap();
         assert_eq!(closed.code, CloseCode::ABNORMAL);
         assert_eq!(closed.cause, CloseCause::CloseTimeout);
         drop(silent);
@@ -161,7 +161,7 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
             let err = reader.recv().await.unwrap_err();
             let again = reader.recv().await.unwrap_err();
             let send_err = sender.send_text("after").await.unwrap_err();
-            (err, again, send_err)
+            (err, again, send_err, reader.transport_error())
         })
         .await;
         let peer = std::thread::spawn(move || {
@@ -171,12 +171,15 @@ fn reset_mid_frame_is_typed_and_senders_learn_it() {
             s.write_all(&frame[..40]).unwrap();
             drop(s);
         });
-        let (err, again, send_err) = server.await;
+        let (err, again, send_err, kind) = server.await;
         peer.join().unwrap();
-        let abnormal = |e: &Error| matches!(e, Error::Closed(c) if c.code == CloseCode::ABNORMAL);
-        assert!(matches!(err, Error::Io(_)) || abnormal(&err), "{err:?}");
-        assert!(abnormal(&again), "{again:?}");
-        assert!(abnormal(&send_err), "{send_err:?}");
+        // The engine owns the ending: every call reports the same `Closed`, caused by the
+        // transport error (not an EOF, and not a bare io::Error for the first caller).
+        let transport_error = |e: &Error| matches!(e, Error::Closed(c) if c.code == CloseCode::ABNORMAL && c.cause == CloseCause::TransportError);
+        assert!(transport_error(&err), "{err:?}");
+        assert!(transport_error(&again), "{again:?}");
+        assert!(transport_error(&send_err), "{send_err:?}");
+        assert_eq!(kind, Some(std::io::ErrorKind::ConnectionReset));
     })
 }
 
@@ -195,7 +198,7 @@ fn a_shutdown_that_never_completes_is_bounded_by_the_close_timeout() {
             let mut ws = upgrade.accept().await.unwrap();
             let start = Instant::now();
             let result = timeout::<R, _>(Duration::from_secs(10), ws.close(CloseCode::NORMAL, "bye")).await;
-            (result.map(|r| r.is_ok()), start.elapsed(), ws.close_frame())
+            (result.map(|r| r.is_ok()), start.elapsed(), ws.closed())
         });
         let mut client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await.unwrap();
         // The client answers our close, then waits for the end of TCP: it must come.
@@ -205,5 +208,147 @@ fn a_shutdown_that_never_completes_is_bounded_by_the_close_timeout() {
         assert_eq!(result, Some(true), "close did not return within 10 s");
         assert!(elapsed < Duration::from_secs(5), "close took {elapsed:?}");
         assert_eq!(closed.map(|c| c.code), Some(CloseCode::NORMAL));
+    })
+}
+
+/// Ready once, after being polled twice (waking itself in between): lets a sibling future
+/// in the same task run.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+// A peer flooding frames while we close: `close` discards them, but yields now and then, so
+// a sibling future in the same task (a single-threaded executor's other work) still runs
+// while the close handshake waits. Checked without timing: the sibling must observe the
+// close in progress before `close` returns.
+#[test]
+fn close_yields_to_siblings_while_a_peer_floods() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    run(async {
+        let config = short(|b| b.close_timeout(Duration::from_millis(500)).keepalive_interval(None));
+        let (addr, server) = server(config, |mut ws| async move {
+            // Let the flood start.
+            assert!(ws.recv().await.unwrap().is_some());
+            let closing = Arc::new(AtomicBool::new(false));
+            let seen = Arc::new(AtomicBool::new(false));
+            let close = {
+                let closing = closing.clone();
+                let seen = seen.clone();
+                async move {
+                    closing.store(true, Ordering::SeqCst);
+                    let _ = ws.close(CloseCode::NORMAL, "").await;
+                    // Read before anything else can run.
+                    seen.load(Ordering::SeqCst)
+                }
+            };
+            let sibling = async move {
+                while !closing.load(Ordering::SeqCst) {
+                    YieldNow(false).await;
+                }
+                seen.store(true, Ordering::SeqCst);
+            };
+            let (seen_during_close, ()) = futures_util::join!(close, sibling);
+            seen_during_close
+        })
+        .await;
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            let mut batch = Vec::new();
+            for _ in 0..4096 {
+                batch.extend_from_slice(&client_frame(true, BINARY, b"flood"));
+            }
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(10) && s.write_all(&batch).is_ok() {}
+        });
+        assert!(server.await, "the sibling never ran while close discarded the flood");
+        peer.join().unwrap();
+    })
+}
+
+/// Messages `drop_*` tests send before dropping.
+const SENT_BEFORE_DROP: usize = 10;
+
+/// A raw client that sends `incoming` text frames in one write, then reads until the end
+/// of TCP; returns the text payloads it received and the close code that followed them.
+fn drop_peer(addr: std::net::SocketAddr, incoming: usize) -> std::thread::JoinHandle<(Vec<String>, Option<u16>)> {
+    std::thread::spawn(move || {
+        let mut s = raw::client(addr);
+        let mut burst = Vec::new();
+        for i in 0..incoming {
+            burst.extend_from_slice(&client_frame(true, TEXT, format!("in{i}").as_bytes()));
+        }
+        s.write_all(&burst).unwrap();
+        let bytes = raw::read_to_end(&mut s);
+        let (mut texts, mut close, mut at) = (Vec::new(), None, 0);
+        while let Some(frame) = parse_frame(&bytes[at..]) {
+            at += frame.wire_len();
+            match frame.header.opcode {
+                TEXT => texts.push(String::from_utf8_lossy(frame.payload).into_owned()),
+                CLOSE if frame.payload.len() >= 2 => {
+                    close = Some(u16::from_be_bytes([frame.payload[0], frame.payload[1]]));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        (texts, close)
+    })
+}
+
+fn assert_all_then_going_away((texts, close): (Vec<String>, Option<u16>)) {
+    let expected: Vec<String> = (0..SENT_BEFORE_DROP).map(|i| format!("out{i}")).collect();
+    assert_eq!(texts, expected, "messages sent before the drop");
+    assert_eq!(close, Some(1001), "a close frame after them");
+}
+
+// One drain-before-drop policy: sends that returned `Ok` while deferred (received input was
+// still buffered) are written when the `WebSocket` is dropped, then a 1001 close frame.
+#[test]
+fn dropping_a_websocket_writes_deferred_sends_then_a_close() {
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move {
+            // The burst arrives in one read: after the first message, input stays buffered
+            // and the sends below are deferred.
+            assert!(ws.recv().await.unwrap().is_some());
+            for i in 0..SENT_BEFORE_DROP {
+                ws.send_text(format!("out{i}")).await.unwrap();
+            }
+            drop(ws);
+        })
+        .await;
+        let peer = drop_peer(addr, 4);
+        server.await;
+        assert_all_then_going_away(peer.join().unwrap());
+    })
+}
+
+// The same policy when the last half of a split connection goes.
+#[test]
+fn dropping_the_halves_writes_queued_sends_then_a_close() {
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move {
+            assert!(ws.recv().await.unwrap().is_some());
+            let (reader, sender) = ws.split();
+            for i in 0..SENT_BEFORE_DROP {
+                sender.feed(Message::text(format!("out{i}"))).await.unwrap();
+            }
+            drop(reader);
+            drop(sender);
+        })
+        .await;
+        let peer = drop_peer(addr, 4);
+        server.await;
+        assert_all_then_going_away(peer.join().unwrap());
     })
 }

@@ -176,3 +176,33 @@ fn cancelled_recv_loses_nothing() {
         assert!(cancels > 10, "recv was cancelled only {cancels} times");
     })
 }
+
+#[test]
+fn send_batch_checks_the_high_water_mark_per_message() {
+    // Hostile peers G1, for a batch: against a peer that stops reading, a batch waits for the
+    // transport before each message instead of queueing all of it at once.
+    run(async {
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let mark = 128 << 10;
+        let config = short(|b| b.write_high_water_mark(mark).write_timeout(None));
+        let (addr, server) = server(config, move |mut ws| async move {
+            let chunk = Bytes::from(vec![0x5a_u8; 64 << 10]);
+            // 25 MiB: far more than loopback socket buffers take.
+            let batch: Vec<Message> = (0..400).map(|_| Message::Binary(chunk.clone())).collect();
+            let sent = timeout::<R, _>(Duration::from_millis(500), ws.send_batch(batch)).await;
+            (sent.is_some(), ws.buffered_transmit())
+        })
+        .await;
+        let peer = std::thread::spawn(move || {
+            let s = raw::client(addr);
+            // Never read; hold the socket until the server is done.
+            let _ = done_rx.recv_timeout(Duration::from_secs(20));
+            drop(s);
+        });
+        let (finished, buffered) = server.await;
+        done_tx.send(()).unwrap();
+        peer.join().unwrap();
+        assert!(!finished, "the batch cannot have been written to a peer that reads nothing");
+        assert!(buffered <= mark + (64 << 10) + 14, "{buffered} bytes queued past the mark");
+    })
+}

@@ -114,9 +114,9 @@ fn non_101_answer_is_a_typed_error_with_status_and_headers() {
 fn wss_without_tls_stream_is_a_typed_error() {
     run(async {
         let err = ClientBuilder::<R>::new("wss://127.0.0.1:9/").connect().await.unwrap_err();
-        assert!(matches!(err, Error::TlsRequired), "{err}");
+        assert!(matches!(err, OpenError::TlsRequired), "{err}");
         let err = ClientBuilder::<R>::new("http://x/").connect().await.unwrap_err();
-        assert!(matches!(err, Error::Handshake(_)), "{err}");
+        assert!(matches!(err, OpenError::Handshake(_)), "{err}");
     })
 }
 

@@ -9,7 +9,7 @@ use super::*;
 /// Serve one connection's handshake with `config`; returns the result and its duration.
 async fn read_one(
     config: Config,
-) -> (std::net::SocketAddr, impl std::future::Future<Output = (Result<(), Error>, Duration)>) {
+) -> (std::net::SocketAddr, impl std::future::Future<Output = (Result<(), OpenError>, Duration)>) {
     let (listener, addr) = rt::listen().await;
     let task = rt::spawn(async move {
         let stream = rt::accept(&listener).await;
@@ -39,7 +39,7 @@ fn slowloris_is_cut_at_the_total_handshake_deadline() {
         });
         let (result, elapsed) = server.await;
         peer.join().unwrap();
-        assert!(matches!(result, Err(Error::HandshakeTimeout(_))), "{result:?}");
+        assert!(matches!(result, Err(OpenError::Handshake(HandshakeError::Timeout { .. }))), "{result:?}");
         assert!(elapsed >= Duration::from_millis(550), "{elapsed:?}");
         assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
     })
@@ -63,7 +63,7 @@ fn one_huge_header_gets_431_and_close() {
         let peer = flood(addr, bytes);
         let (result, _) = server.await;
         let response = peer.join().unwrap();
-        assert!(matches!(result, Err(Error::Handshake(ref e)) if e.http_status() == Some(431)), "{result:?}");
+        assert!(matches!(result, Err(OpenError::Handshake(ref e)) if e.http_status() == Some(431)), "{result:?}");
         assert!(response.starts_with("HTTP/1.1 431"), "{response}");
     })
 }
@@ -80,7 +80,7 @@ fn ten_thousand_headers_get_431_and_close() {
         let peer = flood(addr, bytes);
         let (result, _) = server.await;
         let response = peer.join().unwrap();
-        assert!(matches!(result, Err(Error::Handshake(ref e)) if e.http_status() == Some(431)), "{result:?}");
+        assert!(matches!(result, Err(OpenError::Handshake(ref e)) if e.http_status() == Some(431)), "{result:?}");
         assert!(response.starts_with("HTTP/1.1 431"), "{response}");
     })
 }
@@ -94,7 +94,7 @@ fn invalid_request_gets_its_error_response() {
         let peer = flood(addr, request.into_bytes());
         let (result, _) = server.await;
         let response = peer.join().unwrap();
-        assert!(matches!(result, Err(Error::Handshake(_))), "{result:?}");
+        assert!(matches!(result, Err(OpenError::Handshake(_))), "{result:?}");
         assert!(response.starts_with("HTTP/1.1 426"), "{response}");
     })
 }

@@ -36,7 +36,10 @@ fn client_handshake_times_out_when_the_server_never_answers() {
         let config = short(|b| b.handshake_timeout(deadline));
         let result = ClientBuilder::<R>::new(&format!("ws://{addr}/")).config(config).connect().await;
         let elapsed = start.elapsed();
-        assert!(matches!(result, Err(Error::HandshakeTimeout(d)) if d == deadline), "{result:?}");
+        assert!(
+            matches!(result, Err(OpenError::Handshake(HandshakeError::Timeout { after })) if after == deadline),
+            "{result:?}"
+        );
         assert!(elapsed >= deadline - Duration::from_millis(20), "{elapsed:?}");
         assert!(elapsed < deadline + Duration::from_secs(1), "{elapsed:?}");
         // Our request arrived, then the connection was dropped (the server thread ends).
@@ -62,7 +65,7 @@ fn client_rejects_a_response_head_of_one_mib() {
         assert!(
             matches!(
                 result,
-                Err(Error::Handshake(HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { .. })))
+                Err(OpenError::Handshake(HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { .. })))
             ),
             "expected HeadTooLarge, got {result:?}"
         );
@@ -88,7 +91,7 @@ fn client_rejects_ten_thousand_response_headers() {
         assert!(
             matches!(
                 result,
-                Err(Error::Handshake(
+                Err(OpenError::Handshake(
                     HandshakeError::PeerMisbehaved(PeerMisbehaved::TooManyHeaders { .. })
                         | HandshakeError::PeerMisbehaved(PeerMisbehaved::HeadTooLarge { .. })
                 ))

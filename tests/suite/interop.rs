@@ -122,7 +122,7 @@ fn our_client_with(program: &[&str]) {
         ws.close(CloseCode::new(4003).unwrap(), "client bye").await.expect("close");
         let line = server.expect_line::<R>("closed ", Duration::from_secs(10)).await;
         assert_eq!(line, "closed 4003 client bye");
-        let ours = ws.close_frame().expect("ended");
+        let ours = ws.closed().expect("ended");
         assert_eq!(ours.code.as_u16(), 4003, "{ours:?}");
         assert_eq!(ours.reason, "client bye", "the peer echoes the reason too");
         assert_eq!(ours.cause, CloseCause::LocallyInitiated);

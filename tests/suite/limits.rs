@@ -35,7 +35,7 @@ async fn accept_loop(
     total: usize,
     limit: HandshakeLimit,
     config: Config,
-) -> (Vec<impl Future<Output = (Result<Ws, Error>, Duration)>>, usize) {
+) -> (Vec<impl Future<Output = (Result<Ws, OpenError>, Duration)>>, usize) {
     let mut tasks = Vec::with_capacity(total);
     let mut refused = 0;
     for _ in 0..total {
@@ -53,7 +53,7 @@ async fn accept_loop(
                 }));
             }
             Err(e) => {
-                assert!(matches!(e, Error::TooManyHandshakes(n) if n == limit.max()), "{e:?}");
+                assert!(matches!(e, OpenError::TooManyHandshakes(n) if n == limit.max()), "{e:?}");
                 refused += 1;
                 drop(stream);
             }
@@ -121,7 +121,7 @@ fn pending_handshakes_are_bounded_and_closed_at_the_deadline() {
         let (last, _) = results.pop().unwrap();
         assert!(last.is_ok(), "the honest client after the deadline: {last:?}");
         for (result, elapsed) in &results {
-            assert!(matches!(result, Err(Error::HandshakeTimeout(_))), "{result:?}");
+            assert!(matches!(result, Err(OpenError::Handshake(HandshakeError::Timeout { .. }))), "{result:?}");
             assert!(*elapsed >= deadline - Duration::from_millis(50), "{elapsed:?}");
         }
         drop(results);
@@ -284,17 +284,17 @@ fn handshake_state_does_not_stay_in_the_connection_task() {
     fn size<F>(_: &F) -> usize {
         std::mem::size_of::<F>()
     }
-    async fn serve(stream: Stream) -> Result<(), Error> {
+    async fn serve(stream: Stream) -> Result<(), Box<dyn std::error::Error>> {
         let mut ws = Ws::accept(stream).await?;
         while let Some(message) = ws.recv().await? {
             ws.send(message).await?;
         }
         Ok(())
     }
-    async fn serve_upgrade(stream: Stream) -> Result<(), Error> {
+    async fn serve_upgrade(stream: Stream) -> Result<(), Box<dyn std::error::Error>> {
         let upgrade = Upgrade::<Stream, R>::read(stream).await?;
         if upgrade.path() != "/" {
-            return upgrade.reject(404, b"not found").await;
+            return Ok(upgrade.reject(404, b"not found").await?);
         }
         let mut ws = upgrade.accept_with(&AcceptOptions::new()).await?;
         while let Some(message) = ws.recv().await? {

@@ -167,7 +167,7 @@ fn reunite_with_a_sender_clone_still_alive_keeps_both_working() {
         client.send_text("again").await.unwrap();
         assert_eq!(client.recv_text().await.unwrap(), "again");
         client.close(CloseCode::NORMAL, "").await.unwrap();
-        assert!(client.close_frame().is_some_and(|c| c.is_clean()));
+        assert!(client.closed().is_some_and(|c| c.is_clean()));
         assert!(server.await.unwrap().is_clean());
     })
 }

@@ -10,11 +10,14 @@ use std::future::Future;
 use std::time::Duration;
 
 pub(crate) use crate::rt::{self, Stream, R};
-pub(crate) use tether_rt::{AcceptOptions, ClientBuilder, CloseCause, CloseCode, Config, Error, Message, Upgrade};
+pub(crate) use tether_rt::{
+    AcceptOptions, ClientBuilder, CloseCause, CloseCode, Config, Error, HandshakeError, Message, OpenError, Upgrade,
+};
 pub(crate) use tether_testkit::{client_frame, parse_frame, BINARY, CLOSE, PING, TEXT};
 pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 
 mod close;
+mod deadlines;
 mod flow;
 mod handshake;
 mod hostile;
@@ -83,7 +86,7 @@ where
             break;
         }
     }
-    ws.close_frame()
+    ws.closed()
 }
 
 /// A server accepting one connection with `config` and handing it to `serve`.

@@ -41,7 +41,7 @@ fn slow_transport_echo_and_close() {
         client.ping(&b"slow"[..]).await.unwrap();
         assert_eq!(client.recv().await.unwrap(), Some(Message::Pong(Bytes::from_static(b"slow"))));
         client.close(CloseCode::NORMAL, "done").await.unwrap();
-        assert!(client.close_frame().unwrap().is_clean());
+        assert!(client.closed().unwrap().is_clean());
         let closed = server.await.unwrap();
         assert_eq!(closed.reason, "done");
     })

@@ -472,9 +472,10 @@
 //! in its `tests/keepalive_timer.rs`). Not covered yet: real packet loss — the vanished peer
 //! is simulated by one that holds the socket open and stays silent.
 //!
-//! **G4 · Reset mid-frame.** TCP RST inside a frame. The transport error is reported once
-//! as `Error::Io`, then as `Closed` with 1006; the partial message is discarded; nothing
-//! panics. Sockets: `close::reset_mid_frame_is_typed_and_senders_learn_it` (reset inside a
+//! **G4 · Reset mid-frame.** TCP RST inside a frame. The transport error ends the
+//! connection through the engine: every call reports `Closed` with 1006 and
+//! [`TransportError`](crate::CloseCause::TransportError); the partial message is discarded;
+//! nothing panics. Sockets: `close::reset_mid_frame_is_typed_and_senders_learn_it` (reset inside a
 //! payload). Not covered yet: a reset inside a frame header.
 //!
 //! **G5 · EOF mid-frame.** The transport ends inside a frame, with no close frame. 1006 and
