@@ -103,6 +103,47 @@ pub struct HubStats {
     pub rooms: usize,
 }
 
+/// How [`Mailbox::forward`] ended (when it did not end with the connection's error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Every [`Hub`] clone was dropped.
+    HubGone,
+    /// The slow-consumer policy disconnected the member; the connection was closed with
+    /// this code.
+    Evicted(CloseCode),
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both futures; the first to finish wins and the other is dropped.
+async fn first_of<A: std::future::Future, B: std::future::Future>(
+    mut a: std::pin::Pin<&mut A>,
+    mut b: std::pin::Pin<&mut B>,
+) -> Either<A::Output, B::Output> {
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(out));
+        }
+        if let Poll::Ready(out) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(out));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Polls `fut` once, whatever it answers.
+async fn poll_once<F: std::future::Future>(mut fut: std::pin::Pin<&mut F>) {
+    poll_fn(|cx| {
+        let _ = fut.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await
+}
+
 /// What a [`Mailbox`] hands its connection task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mail {
@@ -143,6 +184,8 @@ struct QueueState {
     closed: bool,
     /// The mailbox's task, waiting for mail.
     reader: Option<Waker>,
+    /// A forwarding loop blocked in a send, waiting to learn of an eviction.
+    evict_watch: Option<Waker>,
     /// Waiting broadcasters (`broadcast_waiting`), woken when space frees.
     writers: Vec<Waker>,
 }
@@ -185,10 +228,15 @@ impl Queue {
             }
         };
         let reader = state.reader.take();
-        // Broadcasters waiting for room in an evicted queue give up on it.
-        let writers = if state.evicted.is_some() { std::mem::take(&mut state.writers) } else { Vec::new() };
+        // Broadcasters waiting for room in an evicted queue give up on it, and a forwarding
+        // loop stuck in a send learns of it.
+        let (writers, watch) = if state.evicted.is_some() {
+            (std::mem::take(&mut state.writers), state.evict_watch.take())
+        } else {
+            (Vec::new(), None)
+        };
         drop(state);
-        reader.into_iter().chain(writers).for_each(Waker::wake);
+        reader.into_iter().chain(writers).chain(watch).for_each(Waker::wake);
         outcome
     }
 }
@@ -591,6 +639,84 @@ impl<R: Hash + Eq + Clone, D> Mailbox<R, D> {
             n += 1;
         }
         n
+    }
+
+    /// Resolves once the member is evicted, without taking any mail: for racing a send that
+    /// may block on a peer that stopped reading.
+    async fn evicted(&self) -> CloseCode {
+        poll_fn(|cx| {
+            let mut state = self.queue.lock();
+            match state.evicted {
+                Some(code) => Poll::Ready(code),
+                None => {
+                    state.evict_watch = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Sends every mail to the member's peer through `sender` until the hub is gone or
+    /// evicts the member, taking up to 64 queued messages per write ([`send_batch`]). An
+    /// eviction ends the loop at once, even while a send waits on a peer that stopped
+    /// reading: the close frame with the eviction's code is queued behind what was already
+    /// accepted (keep driving the connection's reader to complete the close handshake; the
+    /// close timeout bounds it), and the member has already left every room.
+    ///
+    /// [`send_batch`]: tether_rt::Sender::send_batch
+    ///
+    /// Run it beside the connection's receive loop and stop it when that loop ends (race
+    /// the two, as `select!` does): a connection that closed while the member's queue was
+    /// empty is otherwise noticed only by the next send.
+    ///
+    /// # Errors
+    /// The connection's [`tether_rt::Error`] if it ended first (the peer left, a timeout).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: mail taken from the queue and not yet accepted by the sender is
+    /// lost if the future is dropped. Drop it only to end the member's connection.
+    pub async fn forward<S, Rt>(&mut self, sender: &tether_rt::Sender<S, Rt>) -> Result<Forwarded, tether_rt::Error>
+    where
+        Rt: tether_rt::Runtime,
+        Rt::Io<S>: tether_rt::Transport,
+    {
+        let mut batch = Vec::with_capacity(64);
+        loop {
+            let Some(first) = self.recv().await else { return Ok(Forwarded::HubGone) };
+            batch.clear();
+            batch.push(first);
+            self.try_recv_batch(63, &mut batch);
+            let mut evicted = None;
+            let messages: Vec<Message> = batch
+                .drain(..)
+                .filter_map(|mail| match mail {
+                    Mail::Message(message) => Some(message),
+                    Mail::Evicted(code) => {
+                        evicted = Some(code);
+                        None
+                    }
+                })
+                .collect();
+            if evicted.is_none() && !messages.is_empty() {
+                let send = std::pin::pin!(sender.send_batch(messages));
+                let watch = std::pin::pin!(self.evicted());
+                match first_of(send, watch).await {
+                    Either::Left(result) => result?,
+                    Either::Right(code) => evicted = Some(code),
+                }
+            }
+            if let Some(code) = evicted {
+                // The peer may not read for a long time: queue the close frame (one poll
+                // does that) without waiting for it to be written. Whoever drives the
+                // connection's reader completes the close handshake, bounded by the close
+                // timeout; the member is gone from the hub either way.
+                let close = std::pin::pin!(sender.close(code, "too slow: disconnected by the server"));
+                poll_once(close).await;
+                self.take(&mut self.queue.lock());
+                return Ok(Forwarded::Evicted(code));
+            }
+        }
     }
 
     fn take(&self, state: &mut QueueState) -> Option<Mail> {

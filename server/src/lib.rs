@@ -35,7 +35,7 @@ mod hub;
 mod params;
 mod router;
 
-pub use hub::{Delivery, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
+pub use hub::{Delivery, Forwarded, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
 
 pub use params::{InvalidQuery, ParamError, Params, Query};
 pub use router::{Match, NoMatch, Router, TemplateError};
