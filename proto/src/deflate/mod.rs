@@ -326,14 +326,15 @@ fn server_answer(config: &DeflateConfig, offer: &Offer) -> Option<(DeflateParams
         Some(Some(n)) => n.min(config.peer_window_bits),
     };
     let no_context_takeover = offer.server_no_context_takeover || config.no_context_takeover;
-    // The client's own client_no_context_takeover is a promise (§7.1.1.2): its context
-    // need not be kept even if the answer does not repeat it.
+    // The client's own client_no_context_takeover is only a hint (§7.1.1.2): clients go by
+    // the answer (Autobahn's keeps its context unless the answer says otherwise), so it is
+    // acknowledged in the answer, and only then relied on.
     let peer_no_context_takeover = config.peer_no_context_takeover || offer.client_no_context_takeover;
     let mut response = String::from(EXTENSION);
     if no_context_takeover {
         response.push_str("; server_no_context_takeover");
     }
-    if config.peer_no_context_takeover {
+    if peer_no_context_takeover {
         response.push_str("; client_no_context_takeover");
     }
     if offer.server_max_window_bits.is_some() || window_bits < MAX_WINDOW_BITS {

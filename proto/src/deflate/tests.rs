@@ -90,6 +90,12 @@ fn every_offer_combination_is_answered_within_the_rfc() {
                         if !s.is_empty() {
                             assert!(parsed.server_no_context_takeover && params.no_context_takeover, "{offer}");
                         }
+                        // We free our decompressor per message only when the answer binds
+                        // the client to it (a client's own offer is a hint it may ignore).
+                        assert_eq!(parsed.client_no_context_takeover, params.peer_no_context_takeover, "{offer}");
+                        if !c.is_empty() {
+                            assert!(params.peer_no_context_takeover, "{offer}");
+                        }
                         // Our window within the client's limit, and announced (§7.1.2.1).
                         if let Some(n) = sm.rsplit('=').next().and_then(|n| n.parse::<u8>().ok()) {
                             assert!(params.window_bits <= n, "{offer}");
