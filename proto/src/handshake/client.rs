@@ -353,8 +353,9 @@ impl ClientHandshake {
     ///   without the `websocket` / `upgrade` tokens;
     /// - [`PeerMisbehaved::BadAccept`] for a missing, repeated or wrong
     ///   `Sec-WebSocket-Accept`;
-    /// - [`PeerMisbehaved::UnofferedExtension`] for any `Sec-WebSocket-Extensions` (we offer
-    ///   none);
+    /// - [`PeerMisbehaved::UnofferedExtension`] for any `Sec-WebSocket-Extensions` we did
+    ///   not offer (any, without permessage-deflate), and `PeerMisbehaved::DeflateResponse`
+    ///   for a permessage-deflate answer RFC 7692 forbids;
     /// - [`PeerMisbehaved::UnofferedProtocol`] for a subprotocol we did not offer (any, if
     ///   we offered none), or several;
     /// - the limit and syntax errors of the server side.
