@@ -41,10 +41,13 @@ pub(super) struct InFrame {
 #[derive(Debug)]
 pub(super) struct Partial {
     text: bool,
-    /// permessage-deflate: `buf` holds decompressed bytes, and frames go through the
-    /// decompressor.
+    /// permessage-deflate: frames go through the decompressor, onto `inflated`.
     compressed: bool,
     pub(super) buf: BytesMut,
+    /// The decompressed message so far (a `Vec`: its growth is bounded exactly, see
+    /// `DeflateState::decompress`).
+    #[cfg(feature = "deflate")]
+    inflated: alloc::vec::Vec<u8>,
 }
 
 /// The frame and message being received, and whether the transport's input has ended.
@@ -296,8 +299,13 @@ impl Connection {
                 Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload.freeze())?))
             }
             OpCode::Text | OpCode::Binary => {
-                self.recv.partial =
-                    Some(Partial { text: header.opcode == OpCode::Text, compressed: false, buf: payload });
+                self.recv.partial = Some(Partial {
+                    text: header.opcode == OpCode::Text,
+                    compressed: false,
+                    buf: payload,
+                    #[cfg(feature = "deflate")]
+                    inflated: alloc::vec::Vec::new(),
+                });
                 Ok(Step::Continue)
             }
             OpCode::Continuation => {
@@ -339,10 +347,10 @@ impl Connection {
         let max = self.config.max_message_size;
         let (text, mut buf) = match header.opcode {
             OpCode::Continuation => match self.recv.partial.take() {
-                Some(p) => (p.text, p.buf),
+                Some(p) => (p.text, p.inflated),
                 None => return Err(ProtocolError::UnexpectedContinuation),
             },
-            opcode => (opcode == OpCode::Text, BytesMut::new()),
+            opcode => (opcode == OpCode::Text, alloc::vec::Vec::new()),
         };
         let Some(state) = self.deflate.as_deref_mut() else {
             return Err(ProtocolError::ReservedBitsSet { bits: 0b100 });
@@ -360,9 +368,9 @@ impl Connection {
             return Err(ProtocolError::InvalidUtf8);
         }
         if header.fin {
-            return Ok(Step::Event(self.finish_message(text, buf.freeze())?));
+            return Ok(Step::Event(self.finish_message(text, Bytes::from(buf))?));
         }
-        self.recv.partial = Some(Partial { text, compressed: true, buf });
+        self.recv.partial = Some(Partial { text, compressed: true, buf: BytesMut::new(), inflated: buf });
         Ok(Step::Continue)
     }
 

@@ -6,7 +6,6 @@
 
 use alloc::vec::Vec;
 
-use bytes::BytesMut;
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
 
 use super::{DeflateConfig, DeflateParams, MIN_WINDOW_BITS};
@@ -128,9 +127,11 @@ impl DeflateState {
     }
 
     /// Decompress `input` (part of a compressed message) onto `out`, which may grow to
-    /// `max` bytes and not beyond (at most `max + 1` bytes are ever reserved: the byte that
-    /// proves the limit crossed).
-    pub(crate) fn decompress(&mut self, mut input: &[u8], out: &mut BytesMut, max: usize) -> Result<(), InflateFault> {
+    /// `max` bytes and not beyond: its capacity never exceeds `max + 1` bytes (the byte
+    /// that proves the limit crossed). A `Vec`, grown here with exact reservations: the
+    /// amortised doubling of `Vec::reserve` (and of `BytesMut`) could allocate up to twice
+    /// the limit.
+    pub(crate) fn decompress(&mut self, mut input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), InflateFault> {
         if self.stream_ended {
             return Ok(());
         }
@@ -141,6 +142,11 @@ impl DeflateState {
             let room = len.clamp(MIN_STEP, MAX_STEP).min((max + 1).saturating_sub(len));
             if room == 0 {
                 return Err(InflateFault::TooLarge { size: len });
+            }
+            if out.capacity() < len + room {
+                // Doubling (for amortised growth), capped at the limit.
+                let target = out.capacity().saturating_mul(2).max(len + room).min(max + 1);
+                out.reserve_exact(target - len);
             }
             out.resize(len + room, 0);
             let (in0, out0) = (inflater.total_in(), inflater.total_out());
@@ -169,12 +175,45 @@ impl DeflateState {
 
     /// The last frame of a compressed message arrived: append the tail (§7.2.2), and free
     /// the decompressor if the peer takes no context over (or ended its stream).
-    pub(crate) fn finish_message(&mut self, out: &mut BytesMut, max: usize) -> Result<(), InflateFault> {
+    pub(crate) fn finish_message(&mut self, out: &mut Vec<u8>, max: usize) -> Result<(), InflateFault> {
         let result = if self.stream_ended { Ok(()) } else { self.decompress(&TAIL, out, max) };
         if self.stream_ended || self.params.peer_no_context_takeover {
             self.decompressor = None;
             self.stream_ended = false;
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hostile peers H1: however output grows, the buffer never reserves past the limit + 1
+    // (an amortised doubling would reach up to twice the limit).
+    #[test]
+    fn decompression_never_reserves_past_the_limit() {
+        let params = DeflateParams {
+            window_bits: 15,
+            peer_window_bits: 15,
+            no_context_takeover: false,
+            peer_no_context_takeover: false,
+        };
+        let mut sender = DeflateState::new(params, &DeflateConfig::default());
+        let bomb = sender.compress(&alloc::vec![0u8; 2 << 20]).unwrap();
+        for max in [1, 1000, 4096, 100_000, 600_000, (1 << 20) - 1, 1 << 20] {
+            let mut receiver = DeflateState::new(params, &DeflateConfig::default());
+            let mut out = Vec::new();
+            let result = receiver.decompress(&bomb, &mut out, max);
+            assert_eq!(result, Err(InflateFault::TooLarge { size: max + 1 }), "max {max}");
+            assert!(out.capacity() <= max + 1, "max {max}: capacity {}", out.capacity());
+        }
+        // Under the limit: all of it, and the capacity still bounded.
+        let mut receiver = DeflateState::new(params, &DeflateConfig::default());
+        let mut out = Vec::new();
+        receiver.decompress(&bomb, &mut out, 3 << 20).unwrap();
+        receiver.finish_message(&mut out, 3 << 20).unwrap();
+        assert_eq!(out.len(), 2 << 20);
+        assert!(out.capacity() <= (3 << 20) + 1);
     }
 }
