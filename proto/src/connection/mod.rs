@@ -126,8 +126,9 @@ impl Connection {
     }
 
     /// A connection for `role` whose handshake agreed on permessage-deflate with `params`
-    /// (for embedding after your own HTTP upgrade; the handshakes of this crate negotiate
-    /// it themselves). `config.deflate()` gives the compression level, memory level and
+    /// (for embedding after your own HTTP upgrade, with the parameters from
+    /// [`DeflateConfig::negotiate_server`](crate::DeflateConfig::negotiate_server); the
+    /// handshakes of this crate negotiate by themselves). `config.deflate()` gives the compression level, memory level and
     /// minimum size; without it the defaults of [`DeflateConfig`](crate::DeflateConfig) apply.
     #[cfg(feature = "deflate")]
     pub fn with_deflate(role: Role, config: Config, params: crate::deflate::DeflateParams) -> Connection {

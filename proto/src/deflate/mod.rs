@@ -144,6 +144,28 @@ impl DeflateConfig {
         self.min_size
     }
 
+    /// The server's side of the negotiation, for servers that do their own HTTP upgrade
+    /// (this crate's [`ServerHandshake`](crate::ServerHandshake) does it by itself): given
+    /// the values of every `Sec-WebSocket-Extensions` header of the request, in order, the
+    /// first offer these settings can honour, and the header value to answer it with. Pass
+    /// the parameters to [`Connection::with_deflate`](crate::Connection::with_deflate).
+    /// `None`: no acceptable offer (send no `Sec-WebSocket-Extensions` header).
+    ///
+    /// ```
+    /// use tether_proto::DeflateConfig;
+    /// let offers: [&[u8]; 2] = [b"x-webkit-deflate-frame", b"permessage-deflate; client_max_window_bits"];
+    /// let (params, answer) = DeflateConfig::default().peer_window_bits(12).negotiate_server(offers).unwrap();
+    /// assert_eq!(answer, "permessage-deflate; client_max_window_bits=12");
+    /// assert_eq!((params.window_bits, params.peer_window_bits), (15, 12));
+    /// ```
+    pub fn negotiate_server<'a>(
+        &self,
+        header_values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Option<(DeflateParams, String)> {
+        let elements: Vec<&[u8]> = header_values.into_iter().flat_map(crate::handshake::split_top_level).collect();
+        server_accept(self, elements.into_iter())
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let bits = usize::from(MIN_WINDOW_BITS)..=usize::from(MAX_WINDOW_BITS);
         for (setting, value) in
