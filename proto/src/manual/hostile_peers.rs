@@ -486,7 +486,7 @@
 //! many fragments, or as a later message of a context-takeover stream. The limit is
 //! `max_message_size` on the decompressed size, enforced as output is produced: output
 //! never grows past limit + 1 bytes, and the connection fails with 1009. Engine:
-//! `connection::deflate_tests::bombs_stop_at_the_limit` (64 MiB of zeros against 1 MiB,
+//! `connection::deflate_tests::bombs_stop_at_the_limit` (16 MiB of zeros against 1 MiB,
 //! single-frame, in 100-byte fragments, and after two messages just under the limit),
 //! fuzz inputs `deflate:` (step `Bomb`, checking at most limit + 1 bytes held). Sockets:
 //! not covered yet.
