@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Autobahn|Testsuite conformance: every runtime adapter, as server and as client.
 #
-#   bash tests/autobahn.sh [RUNTIME ...]        (default: tokio async-std smol)
+#   bash tests/autobahn.sh [--deflate] [RUNTIME ...]   (default: tokio async-std smol)
 #
 # Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
 # Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
-# Cases 1.* through 10.* (12.*/13.* need permessage-deflate, which is not built yet).
+# Cases 1.* through 10.* by default. With --deflate the examples are built with the
+# adapters' `deflate` feature (they then offer / accept permessage-deflate) and the cases
+# default to 12.* and 13.* (permessage-deflate); AUTOBAHN_CASES="*" runs everything with it.
+# Each combination's wall time is printed with its verdict.
 # Prints one line per combination and exits non-zero unless every case is OK and every
 # close verdict is OK (only the suite's purely informational cases 7.1.6, 7.13.1 and
 # 7.13.2 may be INFORMATIONAL, in either verdict).
@@ -21,8 +24,16 @@ ROOT="$PWD"
 SUITE="$ROOT/tests/autobahn"
 VENV="$ROOT/target/autobahn-venv"
 OUT="${AUTOBAHN_OUT:-$ROOT/target/autobahn}"
-CASES="${AUTOBAHN_CASES:-*}"
-EXCLUDE="${AUTOBAHN_EXCLUDE:-12.*,13.*}"
+FEATURES=()
+if [ "${1:-}" = "--deflate" ]; then
+    shift
+    FEATURES=(--features deflate)
+    CASES="${AUTOBAHN_CASES:-12.*,13.*}"
+    EXCLUDE="${AUTOBAHN_EXCLUDE:-}"
+else
+    CASES="${AUTOBAHN_CASES:-*}"
+    EXCLUDE="${AUTOBAHN_EXCLUDE:-12.*,13.*}"
+fi
 RUNTIMES=("$@")
 [ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(tokio async-std smol)
 
@@ -39,7 +50,7 @@ export AUTOBAHN_VENV="$VENV" WSTEST_TIMEOUT="${WSTEST_TIMEOUT:-900}"
 
 # The examples share names across adapters, so take each build's own executable path.
 example_path() {  # package example
-    cargo build --release --quiet -p "$1" --example "$2" --message-format=json \
+    cargo build --release --quiet -p "$1" --example "$2" ${FEATURES[@]+"${FEATURES[@]}"} --message-format=json \
         | "$VENV/bin/python" -c '
 import json, sys
 for line in sys.stdin:
@@ -97,18 +108,20 @@ for rt in "${RUNTIMES[@]}"; do
     port="$(free_port)"
     dir="$OUT/$rt-server"
     rm -rf "$dir"
+    start=$SECONDS
     bash "$SUITE/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
         "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
     if line="$(verdict "$dir" "$rt server")"; then :; else status=1; fi
-    summary+=("$line")
+    summary+=("$line (in $((SECONDS - start)) s)")
 
     port="$(free_port)"
     dir="$OUT/$rt-client"
     rm -rf "$dir"
+    start=$SECONDS
     bash "$SUITE/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
         "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
     if line="$(verdict "$dir" "$rt client")"; then :; else status=1; fi
-    summary+=("$line")
+    summary+=("$line (in $((SECONDS - start)) s)")
 done
 printf '%s\n' "${summary[@]}"
 exit $status

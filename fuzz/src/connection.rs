@@ -137,6 +137,12 @@ pub fn connection_client(data: &[u8]) {
 }
 
 fn connection(data: &[u8], role: Role) {
+    if let Some(rest) = data.strip_prefix(super::deflate::DEFLATE_TAG) {
+        if let Ok(input) = super::deflate::DeflateConnInput::arbitrary_take_rest(Unstructured::new(rest)) {
+            super::deflate::run_deflate_connection(role, &input);
+        }
+        return;
+    }
     if let Some(rest) = data.strip_prefix(INTERLEAVED_TAG) {
         let Ok(input) = InterleavedInput::arbitrary_take_rest(Unstructured::new(rest)) else {
             return;

@@ -3,7 +3,8 @@
 //! (`input`), driving the engine's IO calls (`drive`, and `interleave` for any order of the
 //! input calls), the event rules (`events`), the reference decoder (`reference`), the strict
 //! output parser (`output`), the scripted peer (`peer`), the connection model (`model`), and
-//! one module per target. What does not live here: the libFuzzer glue (`fuzz_targets/*.rs`,
+//! one module per target, and the permessage-deflate runs (`deflate`, inputs tagged
+//! `deflate:`). What does not live here: the libFuzzer glue (`fuzz_targets/*.rs`,
 //! one line each) and the CI corpus replay (`proto/tests/fuzz_corpus.rs`, which includes
 //! this very file with `#[path]`, so modules refer to each other with `super::`, never
 //! `crate::`), so the same code runs under libFuzzer and under a plain `cargo test`. Nothing
@@ -14,6 +15,7 @@
 
 mod client_handshake;
 mod connection;
+mod deflate;
 mod drive;
 mod events;
 mod frame_decode;
@@ -34,6 +36,7 @@ pub use connection::{
     connection_client, connection_server, run_connection, run_interleaved, ConnInput, ConnSettings, InterleavedInput,
     Op, INTERLEAVED_TAG,
 };
+pub use deflate::{DeflateConnInput, DeflateMessage, DeflateRoundtripInput, DeflateSide, DeflateStep, DEFLATE_TAG};
 pub use drive::{drain, FeedMode};
 pub use events::EventLog;
 pub use frame_decode::frame_decode;

@@ -79,6 +79,12 @@ pub struct RoundtripInput {
 /// Arbitrary messages and chunking (and fragment sizes): whatever one role sends, the other
 /// receives exactly, in both directions, and the close handshake completes cleanly.
 pub fn roundtrip(data: &[u8]) {
+    if let Some(rest) = data.strip_prefix(super::deflate::DEFLATE_TAG) {
+        if let Ok(input) = super::deflate::DeflateRoundtripInput::arbitrary_take_rest(Unstructured::new(rest)) {
+            super::deflate::run_deflate_roundtrip(&input);
+        }
+        return;
+    }
     let Ok(input) = RoundtripInput::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };

@@ -35,6 +35,7 @@ pub enum Role {
 /// | [`auto_pong`](ConfigBuilder::auto_pong) | on |
 /// | [`accept_unmasked_frames`](ConfigBuilder::accept_unmasked_frames) | off |
 /// | [`fragment_size`](ConfigBuilder::fragment_size) | off (each message is one frame) |
+/// | `deflate` (feature `deflate`) | off (neither offered nor accepted) |
 ///
 /// ```
 /// use core::time::Duration;
@@ -66,6 +67,8 @@ pub struct Config {
     pub(crate) accept_unmasked_frames: bool,
     pub(crate) fragment_size: Option<usize>,
     pub(crate) rng: SharedRng,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -87,6 +90,8 @@ impl Default for Config {
             accept_unmasked_frames: false,
             fragment_size: None,
             rng: SharedRng(Arc::new(OsRng)),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -166,6 +171,12 @@ impl Config {
     /// Outgoing data messages larger than this are split into frames of this size.
     pub fn fragment_size(&self) -> Option<usize> {
         self.fragment_size
+    }
+    /// permessage-deflate (RFC 7692): `None` = a client does not offer it and a server
+    /// declines every offer. See [`DeflateConfig`](crate::DeflateConfig).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&crate::deflate::DeflateConfig> {
+        self.deflate.as_ref()
     }
     pub(crate) fn rng(&self) -> &dyn Rng {
         &*self.rng.0
@@ -251,6 +262,13 @@ impl ConfigBuilder {
         fragment_size: Option<usize>
     );
 
+    /// See [`Config::deflate`]. The settings are checked by [`build`](Self::build).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, value: Option<crate::deflate::DeflateConfig>) -> Self {
+        self.config.deflate = value;
+        self
+    }
+
     /// The source of mask and handshake keys (default: [`OsRng`]).
     pub fn rng(mut self, rng: Arc<dyn Rng>) -> Self {
         self.config.rng = SharedRng(rng);
@@ -289,6 +307,10 @@ impl ConfigBuilder {
         }
         if c.fragment_size == Some(0) {
             return Err(ConfigError::Zero("fragment_size"));
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &c.deflate {
+            d.validate()?;
         }
         for (name, d) in [
             ("handshake_timeout", Some(c.handshake_timeout)),

@@ -77,6 +77,10 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
+    /// A compressed message's payload is not a valid DEFLATE stream (RFC 7692 §7.2.2).
+    #[cfg(feature = "deflate")]
+    #[error("compressed message is not valid DEFLATE data")]
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -90,6 +94,11 @@ impl ProtocolError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            // RFC 7692 says only "Fail the WebSocket Connection"; data inconsistent with
+            // the message (its compression) is 1007's meaning (RFC 6455 §7.4.1), and what
+            // Node's ws sends.
+            #[cfg(feature = "deflate")]
+            ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -224,6 +233,41 @@ pub enum PeerMisbehaved {
     /// The server answered with an extension we did not offer (§4.1).
     #[error("server answered with extension {0:?}, which was not offered")]
     UnofferedExtension(String),
+    /// The server's permessage-deflate answer breaks RFC 7692 §7.1 (or asks for what this
+    /// client cannot do).
+    #[cfg(feature = "deflate")]
+    #[error("invalid permessage-deflate response: {0}")]
+    DeflateResponse(DeflateResponseFault),
+}
+
+/// What a server's permessage-deflate answer got wrong (RFC 7692 §7.1). Servers never see
+/// these: an offer with such a fault is declined, not failed.
+#[cfg(feature = "deflate")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeflateResponseFault {
+    /// A parameter RFC 7692 does not define.
+    #[error("unknown parameter")]
+    UnknownParameter,
+    /// A parameter given twice.
+    #[error("duplicate parameter")]
+    DuplicateParameter,
+    /// A value where none is allowed, none where one is required, or not 8 to 15.
+    #[error("invalid parameter value")]
+    InvalidValue,
+    /// A window larger than the one we offered.
+    #[error("window bits larger than offered")]
+    WindowBitsLargerThanOffered,
+    /// A parameter we asked for (`server_no_context_takeover`, `server_max_window_bits`)
+    /// is missing: the server accepted an offer without honouring it.
+    #[error("offered parameter missing from the response")]
+    MissingParameter,
+    /// `client_max_window_bits=8`: zlib cannot compress raw DEFLATE with a 256-byte window.
+    #[error("client_max_window_bits=8 cannot be honoured")]
+    UnsupportedWindowBits,
+    /// More than one permessage-deflate element.
+    #[error("more than one permessage-deflate response")]
+    SeveralResponses,
 }
 
 impl PeerMisbehaved {
@@ -244,6 +288,8 @@ impl PeerMisbehaved {
             PeerMisbehaved::BadAccept
             | PeerMisbehaved::UnofferedProtocol(_)
             | PeerMisbehaved::UnofferedExtension(_) => None,
+            #[cfg(feature = "deflate")]
+            PeerMisbehaved::DeflateResponse(_) => None,
         }
     }
 }

@@ -54,6 +54,9 @@ pub(crate) struct FrameHeader {
     pub(crate) opcode: OpCode,
     pub(crate) mask: Option<[u8; 4]>,
     pub(crate) payload_len: u64,
+    /// RSV1 on the first frame of a message: compressed (RFC 7692 §6). Only ever set when
+    /// the rules allow it.
+    pub(crate) compressed: bool,
 }
 
 /// Largest header: 2 + 8 (64-bit length) + 4 (mask key).
@@ -128,6 +131,8 @@ pub(crate) struct DecodeRules {
     pub(crate) role: Role,
     pub(crate) accept_unmasked: bool,
     pub(crate) max_frame_size: usize,
+    /// permessage-deflate was negotiated: RSV1 may mark the first frame of a data message.
+    pub(crate) rsv1: bool,
 }
 
 /// Decode a header from the start of `buf`. `Ok(None)` means more bytes are needed; the
@@ -140,7 +145,8 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
         if let Some(h) = masked_data_header(buf) {
             if h.len <= rules.max_frame_size {
                 let opcode = if h.text { OpCode::Text } else { OpCode::Binary };
-                let header = FrameHeader { fin: true, opcode, mask: Some(h.key), payload_len: h.len as u64 };
+                let header =
+                    FrameHeader { fin: true, opcode, mask: Some(h.key), payload_len: h.len as u64, compressed: false };
                 return Ok(Some((header, h.header_len)));
             }
         }
@@ -150,7 +156,11 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
     }
     let (b0, b1) = (buf[0], buf[1]);
     let rsv = (b0 >> 4) & 0x7;
-    if rsv != 0 {
+    // RSV1 means "compressed" on the first frame of a data message when permessage-deflate
+    // is in use (RFC 7692 §6.1); on a control or continuation frame, or without the
+    // extension, it is as reserved as RSV2 and RSV3.
+    let compressed = rsv == 0b100 && rules.rsv1 && matches!(b0 & 0x0F, 0x1 | 0x2);
+    if rsv != 0 && !compressed {
         return Err(ProtocolError::ReservedBitsSet { bits: rsv });
     }
     let opcode = OpCode::from_bits(b0 & 0x0F)?;
@@ -206,7 +216,7 @@ pub(crate) fn decode_header(buf: &[u8], rules: &DecodeRules) -> Result<Option<(F
     } else {
         None
     };
-    Ok(Some((FrameHeader { fin, opcode, mask, payload_len }, pos)))
+    Ok(Some((FrameHeader { fin, opcode, mask, payload_len, compressed }, pos)))
 }
 
 /// An encoded frame header (§5.2): `len` bytes, at most [`MAX_HEADER_LEN`].
@@ -245,6 +255,13 @@ impl Header {
         Header { word, len }
     }
 
+    /// The same header with RSV1 set: the first frame of a compressed message
+    /// (RFC 7692 §6).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn with_rsv1(self) -> Header {
+        Header { word: self.word | 0x40, len: self.len }
+    }
+
     /// How many bytes the header has.
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -263,7 +280,7 @@ mod tests {
     use super::*;
 
     fn rules(role: Role) -> DecodeRules {
-        DecodeRules { role, accept_unmasked: false, max_frame_size: 16 << 20 }
+        DecodeRules { role, accept_unmasked: false, max_frame_size: 16 << 20, rsv1: false }
     }
 
     fn dec(role: Role, bytes: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
@@ -358,7 +375,7 @@ mod tests {
     fn mask_direction_rfc6455_5_1() {
         assert_eq!(dec(Role::Server, &[0x81, 0x05]), Err(ProtocolError::UnmaskedClientFrame));
         assert_eq!(dec(Role::Client, &[0x81, 0x85, 1, 2, 3, 4]), Err(ProtocolError::MaskedServerFrame));
-        let lenient = DecodeRules { role: Role::Server, accept_unmasked: true, max_frame_size: 100 };
+        let lenient = DecodeRules { role: Role::Server, accept_unmasked: true, max_frame_size: 100, rsv1: false };
         assert!(decode_header(&[0x81, 0x05], &lenient).unwrap().is_some());
     }
 
@@ -387,7 +404,7 @@ mod tests {
     // 16-bit lengths, whole or cut anywhere.
     #[test]
     fn the_fast_header_parser_agrees_with_the_general_one() {
-        let server = DecodeRules { role: Role::Server, accept_unmasked: false, max_frame_size: 1 << 20 };
+        let server = DecodeRules { role: Role::Server, accept_unmasked: false, max_frame_size: 1 << 20, rsv1: false };
         for b0 in 0..=255u8 {
             for b1 in 0..=255u8 {
                 let mut frame = alloc::vec![b0, b1, 0x01, 0x02, 9, 8, 7, 6];

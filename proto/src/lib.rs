@@ -59,6 +59,8 @@ extern crate std;
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod error;
 mod event;
 mod frame;
@@ -81,6 +83,10 @@ mod proptests;
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, ConfigBuilder, Role};
 pub use connection::{Connection, State};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+#[cfg(feature = "deflate")]
+pub use error::DeflateResponseFault;
 pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
 pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};

@@ -97,6 +97,9 @@ pub struct Connection {
     now: Option<Instant>,
     end: End,
     shutdown: Shutdown,
+    /// permessage-deflate, when negotiated (boxed: connections without it pay a pointer).
+    #[cfg(feature = "deflate")]
+    deflate: Option<alloc::boxed::Box<crate::deflate::codec::DeflateState>>,
 }
 
 impl Connection {
@@ -117,7 +120,37 @@ impl Connection {
             now: None,
             end: End::Running,
             shutdown: Shutdown::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// A connection for `role` whose handshake agreed on permessage-deflate with `params`
+    /// (for embedding after your own HTTP upgrade, with the parameters from
+    /// [`DeflateConfig::negotiate_server`](crate::DeflateConfig::negotiate_server); the
+    /// handshakes of this crate negotiate by themselves). `config.deflate()` gives the compression level, memory level and
+    /// minimum size; without it the defaults of [`DeflateConfig`](crate::DeflateConfig) apply.
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(role: Role, config: Config, params: crate::deflate::DeflateParams) -> Connection {
+        let settings = config.deflate.clone().unwrap_or_default();
+        let mut conn = Connection::new(role, config);
+        conn.set_deflate(params, &settings);
+        conn
+    }
+
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_deflate(
+        &mut self,
+        params: crate::deflate::DeflateParams,
+        config: &crate::deflate::DeflateConfig,
+    ) {
+        self.deflate = Some(alloc::boxed::Box::new(crate::deflate::codec::DeflateState::new(params, config)));
+    }
+
+    /// The permessage-deflate parameters the handshake agreed on, if it did.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&crate::deflate::DeflateParams> {
+        self.deflate.as_deref().map(|d| &d.params)
     }
 
     // ----- handshake hand-over -----
@@ -308,6 +341,25 @@ impl Connection {
                 }
                 self.start_close(frame);
             }
+        }
+        Ok(())
+    }
+
+    /// Queue a data message without compressing it, even when permessage-deflate is in use
+    /// (for payloads that are already compressed: JPEG, gzip, …). Anything else is the same
+    /// as [`send`](Self::send).
+    ///
+    /// # Errors
+    /// As for [`send`](Self::send).
+    #[cfg(feature = "deflate")]
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<(), SendError> {
+        if !self.can_send() {
+            return Err(SendError::AlreadyClosed);
+        }
+        match message {
+            Message::Text(text) => self.queue_plain(OpCode::Text, Payload::Shared(text.into_bytes())),
+            Message::Binary(data) => self.queue_plain(OpCode::Binary, Payload::Shared(data)),
+            other => return self.send(other),
         }
         Ok(())
     }
@@ -608,5 +660,7 @@ impl Connection {
     }
 }
 
+#[cfg(all(test, feature = "deflate"))]
+mod deflate_tests;
 #[cfg(test)]
 mod tests;

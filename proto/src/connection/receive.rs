@@ -41,7 +41,13 @@ pub(super) struct InFrame {
 #[derive(Debug)]
 pub(super) struct Partial {
     text: bool,
+    /// permessage-deflate: frames go through the decompressor, onto `inflated`.
+    compressed: bool,
     pub(super) buf: BytesMut,
+    /// The decompressed message so far (a `Vec`: its growth is bounded exactly, see
+    /// `DeflateState::decompress`).
+    #[cfg(feature = "deflate")]
+    inflated: alloc::vec::Vec<u8>,
 }
 
 /// The frame and message being received, and whether the transport's input has ended.
@@ -165,6 +171,7 @@ impl Connection {
                 role: self.role,
                 accept_unmasked: self.config.accept_unmasked_frames,
                 max_frame_size: self.config.max_frame_size,
+                rsv1: self.deflate_negotiated(),
             };
             let Some((header, header_len)) = decode_header(self.rx.input(), &rules)? else {
                 return Ok(Step::NeedMore);
@@ -176,7 +183,7 @@ impl Connection {
             if self.rx.filled() - start >= len {
                 // The whole frame is buffered (the common case for small messages): unmask,
                 // validate and take it in one step, without parking it in `frame`.
-                let text = self.is_text(header.opcode);
+                let text = self.is_raw_text(&header);
                 let payload = self.rx.slice_mut(start, len);
                 if let Some(key) = header.mask {
                     apply_mask(payload, key, 0);
@@ -196,10 +203,10 @@ impl Connection {
             self.rx.start_partial_frame(start, len);
             self.recv.frame = Some(InFrame { header, len, processed: 0 });
         }
-        let Some(opcode) = self.recv.frame.as_ref().map(|f| f.header.opcode) else {
+        let Some(header) = self.recv.frame.as_ref().map(|f| f.header) else {
             return Ok(Step::NeedMore);
         };
-        let is_text = self.is_text(opcode);
+        let is_text = self.is_raw_text(&header);
         let Some(frame) = self.recv.frame.as_mut() else {
             return Ok(Step::NeedMore);
         };
@@ -234,12 +241,23 @@ impl Connection {
         Ok(Step::Small { start, len, text })
     }
 
-    fn is_text(&self, opcode: OpCode) -> bool {
-        match opcode {
-            OpCode::Text => true,
-            OpCode::Continuation => self.recv.partial.as_ref().is_some_and(|p| p.text),
+    /// Whether the frame's payload, as received, is text to validate: a text message's
+    /// frames, unless compressed (their decompressed output is validated instead).
+    fn is_raw_text(&self, header: &FrameHeader) -> bool {
+        match header.opcode {
+            OpCode::Text => !header.compressed,
+            OpCode::Continuation => self.recv.partial.as_ref().is_some_and(|p| p.text && !p.compressed),
             _ => false,
         }
+    }
+
+    /// Whether RSV1 may mark compressed messages.
+    #[inline]
+    fn deflate_negotiated(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     /// The rules that depend on what came before (§5.4) and the message size limit.
@@ -251,7 +269,8 @@ impl Connection {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
                 let size = partial.buf.len() as u64 + header.payload_len;
-                if size > max as u64 {
+                // A compressed message is measured as it is decompressed.
+                if !partial.compressed && size > max as u64 {
                     return Err(ProtocolError::MessageTooLarge { size, max });
                 }
             }
@@ -259,7 +278,7 @@ impl Connection {
                 if self.recv.partial.is_some() {
                     return Err(ProtocolError::DataFrameInsideFragmentedMessage);
                 }
-                if header.payload_len > max as u64 {
+                if !header.compressed && header.payload_len > max as u64 {
                     return Err(ProtocolError::MessageTooLarge { size: header.payload_len, max });
                 }
             }
@@ -269,12 +288,24 @@ impl Connection {
     }
 
     fn complete_frame(&mut self, header: FrameHeader, payload: BytesMut) -> Result<Step, ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if header.compressed
+            || (header.opcode == OpCode::Continuation && self.recv.partial.as_ref().is_some_and(|p| p.compressed))
+        {
+            return self.inflate_frame(header, &payload);
+        }
         match header.opcode {
             OpCode::Text | OpCode::Binary if header.fin => {
                 Ok(Step::Event(self.finish_message(header.opcode == OpCode::Text, payload.freeze())?))
             }
             OpCode::Text | OpCode::Binary => {
-                self.recv.partial = Some(Partial { text: header.opcode == OpCode::Text, buf: payload });
+                self.recv.partial = Some(Partial {
+                    text: header.opcode == OpCode::Text,
+                    compressed: false,
+                    buf: payload,
+                    #[cfg(feature = "deflate")]
+                    inflated: alloc::vec::Vec::new(),
+                });
                 Ok(Step::Continue)
             }
             OpCode::Continuation => {
@@ -285,7 +316,7 @@ impl Connection {
                 if !header.fin {
                     return Ok(Step::Continue);
                 }
-                let Some(Partial { text, buf }) = self.recv.partial.take() else {
+                let Some(Partial { text, buf, .. }) = self.recv.partial.take() else {
                     return Ok(Step::Continue);
                 };
                 Ok(Step::Event(self.finish_message(text, buf.freeze())?))
@@ -306,6 +337,41 @@ impl Connection {
                 Ok(Step::Event(self.peer_closed(frame)))
             }
         }
+    }
+
+    /// A whole frame of a compressed message: decompress it onto the message, bounded by
+    /// `max_message_size` as output is produced, validating text as it comes out.
+    #[cfg(feature = "deflate")]
+    fn inflate_frame(&mut self, header: FrameHeader, payload: &[u8]) -> Result<Step, ProtocolError> {
+        use crate::deflate::codec::InflateFault;
+        let max = self.config.max_message_size;
+        let (text, mut buf) = match header.opcode {
+            OpCode::Continuation => match self.recv.partial.take() {
+                Some(p) => (p.text, p.inflated),
+                None => return Err(ProtocolError::UnexpectedContinuation),
+            },
+            opcode => (opcode == OpCode::Text, alloc::vec::Vec::new()),
+        };
+        let Some(state) = self.deflate.as_deref_mut() else {
+            return Err(ProtocolError::ReservedBitsSet { bits: 0b100 });
+        };
+        let before = buf.len();
+        let fault = |f| match f {
+            InflateFault::Corrupt => ProtocolError::InvalidCompressedData,
+            InflateFault::TooLarge { size } => ProtocolError::MessageTooLarge { size: size as u64, max },
+        };
+        state.decompress(payload, &mut buf, max).map_err(fault)?;
+        if header.fin {
+            state.finish_message(&mut buf, max).map_err(fault)?;
+        }
+        if text && self.recv.utf8.feed(&buf[before..]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if header.fin {
+            return Ok(Step::Event(self.finish_message(text, Bytes::from(buf))?));
+        }
+        self.recv.partial = Some(Partial { text, compressed: true, buf: BytesMut::new(), inflated: buf });
+        Ok(Step::Continue)
     }
 
     #[inline]
@@ -334,8 +400,9 @@ fn data_message(text: bool, payload: Bytes) -> Message {
     }
 }
 
-/// A whole text or binary message of at most [`SMALL_COPY`] bytes in one frame
-/// (`check_sequence` has ruled out an open fragmented message): copied out, not shared.
+/// A whole uncompressed text or binary message of at most [`SMALL_COPY`] bytes in one
+/// frame (`check_sequence` has ruled out an open fragmented message): copied out, not
+/// shared.
 fn is_small_message(header: &FrameHeader, len: usize) -> bool {
-    len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+    len <= SMALL_COPY && header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary) && !header.compressed
 }

@@ -1,4 +1,5 @@
-//! The send path: framing what we send — data messages (fragmented when configured), pongs
+//! The send path: framing what we send — data messages (fragmented when configured, and
+//! compressed with permessage-deflate when negotiated: RSV1 on the first frame), pongs
 //! and keepalive pings, our one close frame — and masking it for a client. What does not
 //! live here: ordering and handing out the encoded bytes (the transmit queue, `tx.rs`),
 //! header encoding (`frame.rs`), and when to close (`ending.rs`).
@@ -153,6 +154,15 @@ impl Connection {
     /// take the same path; only the last step (copy or reference) differs, in
     /// [`queue_frame`](Self::queue_frame).
     pub(super) fn queue_data(&mut self, opcode: OpCode, payload: Payload<'_>) {
+        #[cfg(feature = "deflate")]
+        if self.should_compress(payload.len()) {
+            return self.queue_compressed(opcode, payload.as_slice());
+        }
+        self.queue_plain(opcode, payload);
+    }
+
+    /// [`queue_data`](Self::queue_data) without compression.
+    pub(super) fn queue_plain(&mut self, opcode: OpCode, payload: Payload<'_>) {
         match self.fragment_size_for(payload.len()) {
             Some(size) => {
                 let mut rest = payload;
@@ -180,8 +190,12 @@ impl Connection {
     /// adapters' send future slower (see the manual's performance chapter).
     #[inline]
     pub(super) fn queue_borrowed(&mut self, opcode: OpCode, payload: &[u8]) {
+        #[cfg(feature = "deflate")]
+        if self.should_compress(payload.len()) {
+            return self.queue_compressed(opcode, payload);
+        }
         if self.fragment_size_for(payload.len()).is_some() {
-            self.queue_data(opcode, Payload::Borrowed(payload));
+            self.queue_plain(opcode, Payload::Borrowed(payload));
         } else {
             self.queue_frame(Fin::Final, opcode, Payload::Borrowed(payload));
         }
@@ -190,6 +204,46 @@ impl Connection {
     pub(super) fn queue_frame(&mut self, fin: Fin, opcode: OpCode, payload: Payload<'_>) {
         let mask = self.next_mask();
         let header = Header::new(fin == Fin::Final, opcode, mask, payload.len());
+        self.push_frame(header, mask, payload);
+    }
+
+    /// Whether permessage-deflate is in use and a message of `len` bytes is worth
+    /// compressing.
+    #[cfg(feature = "deflate")]
+    #[inline]
+    fn should_compress(&self, len: usize) -> bool {
+        self.deflate.as_deref().is_some_and(|d| len >= d.min_size)
+    }
+
+    /// Compress a whole message and frame it (fragmented per the configured size): RSV1
+    /// on the first frame only (RFC 7692 §6.1). If zlib fails, the message goes out
+    /// uncompressed, which is always allowed.
+    #[cfg(feature = "deflate")]
+    fn queue_compressed(&mut self, opcode: OpCode, data: &[u8]) {
+        let Some(compressed) = self.deflate.as_deref_mut().and_then(|d| d.compress(data)) else {
+            return self.queue_plain(opcode, Payload::Borrowed(data));
+        };
+        let mut rest = Payload::Shared(Bytes::from(compressed));
+        let (mut op, mut first) = (opcode, true);
+        if let Some(size) = self.fragment_size_for(rest.len()) {
+            while rest.len() > size {
+                let piece = rest.split_to(size);
+                self.queue_frame_rsv1(Fin::More, op, piece, first);
+                (op, first) = (OpCode::Continuation, false);
+            }
+        }
+        self.queue_frame_rsv1(Fin::Final, op, rest, first);
+    }
+
+    #[cfg(feature = "deflate")]
+    fn queue_frame_rsv1(&mut self, fin: Fin, opcode: OpCode, payload: Payload<'_>, rsv1: bool) {
+        let mask = self.next_mask();
+        let header = Header::new(fin == Fin::Final, opcode, mask, payload.len());
+        self.push_frame(if rsv1 { header.with_rsv1() } else { header }, mask, payload);
+    }
+
+    #[inline(always)]
+    fn push_frame(&mut self, header: Header, mask: Option<[u8; 4]>, payload: Payload<'_>) {
         match (mask, payload) {
             (Some(key), payload) => {
                 // Clients mask in one copy (§5.3), next to the header: one segment.

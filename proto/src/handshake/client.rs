@@ -19,8 +19,9 @@ use crate::time::Instant;
 use crate::transmit::{Deadline, Outbox, Transmit};
 
 /// Headers the request writes itself; [`ClientRequest::header`] may not add them again.
-/// `Sec-WebSocket-Extensions` is here because the client offers no extension yet and fails
-/// any response that names one.
+/// `Sec-WebSocket-Extensions` is the engine's: it offers permessage-deflate (with the
+/// `deflate` feature and [`Config::deflate`](crate::Config) set) and fails any response
+/// that names another extension.
 const RESERVED_REQUEST_HEADERS: &[&str] = &[
     "Host",
     "Upgrade",
@@ -168,6 +169,8 @@ pub struct Response {
     status: u16,
     headers: Vec<Header>,
     protocol: Option<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Response {
@@ -190,6 +193,12 @@ impl Response {
     /// The subprotocol the server chose (one we offered), if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters the server agreed to, if it accepted our offer.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&crate::deflate::DeflateParams> {
+        self.deflate.as_ref()
     }
 }
 
@@ -294,6 +303,10 @@ impl ClientHandshake {
         if !protocols.is_empty() {
             http::write_header(&mut out, "Sec-WebSocket-Protocol", protocols.join(", ").as_bytes());
         }
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &config.deflate {
+            http::write_header(&mut out, "Sec-WebSocket-Extensions", crate::deflate::client_offer(d).as_bytes());
+        }
         for (name, value) in &headers {
             http::write_header(&mut out, name, value.as_bytes());
         }
@@ -340,8 +353,9 @@ impl ClientHandshake {
     ///   without the `websocket` / `upgrade` tokens;
     /// - [`PeerMisbehaved::BadAccept`] for a missing, repeated or wrong
     ///   `Sec-WebSocket-Accept`;
-    /// - [`PeerMisbehaved::UnofferedExtension`] for any `Sec-WebSocket-Extensions` (we offer
-    ///   none);
+    /// - [`PeerMisbehaved::UnofferedExtension`] for any `Sec-WebSocket-Extensions` we did
+    ///   not offer (any, without permessage-deflate), and `PeerMisbehaved::DeflateResponse`
+    ///   for a permessage-deflate answer RFC 7692 forbids;
     /// - [`PeerMisbehaved::UnofferedProtocol`] for a subprotocol we did not offer (any, if
     ///   we offered none), or several;
     /// - the limit and syntax errors of the server side.
@@ -350,7 +364,11 @@ impl ClientHandshake {
     pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<Option<&Response>, HandshakeError> {
         self.handle_timeout(now);
         let (expected, offered) = (&self.expected_accept, &self.protocols);
-        self.progress.receive(data, |head, lines| parse_response(head, lines, expected, offered))
+        #[cfg(feature = "deflate")]
+        let deflate = self.config.deflate.as_ref();
+        #[cfg(not(feature = "deflate"))]
+        let deflate = None;
+        self.progress.receive(data, |head, lines| parse_response(head, lines, expected, offered, deflate))
     }
 
     /// The client [`Connection`], with the bytes that followed the response and the
@@ -361,9 +379,15 @@ impl ClientHandshake {
     /// the response failed).
     pub fn into_connection(self) -> Result<Connection, HandshakeError> {
         let (response, leftover) = self.progress.into_complete()?;
+        #[cfg(feature = "deflate")]
+        let deflate_config = self.config.deflate.clone();
         let mut conn = Connection::new(Role::Client, self.config);
         if !leftover.is_empty() {
             conn.push_leftover(&leftover);
+        }
+        #[cfg(feature = "deflate")]
+        if let (Some(params), Some(d)) = (response.deflate, &deflate_config) {
+            conn.set_deflate(params, d);
         }
         conn.set_protocol(response.protocol);
         Ok(conn)
@@ -404,6 +428,7 @@ fn parse_response(
     header_lines: usize,
     expected_accept: &str,
     offered: &[String],
+    deflate: Option<&DeflateOffer>,
 ) -> Result<Response, HandshakeError> {
     let mut slots = vec![httparse::EMPTY_HEADER; header_lines];
     let mut parsed = httparse::Response::new(&mut slots);
@@ -434,15 +459,54 @@ fn parse_response(
         return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
     }
     // RFC 6455 §4.1 item 5: an extension we did not offer fails the connection.
-    if let Some(ext) = http::values(&headers, "Sec-WebSocket-Extensions").flat_map(http::split_top_level).next() {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(
-            String::from_utf8_lossy(ext).into_owned(),
-        )));
+    let extensions = http::values(&headers, "Sec-WebSocket-Extensions").flat_map(http::split_top_level);
+    #[cfg(feature = "deflate")]
+    let deflate = match deflate {
+        Some(config) => match crate::deflate::client_check(config, extensions) {
+            Ok(params) => params,
+            Err(crate::deflate::ClientCheckFault::Unoffered(ext)) => {
+                return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(ext)))
+            }
+            Err(crate::deflate::ClientCheckFault::Deflate(fault)) => {
+                return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DeflateResponse(fault)))
+            }
+        },
+        None => {
+            refuse_extensions(extensions)?;
+            None
+        }
+    };
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _: Option<&DeflateOffer> = deflate;
+        refuse_extensions(extensions)?;
     }
     // RFC 6455 §4.1 item 6: at most one protocol, and one we offered. A header with an
     // empty value chooses nothing that was offered either.
     let protocol = choose_protocol(&headers, offered)?;
-    Ok(Response { status, headers, protocol })
+    Ok(Response {
+        status,
+        headers,
+        protocol,
+        #[cfg(feature = "deflate")]
+        deflate,
+    })
+}
+
+/// What the client offered as permessage-deflate (nothing without the feature).
+#[cfg(feature = "deflate")]
+type DeflateOffer = crate::deflate::DeflateConfig;
+#[cfg(not(feature = "deflate"))]
+type DeflateOffer = ();
+
+/// Any extension in the response fails it when we offered none.
+fn refuse_extensions<'a>(mut extensions: impl Iterator<Item = &'a [u8]>) -> Result<(), HandshakeError> {
+    match extensions.next() {
+        Some(ext) => Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedExtension(
+            String::from_utf8_lossy(ext).into_owned(),
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The server's `Sec-WebSocket-Protocol`, checked against what we offered.

@@ -29,6 +29,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 pub use client::{ClientHandshake, ClientRequest, Response};
+#[cfg(all(test, feature = "deflate"))]
+pub(crate) use http::split_top_level as split_list;
+#[cfg(feature = "deflate")]
+pub(crate) use http::{split_top_level, trim_ows};
 pub use server::{AcceptOptions, Request, ServerHandshake};
 
 /// One HTTP header, as received or to be sent.

@@ -22,8 +22,9 @@ use crate::time::Instant;
 use crate::transmit::{Deadline, Outbox, Transmit};
 
 /// Headers the 101 response writes itself; [`AcceptOptions::header`] may not add them again.
-/// `Sec-WebSocket-Extensions` is here because the engine negotiates no extension yet, so
-/// announcing one would promise framing it cannot do.
+/// `Sec-WebSocket-Extensions` is the engine's to write: it answers permessage-deflate (with
+/// the `deflate` feature) and no other extension, so announcing one would promise framing
+/// it cannot do.
 const RESERVED_RESPONSE_HEADERS: &[&str] = &[
     "Upgrade",
     "Connection",
@@ -130,8 +131,8 @@ impl Request {
 
     /// The offered extensions (`Sec-WebSocket-Extensions`), raw, one per element of the
     /// comma-separated list (commas inside quoted parameters do not split). The engine
-    /// negotiates none yet, so they are only informative: [`ServerHandshake::accept`]
-    /// never answers with an extension.
+    /// negotiates permessage-deflate itself (with the `deflate` feature and
+    /// [`Config::deflate`](crate::Config) set); the rest are only informative.
     pub fn extensions(&self) -> &[String] {
         &self.extensions
     }
@@ -320,8 +321,17 @@ impl ServerHandshake {
         }
         let response = self.response_bytes(options)?;
         let ServerHandshake { config, progress, deadline, .. } = self;
-        let (_, leftover) = progress.into_complete()?;
+        let (_request, leftover) = progress.into_complete()?;
+        #[cfg(feature = "deflate")]
+        let deflate = config
+            .deflate
+            .as_ref()
+            .and_then(|d| negotiate_deflate(d, &_request).map(|(params, _)| (params, d.clone())));
         let mut conn = Connection::new(Role::Server, config);
+        #[cfg(feature = "deflate")]
+        if let Some((params, d)) = deflate {
+            conn.set_deflate(params, &d);
+        }
         conn.queue_handshake_response(&response, deadline.at());
         if !leftover.is_empty() {
             conn.push_leftover(&leftover);
@@ -357,6 +367,10 @@ impl ServerHandshake {
         http::write_header(&mut out, "Sec-WebSocket-Accept", accept_key(request.key.as_bytes()).as_bytes());
         if let Some(p) = &options.protocol {
             http::write_header(&mut out, "Sec-WebSocket-Protocol", p.as_bytes());
+        }
+        #[cfg(feature = "deflate")]
+        if let Some((_, answer)) = self.config.deflate.as_ref().and_then(|d| negotiate_deflate(d, request)) {
+            http::write_header(&mut out, "Sec-WebSocket-Extensions", answer.as_bytes());
         }
         for (name, value) in &options.headers {
             http::write_header(&mut out, name, value.as_bytes());
@@ -437,6 +451,15 @@ impl Transmit for ServerHandshake {
     fn buffered_transmit(&self) -> usize {
         self.outbox.buffered_transmit()
     }
+}
+
+/// The first permessage-deflate offer of `request` this server can honour, and its answer.
+#[cfg(feature = "deflate")]
+fn negotiate_deflate(
+    config: &crate::deflate::DeflateConfig,
+    request: &Request,
+) -> Option<(crate::deflate::DeflateParams, String)> {
+    crate::deflate::server_accept(config, request.extensions.iter().map(|e| e.as_bytes()))
 }
 
 /// A non-101 response that ends the exchange.

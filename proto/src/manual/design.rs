@@ -187,8 +187,59 @@
 //!   passes pings and pongs to the application only when asked to.
 //! - A handshake head dripped one byte at a time is accepted; only the total deadline and
 //!   the size caps bound it.
-//! - permessage-deflate (RFC 7692) is not built yet: every offer is declined, and a
-//!   response that names an extension fails the client handshake.
+//! - permessage-deflate (RFC 7692): see [below](#permessage-deflate). Without it (the
+//!   feature off, or `Config::deflate` unset) every offer is declined,
+//!   and a response that names an extension fails the client handshake.
+//!
+//! # permessage-deflate
+//! Behind the `deflate` cargo feature (forwarded by `tether-rt` and every adapter), through
+//! zlib-rs used directly: a pure-Rust zlib with zlib's window range (9-15 bits) in both
+//! directions, no_std with the Rust allocator, and a safe streaming API. The feature is off
+//! by default and so is `ConfigBuilder::deflate`: a connection
+//! that compresses holds up to two zlib states (by zlib's formula about 256 KiB for a 15-bit compressor
+//! at memory level 8, a 32 KiB window for a decompressor), which a server should choose
+//! knowingly;
+//! whether clients should offer it by default is left to the Autobahn timings and a
+//! measurement of that memory under load.
+//!
+//! - **Settings are local.** `DeflateConfig` speaks of *our*
+//!   compressor and the *peer's*; the role decides which of RFC 7692's `server_*` /
+//!   `client_*` parameters each becomes. A client sends one offer (always announcing
+//!   `client_max_window_bits`, so a server may limit it). A server takes the first
+//!   well-formed offer it can honour among every element of every
+//!   `Sec-WebSocket-Extensions` header, and declines the others, never failing the
+//!   handshake for them; it answers `client_no_context_takeover` whenever it relies on the
+//!   client resetting (the offer's own parameter is a hint that clients need not keep). A
+//!   client fails the handshake, with
+//!   `PeerMisbehaved::DeflateResponse`, on every answer RFC 7692
+//!   forbids.
+//! - **Window bits 8.** zlib cannot write raw DEFLATE with a 256-byte window (asked for 8,
+//!   it uses 9), so this engine never compresses with 8: a server declines an offer with
+//!   `server_max_window_bits=8`, a client fails an answer with `client_max_window_bits=8`,
+//!   and configured windows are 9 to 15. A peer announcing 8 is decompressed with 9, a
+//!   superset.
+//! - **Messages.** RSV1 marks the first frame of a compressed message only. A message is
+//!   compressed whole with a sync flush and its `00 00 ff ff` tail removed; an empty
+//!   message is the single byte `00`. Messages shorter than the threshold, and those sent
+//!   with `Connection::send_uncompressed` (already compressed
+//!   data, or secrets that must not share a context with attacker-chosen bytes: RFC 7692
+//!   §9), go out plain; control frames always do.
+//! - **Receiving.** Each frame of a compressed message is decompressed when it is
+//!   complete; output grows in steps and is never allowed past `max_message_size` + 1
+//!   bytes, so a bomb fails with 1009 as the limit is crossed. Decompressed text is
+//!   validated as it comes out (1007). Data that is not valid DEFLATE fails with 1007: RFC
+//!   7692 only says "fail the connection", 1007 is RFC 6455's code for data inconsistent
+//!   with its message, and what Node's ws sends. Input after a block with BFINAL set is
+//!   ignored (RFC 7692 §7.2.3.4 puts a stored-block header there) and the decompressor
+//!   starts over at the next message.
+//! - **State lifetime.** The compressor and the decompressor are allocated on first use and
+//!   freed after every message when their side has no context takeover. A connection
+//!   without deflate pays one `Option` check per message sent and a boolean in the decode
+//!   rules; the server's small-frame fast path never sees RSV1 frames (its byte pattern
+//!   excludes them).
+//! - **Embedding.** A server framework that does its own HTTP upgrade can build a
+//!   connection with `Connection::with_deflate`; the
+//!   negotiation itself is only reachable through this crate's handshakes for now.
 //!
 //! # The async layer: one drive loop
 //! `tether-rt` holds the only async connection type, generic over a stream and a hidden
@@ -243,7 +294,7 @@
 //! | automatic pongs | on |
 //! | unmasked client frames | refused (an opt-in exists, off) |
 //! | fragmentation of outgoing messages | off: one frame per message |
-//! | permessage-deflate | not built; offers are declined |
+//! | permessage-deflate | feature `deflate`, off by default; when on, `Config::deflate` unset: not offered, offers declined |
 //!
 //! # House style
 //! - Names say the kind of method: `handle_*` and `receive*` for inputs, `poll_*` for

@@ -516,43 +516,74 @@
 //! watching resident memory and file descriptors. Not covered yet: there is no soak script.
 //!
 //! # H. permessage-deflate (RFC 7692)
-//! permessage-deflate is not built yet. Every offer is declined: a server never answers
-//! with `Sec-WebSocket-Extensions` (`handshake::server::tests::hostile_extension_offers_are_declined`,
-//! which also shows hostile parameters are never echoed), a client fails a 101 that names
-//! any extension (`handshake::client::tests::unoffered_protocol_or_extension_fails`), and a
-//! frame with RSV1 set — how a compressed message is marked — fails the connection with
-//! 1002 (C7). So nothing is ever inflated or deflated.
+//! With the `deflate` feature and `Config::deflate` set (the design
+//! chapter's [permessage-deflate](super::design#permessage-deflate) section); without
+//! them every offer is declined (`handshake::server::tests::hostile_extension_offers_are_declined`),
+//! a client fails a 101 that names any extension
+//! (`handshake::client::tests::unoffered_protocol_or_extension_fails`,
+//! `deflate::tests::client_without_deflate_refuses_an_answer`) and RSV1 fails with 1002 (H4).
+//! The fuzz targets `connection_server`, `connection_client` and `roundtrip` run
+//! permessage-deflate inputs (tagged `deflate:`, `fuzz/src/deflate.rs`): negotiated through
+//! the real handshakes, honest compressed traffic checked exactly, hostile bytes, flipped
+//! bits and bombs mixed in.
 //!
-//! **H1 · Decompression bomb.** About 1 KB that inflates to a gigabyte. Does not apply:
-//! nothing is inflated (see above).
+//! **H1 · Decompression bomb.** About 1 KB that inflates to a gigabyte, in one frame, in
+//! many fragments, or as a later message of a context-takeover stream. The limit is
+//! `max_message_size` on the decompressed size, enforced as output is produced: output
+//! never grows past limit + 1 bytes, and the connection fails with 1009. Engine:
+//! `connection::deflate_tests::bombs_stop_at_the_limit` (16 MiB of zeros against 1 MiB,
+//! single-frame, in 100-byte fragments, and after two messages just under the limit),
+//! fuzz inputs `deflate:` (step `Bomb`, checking at most limit + 1 bytes held). Sockets:
+//! not covered yet.
 //!
-//! **H2 · A bomb followed by corrupt data.** Does not apply, as H1.
+//! **H2 · A bomb followed by corrupt data.** The bomb's limit fires first (1009); nothing
+//! after it is inflated. Engine: as H1 (the connection fails at the limit, so later
+//! frames are never decompressed), fuzz inputs `deflate:` (`Bomb` then `Raw`/`Flipped`).
 //!
-//! **H3 · RSV1 on a control or continuation frame.** Applies without deflate too: any RSV
-//! bit on any frame fails with 1002, and the check reads the RSV bits before it looks at
-//! the opcode. Engine: `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2`, fuzz target
-//! `frame_decode` (its reference decoder fails any RSV bit on any opcode). Not covered yet:
-//! no named test sets RSV1 on a control or a continuation frame specifically. Sockets: not
-//! covered yet.
+//! **H3 · RSV1 on a control or continuation frame.** Fail with 1002 (RFC 7692 §6.1: RSV1
+//! only on a message's first frame); RSV2 and RSV3 stay reserved. Engine:
+//! `connection::deflate_tests::rsv1_misuse_fails_with_1002` (continuation, continuation of
+//! a compressed message, ping, close, RSV2, RSV1+RSV3), fuzz target `frame_decode`. Sockets:
+//! not covered yet.
 //!
 //! **H4 · RSV1 on a data frame without deflate.** Fail with 1002. Engine:
 //! `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2` (`c1 00`),
-//! `connection::tests::framing_violations_fail_with_1002`. Sockets: not covered yet.
+//! `connection::tests::framing_violations_fail_with_1002`,
+//! `connection::deflate_tests::rsv1_misuse_fails_with_1002` (feature on, not negotiated).
+//! Sockets: not covered yet.
 //!
-//! **H5 · Invalid DEFLATE data.** Garbage, trailing bytes, a missing flush tail. Does not
-//! apply: nothing is inflated.
+//! **H5 · Invalid DEFLATE data.** A reserved block type, a distance before the start of
+//! the window (a message that needs a context the peer promised not to keep), garbage.
+//! Fail with 1007 (`ProtocolError::InvalidCompressedData`); text
+//! that decompresses to invalid UTF-8 fails with 1007 too. Data after a final block is
+//! ignored, as RFC 7692 §7.2.3.4 intends. Engine:
+//! `connection::deflate_tests::corrupt_streams_and_bad_text_fail_with_1007`,
+//! `connection::deflate_tests::rfc7692_examples_decode`, fuzz inputs `deflate:` (`Raw`,
+//! `Flipped`). Sockets: not covered yet.
 //!
-//! **H6 · Compression context memory.** Tens of kilobytes per connection for a sliding
-//! window kept across messages. Does not apply: no compression context exists, so the
-//! per-connection memory of G9 has no compression share.
+//! **H6 · Compression context memory.** By zlib's formula about 256 KiB per connection
+//! for a 15-bit compressor at memory level 8 kept across messages, and a 32 KiB window for
+//! a decompressor. Both are allocated on
+//! first use and freed after every message when their side takes no context over; a
+//! server can ask for smaller peer windows and for no client context takeover, and the
+//! feature and the setting are off by default. Engine:
+//! `connection::deflate_tests::roundtrip_both_roles_both_context_modes` (which states are
+//! allocated after traffic, in each context mode). Not covered yet: a measurement of the
+//! memory per connection under load.
 //!
-//! **H7 · Window bits of 8.** An offer with `server_max_window_bits=8` or
-//! `client_max_window_bits=8`, which zlib silently widens. Does not apply: the offer is
-//! declined, whatever its parameters.
+//! **H7 · Window bits of 8, or out of range.** An offer with `server_max_window_bits=8`
+//! (which zlib cannot honour) is declined and the next offer taken; an answer with
+//! `client_max_window_bits=8` fails the client handshake; values outside 8-15, leading
+//! zeros and missing values are malformed (offer declined, answer failed). Engine:
+//! `deflate::tests::window_bits_8_for_our_compressor_is_declined`,
+//! `deflate::tests::malformed_offers_are_declined`,
+//! `deflate::tests::forbidden_responses_fail_the_client`.
 //!
 //! **H8 · Secrets compressed with attacker data.** Compression side channels (CRIME, BREACH;
-//! RFC 7692 §9). Does not apply: nothing is compressed. When deflate is built it needs a
-//! per-message way to send uncompressed.
+//! RFC 7692 §9). `Connection::send_uncompressed`
+//! sends a message plain, and a connection can take no context over. Engine:
+//! `connection::deflate_tests::rsv1_marks_first_frames_of_compressed_messages_only`. Not
+//! covered yet: the async layer does not expose `send_uncompressed`.
 //!
 //! # I. Local API misuse
 //!
@@ -593,8 +624,8 @@
 //!
 //! | of 75 items | count |
 //! |---|---:|
-//! | covered by engine tests | 59 |
+//! | covered by engine tests | 65 |
 //! | covered over sockets, on all three runtimes | 25 |
 //! | covered only over sockets (async-layer behaviour) | 8 |
 //! | not covered at all (G10) | 1 |
-//! | does not apply (D8, H1, H2, H5, H6, H7, H8) | 7 |
+//! | does not apply (D8) | 1 |
