@@ -14,7 +14,8 @@
 # 7.13.2 may be INFORMATIONAL, in either verdict).
 #
 # Environment: AUTOBAHN_CASES (default "*"), AUTOBAHN_EXCLUDE (default "12.*,13.*"),
-#              AUTOBAHN_OUT (reports; default target/autobahn).
+#              AUTOBAHN_OUT (reports; default target/autobahn), AUTOBAHN_PARALLEL=1 (run
+#              each runtime's server and client roles at the same time).
 # The suite is a Python 3 port of autobahntestsuite, kept in tests/autobahn/ (see its
 # README.md): installed on first use, or when tests/autobahn/ changes, into
 # target/autobahn-venv by tests/autobahn/install.sh (exact pins from PyPI).
@@ -105,23 +106,44 @@ for rt in "${RUNTIMES[@]}"; do
     client_bin="$(example_path "$pkg" autobahn_client)"
     [ -x "$server_bin" ] && [ -x "$client_bin" ] || { echo "$rt: examples did not build" >&2; exit 1; }
 
-    port="$(free_port)"
-    dir="$OUT/$rt-server"
-    rm -rf "$dir"
+    server_role() {
+        local port dir
+        port="$(free_port)"
+        dir="$OUT/$rt-server"
+        rm -rf "$dir"
+        bash "$SUITE/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
+            "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
+    }
+    client_role() {
+        local port dir
+        port="$(free_port)"
+        dir="$OUT/$rt-client"
+        rm -rf "$dir"
+        bash "$SUITE/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
+            "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
+    }
     start=$SECONDS
-    bash "$SUITE/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
-        "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
-    if line="$(verdict "$dir" "$rt server")"; then :; else status=1; fi
-    summary+=("$line (in $((SECONDS - start)) s)")
-
-    port="$(free_port)"
-    dir="$OUT/$rt-client"
-    rm -rf "$dir"
-    start=$SECONDS
-    bash "$SUITE/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
-        "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
-    if line="$(verdict "$dir" "$rt client")"; then :; else status=1; fi
-    summary+=("$line (in $((SECONDS - start)) s)")
+    if [ -n "${AUTOBAHN_PARALLEL:-}" ]; then
+        # Both roles at once (each is one suite process and one example process): half the
+        # wall time on two cores, for the long permessage-deflate cases.
+        server_role &
+        server_job=$!
+        client_role
+        wait "$server_job"
+        both=" (both roles together in $((SECONDS - start)) s)"
+        for role in server client; do
+            if line="$(verdict "$OUT/$rt-$role" "$rt $role")"; then :; else status=1; fi
+            summary+=("$line$both")
+        done
+    else
+        server_role
+        if line="$(verdict "$OUT/$rt-server" "$rt server")"; then :; else status=1; fi
+        summary+=("$line (in $((SECONDS - start)) s)")
+        start=$SECONDS
+        client_role
+        if line="$(verdict "$OUT/$rt-client" "$rt client")"; then :; else status=1; fi
+        summary+=("$line (in $((SECONDS - start)) s)")
+    fi
 done
 printf '%s\n' "${summary[@]}"
 exit $status
