@@ -282,5 +282,10 @@
 //! why it is read as out of reach for an API that hands out an owned message per call on
 //! this machine's allocator.
 //!
+//! The restructuring that split [`Connection`](crate::Connection) by concern and moved every
+//! deadline into the engine cost nothing measurable: echo through the first adapter at 1.004×
+//! (16 B) and 0.997× (1 KiB) of the code before it, five interleaved rounds in one run, and
+//! decoding six instructions more per frame under callgrind (benches/README.md, "A/B").
+//!
 //! [`read_buf`]: crate::Connection::read_buf
 //! [`read_buf_uninit`]: crate::Connection::read_buf_uninit
