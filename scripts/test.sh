@@ -41,6 +41,10 @@ echo "== Autobahn|Testsuite 1.* to 10.*: every runtime, server and client role"
 bash tests/autobahn.sh
 autobahn_runs=6
 
+echo "== Autobahn|Testsuite 12.* and 13.* (permessage-deflate): tokio, both roles at once"
+AUTOBAHN_PARALLEL=1 bash tests/autobahn.sh --deflate tokio
+autobahn_runs=$((autobahn_runs + 2))
+
 echo "== soak, 2 minutes: mixed load on every runtime; memory plateaus, descriptors return"
 bash scripts/soak.sh 2
 soak_runs=3
