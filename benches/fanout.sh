@@ -30,7 +30,7 @@ start() { # name -> PID, ADDR
     tether) taskset -c 0 target/release/fanout_tether "$ADDR" >"$OUT/$1.log" 2>&1 & ;;
     tungstenite) taskset -c 0 target/release/fanout_tungstenite "$ADDR" >"$OUT/$1.log" 2>&1 & ;;
     python) taskset -c 0 target/peers/venv/bin/python benches/peers/fanout_server.py "$PORT" >"$OUT/$1.log" 2>&1 & ;;
-    node) (cd target/peers/node && exec taskset -c 0 node "$OLDPWD/benches/peers/fanout_server.js" "$PORT") >"$OUT/$1.log" 2>&1 & ;;
+    node) NODE_PATH="$PWD/target/peers/node/node_modules" taskset -c 0 node benches/peers/fanout_server.js "$PORT" >"$OUT/$1.log" 2>&1 & ;;
   esac
   PID=$!
   for _ in $(seq 100); do grep -q listening "$OUT/$1.log" 2>/dev/null && return 0; sleep 0.05; done
