@@ -7,12 +7,43 @@ use base64::Engine as _;
 /// The `Sec-WebSocket-Key` every generated request carries (the RFC's example value).
 pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
-/// The request the load generator sends.
-pub fn client_request(host: &str) -> String {
+/// The request the load generators send for `path`.
+pub fn client_request(host: &str, path: &str) -> String {
     format!(
-        "GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
+}
+
+/// Connects to `addr`, upgrades `path` and returns the stream with any bytes read past the
+/// response head (the server's first frames).
+///
+/// # Errors
+/// When connecting fails, the server closes or refuses the upgrade, or its head is over
+/// 16 KiB.
+pub async fn upgrade(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> Result<(tokio::net::TcpStream, Vec<u8>), Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(client_request(&addr.to_string(), path).as_bytes()).await?;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err("server closed during the handshake".into());
+        }
+        if let Some(end) = head_end(&buf) {
+            if !buf.starts_with(b"HTTP/1.1 101") {
+                return Err(format!("handshake refused: {}", String::from_utf8_lossy(&buf[..end])).into());
+            }
+            return Ok((stream, buf.split_off(end)));
+        }
+        if buf.len() > 16 << 10 {
+            return Err("handshake response too long".into());
+        }
+    }
 }
 
 /// `Sec-WebSocket-Accept` for `key`.
@@ -54,7 +85,7 @@ mod tests {
 
     #[test]
     fn response_answers_request() {
-        let req = client_request("127.0.0.1:1");
+        let req = client_request("127.0.0.1:1", "/");
         let end = head_end(req.as_bytes()).unwrap();
         assert_eq!(end, req.len());
         assert!(server_response(req.as_bytes()).unwrap().contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));

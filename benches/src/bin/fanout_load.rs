@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tether_benches::handshake::{head_end, CLIENT_KEY};
+use tether_benches::handshake::upgrade;
 use tether_benches::procfs::own_cpu_secs;
 use tether_benches::stats::percentile;
 use tether_testkit::{parse_header, Frame, BINARY};
@@ -34,25 +34,7 @@ const WINDOW: u64 = 64;
 const SAMPLES_PER_SUB: usize = 256;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&rt, async {
-        match tokio::time::timeout(MAX_RUN, run(&args)).await {
-            Ok(r) => r,
-            Err(_) => Err("run exceeded its time cap".into()),
-        }
-    });
-    match result {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("fanout_load: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tether_benches::cli::main_bounded("fanout_load", MAX_RUN, |args| async move { run(&args).await })
 }
 
 struct Shared {
@@ -88,7 +70,7 @@ async fn run(args: &[String]) -> Result<String, Error> {
     // Subscribers first, 256 handshakes at a time.
     let mut streams = Vec::with_capacity(subs);
     for chunk in (0..subs).collect::<Vec<_>>().chunks(256) {
-        let pending: Vec<_> = chunk.iter().map(|_| connect(addr, "/sub")).collect();
+        let pending: Vec<_> = chunk.iter().map(|_| upgrade(addr, "/sub")).collect();
         for s in futures_util::future::join_all(pending).await {
             streams.push(s?);
         }
@@ -96,7 +78,7 @@ async fn run(args: &[String]) -> Result<String, Error> {
     for (i, (stream, leftover)) in streams.into_iter().enumerate() {
         tokio::task::spawn_local(subscriber(i, stream, leftover, Rc::clone(&shared)));
     }
-    let (mut publisher, _) = connect(addr, "/pub").await?;
+    let (mut publisher, _) = upgrade(addr, "/pub").await?;
 
     // Warm-up: publish until every subscriber has received something (the server may
     // register a subscriber some time after its handshake completed).
@@ -159,31 +141,6 @@ async fn run(args: &[String]) -> Result<String, Error> {
         deliveries as f64 / elapsed,
         cpu / elapsed * 100.0
     ))
-}
-
-async fn connect(addr: SocketAddr, path: &str) -> Result<(TcpStream, Vec<u8>), Error> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err("server closed during the handshake".into());
-        }
-        if let Some(end) = head_end(&buf) {
-            if !buf.starts_with(b"HTTP/1.1 101") {
-                return Err(format!("handshake refused: {}", String::from_utf8_lossy(&buf[..end])).into());
-            }
-            return Ok((stream, buf.split_off(end)));
-        }
-        if buf.len() > 16 << 10 {
-            return Err("handshake response too long".into());
-        }
-    }
 }
 
 /// One masked binary frame: sequence number, send time (ns since the epoch), padding.

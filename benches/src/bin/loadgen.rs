@@ -16,12 +16,11 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tether_benches::handshake::{client_request, head_end};
+use tether_benches::handshake::upgrade;
 use tether_benches::procfs::{own_cpu_secs, vm_rss_kib};
 use tether_benches::stats::percentile;
 use tether_testkit::{parse_header, Chunker, Frame, BINARY};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -29,25 +28,7 @@ type Error = Box<dyn std::error::Error>;
 const MAX_RUN: Duration = Duration::from_secs(120);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&rt, async {
-        match tokio::time::timeout(MAX_RUN, run(&args)).await {
-            Ok(r) => r,
-            Err(_) => Err("run exceeded its time cap".into()),
-        }
-    });
-    match result {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("loadgen: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tether_benches::cli::main_bounded("loadgen", MAX_RUN, |args| async move { run(&args).await })
 }
 
 async fn run(args: &[String]) -> Result<String, Error> {
@@ -64,29 +45,6 @@ async fn run(args: &[String]) -> Result<String, Error> {
         "latency" => latency(addr, num(2)?, num(3)?).await,
         "idle" => idle(addr, num(2)?, num(3)?).await,
         _ => Err("usage: loadgen throughput|latency|idle ADDR ...".into()),
-    }
-}
-
-/// Connect and complete the opening handshake; returns the stream and any bytes read past
-/// the response head.
-async fn connect(addr: SocketAddr) -> Result<(TcpStream, Vec<u8>), Error> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    stream.write_all(client_request(&addr.to_string()).as_bytes()).await?;
-    let mut buf = Vec::with_capacity(1024);
-    loop {
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err("server closed during the handshake".into());
-        }
-        if let Some(end) = head_end(&buf) {
-            if !buf.starts_with(b"HTTP/1.1 101") {
-                return Err(format!("handshake refused: {}", String::from_utf8_lossy(&buf[..end])).into());
-            }
-            return Ok((stream, buf.split_off(end)));
-        }
-        if buf.len() > 16 << 10 {
-            return Err("handshake response too long".into());
-        }
     }
 }
 
@@ -169,7 +127,7 @@ async fn throughput(
     let stop = Rc::new(Cell::new(false));
     let mut tasks = Vec::new();
     for _ in 0..conns {
-        let (mut stream, leftover) = connect(addr).await?;
+        let (mut stream, leftover) = upgrade(addr, "/").await?;
         let (batch, echoed, stop) = (batch.clone(), echoed.clone(), stop.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut counter = FrameCounter::new(size);
@@ -222,7 +180,7 @@ async fn throughput(
 }
 
 async fn latency(addr: SocketAddr, size: usize, count: usize) -> Result<String, Error> {
-    let (mut stream, leftover) = connect(addr).await?;
+    let (mut stream, leftover) = upgrade(addr, "/").await?;
     if !leftover.is_empty() {
         return Err("unexpected bytes after the handshake".into());
     }
@@ -265,7 +223,7 @@ async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Erro
     // Warm the server up with one echoed message on one connection, so lazily created
     // runtime state is not counted per connection.
     {
-        let (mut stream, _) = connect(addr).await?;
+        let (mut stream, _) = upgrade(addr, "/").await?;
         stream.write_all(&message_batch(16, 1)).await?;
         let mut counter = FrameCounter::new(16);
         let mut buf = [0u8; 256];
@@ -280,7 +238,7 @@ async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Erro
         }
         let mut keep = vec![stream];
         for _ in 0..9 {
-            keep.push(connect(addr).await?.0);
+            keep.push(upgrade(addr, "/").await?.0);
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -289,7 +247,7 @@ async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Erro
     let wave = 200;
     while open.len() < conns {
         let n = wave.min(conns - open.len());
-        let handles: Vec<_> = (0..n).map(|_| tokio::task::spawn_local(connect(addr))).collect();
+        let handles: Vec<_> = (0..n).map(|_| tokio::task::spawn_local(upgrade(addr, "/"))).collect();
         for h in handles {
             open.push(h.await.map_err(|e| e.to_string())??.0);
         }

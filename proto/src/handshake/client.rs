@@ -4,7 +4,6 @@
 //! is in `server.rs`.
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use base64::Engine as _;
@@ -430,19 +429,11 @@ fn parse_response(
     offered: &[String],
     deflate: Option<&DeflateOffer>,
 ) -> Result<Response, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; header_lines];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match parsed.parse(&head) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("incomplete HTTP head"))),
-        Err(e) => return Err(http::malformed(e)),
-    }
-    let status = parsed.code.unwrap_or_default();
-    let headers = http::own_headers(&head, parsed.headers);
+    let http::ResponseHead { status, minor_version, headers } = http::parse_response_head(&head, header_lines)?;
     if status != 101 {
         return Err(HandshakeError::UnexpectedStatus { status, headers });
     }
-    if parsed.version != Some(1) {
+    if minor_version != Some(1) {
         return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
     }
     if !http::has_token(&headers, "Upgrade", "websocket") {

@@ -229,6 +229,31 @@ impl<T> Progress<T> {
     }
 }
 
+/// A complete HTTP response head, parsed: the status, the minor version (`1` for HTTP/1.1)
+/// and the headers, whose values share the head's bytes.
+pub(crate) struct ResponseHead {
+    pub(crate) status: u16,
+    pub(crate) minor_version: Option<u8>,
+    pub(crate) headers: Vec<Header>,
+}
+
+/// Parses a complete response head (`header_lines` slots are enough: the head reader
+/// counted them), for the client handshake and the proxy's `CONNECT` answer alike.
+pub(crate) fn parse_response_head(head: &Bytes, header_lines: usize) -> Result<ResponseHead, HandshakeError> {
+    let mut slots = alloc::vec![httparse::EMPTY_HEADER; header_lines];
+    let mut parsed = httparse::Response::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+        Ok(_) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("incomplete HTTP head"))),
+        Err(e) => return Err(malformed(e)),
+    }
+    Ok(ResponseHead {
+        status: parsed.code.unwrap_or_default(),
+        minor_version: parsed.version,
+        headers: own_headers(head, parsed.headers),
+    })
+}
+
 /// Maps an httparse error to a static description.
 pub(crate) fn malformed(e: httparse::Error) -> HandshakeError {
     HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp(match e {

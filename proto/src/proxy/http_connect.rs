@@ -3,7 +3,6 @@
 //! (`socks5.rs`) and choosing a proxy (`env.rs`).
 
 use alloc::format;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -92,16 +91,9 @@ impl HttpConnect {
 /// length header of a 2xx answer to CONNECT is ignored, the bytes after the head are the
 /// tunnel's); any other status refuses it.
 fn parse_answer(head: Bytes, header_lines: usize) -> Result<u16, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; header_lines];
-    let mut parsed = httparse::Response::new(&mut slots);
-    match parsed.parse(&head) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("incomplete HTTP head"))),
-        Err(e) => return Err(http::malformed(e)),
-    }
-    let status = parsed.code.unwrap_or_default();
+    let http::ResponseHead { status, headers, .. } = http::parse_response_head(&head, header_lines)?;
     if !(200..300).contains(&status) {
-        return Err(HandshakeError::UnexpectedStatus { status, headers: http::own_headers(&head, parsed.headers) });
+        return Err(HandshakeError::UnexpectedStatus { status, headers });
     }
     Ok(status)
 }
