@@ -39,8 +39,3 @@ tether_rt::async_io_runtime!(
     tcp = async_std::net::TcpStream,
     runtime_name = "async-std"
 );
-
-/// TLS configuration shared with every adapter (feature `rustls`).
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use tether_rt::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};

@@ -119,6 +119,11 @@ macro_rules! adapter_surface {
             PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
         };
 
+        /// TLS configuration shared with every adapter (the adapter's feature `rustls`).
+        #[cfg(feature = "rustls")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+        pub use $crate::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
+
         #[doc = concat!("A WebSocket connection over a ", $name, " stream `S` (TCP by default). See")]
         /// [`tether_rt::WebSocket`] for the whole API.
         pub type WebSocket<S = $tcp> = $crate::WebSocket<S, $rt>;

@@ -33,8 +33,3 @@ tether_rt::async_io_runtime!(
     tcp = smol::net::TcpStream,
     runtime_name = "smol"
 );
-
-/// TLS configuration shared with every adapter (feature `rustls`).
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use tether_rt::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};

@@ -75,8 +75,3 @@ impl tether_rt::Runtime for Tokio {
 }
 
 tether_rt::adapter_surface!(Tokio, tokio::net::TcpStream, "tokio", S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin);
-
-/// TLS configuration shared with every adapter (feature `rustls`).
-#[cfg(feature = "rustls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use tether_rt::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
