@@ -453,13 +453,22 @@
 //! **G1 · A reader that stops reading.** The peer never reads while we send. `send` waits at
 //! the write high-water mark (128 KiB by default); the queue never exceeds the mark plus one
 //! message, and nothing is dropped; a borrowed send abandoned while waiting queues nothing.
-//! Sockets: `flow::backpressure_bounds_memory_against_a_peer_that_stops_reading`. Not
-//! covered yet: the catalogue's gigabyte with resident memory measured (the test asserts the
-//! queue length).
+//! A peer that never reads again ends the connection once queued output has made no
+//! progress for the write timeout (30 s by default): 1006 reported, cause
+//! [`WriteTimeout`](crate::CloseCause::WriteTimeout), on every write path (`send`, `flush`,
+//! `close`, a `Sender` with no reader polled). Engine:
+//! `connection::tests::stalled_output_ends_at_the_write_timeout`. Sockets:
+//! `flow::backpressure_bounds_memory_against_a_peer_that_stops_reading`,
+//! `deadlines::send_in_a_loop_ends_with_the_write_timeout`,
+//! `deadlines::flush_ends_with_the_write_timeout`, `deadlines::close_ends_with_the_write_timeout`,
+//! `deadlines::sender_close_without_a_reader_ends_with_the_write_timeout`,
+//! `deadlines::sender_send_loop_without_a_reader_ends_with_the_write_timeout`. Not covered yet:
+//! the catalogue's gigabyte with resident memory measured (the test asserts the queue length).
 //!
 //! **G2 · A slow drain.** The peer reads a byte every 10 ms. As G1; the bytes that do arrive
-//! are exactly the start of what was sent. Tether has no write deadline of its own: an
-//! application that wants one wraps `send` in its runtime's timeout. Sockets:
+//! are exactly the start of what was sent. The write timeout counts time without progress,
+//! so a drain that is slow but steady keeps the connection. Engine:
+//! `connection::tests::slow_progress_keeps_the_connection`. Sockets:
 //! `hostile_peer::slow_drain_keeps_the_send_queue_bounded`.
 //!
 //! **G3 · A half-open connection.** The peer vanishes without FIN or RST. The adapters'
