@@ -28,6 +28,7 @@ mod interop;
 mod limits;
 mod messages;
 mod serve;
+mod shutdown;
 mod slow;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
