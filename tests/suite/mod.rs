@@ -27,6 +27,7 @@ mod interop;
 mod limits;
 mod messages;
 mod slow;
+mod tls;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
 pub(crate) type Ws<S = Stream> = tether_rt::WebSocket<S, R>;
