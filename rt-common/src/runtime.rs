@@ -37,7 +37,7 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
 
     /// The stream [`ClientBuilder::connect`](crate::ClientBuilder::connect) hands back and
-    /// [`Upgrade::read_tls`](crate::Upgrade::read_tls) reads from: the runtime's TCP stream,
+    /// `Upgrade::read_tls` (feature `rustls`) reads from: the runtime's TCP stream,
     /// or TLS over it (with the adapter's feature `rustls`).
     type MaybeTls: Send + Unpin + 'static;
 
