@@ -18,6 +18,7 @@ pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 
 mod close;
 mod deadlines;
+mod deflate;
 mod flow;
 mod handshake;
 mod hostile;
