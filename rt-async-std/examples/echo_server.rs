@@ -3,6 +3,7 @@
 //! binary message on any number of concurrent connections (messages up to 64 MiB, frames up
 //! to 16 MiB). async-std has no stable current-thread executor, so tasks run on its global
 //! one.
+//! Built with the `deflate` feature it accepts permessage-deflate (Autobahn 12.* and 13.*).
 
 use async_std::net::{TcpListener, TcpStream};
 use tether_async_std::Error;
@@ -25,7 +26,7 @@ fn main() -> std::io::Result<()> {
 
 async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
-    let mut ws = tether_async_std::accept(tcp).await?;
+    let mut ws = tether_async_std::Upgrade::read_with_config(tcp, config()).await?.accept().await?;
     match echo_messages(&mut ws).await {
         // The peer ending the connection, cleanly or not, is not a failure of the server.
         Err(Error::Closed(_)) => Ok(()),
@@ -38,4 +39,12 @@ async fn echo_messages(ws: &mut tether_async_std::WebSocket) -> Result<(), Error
         ws.send(message).await?;
     }
     Ok(())
+}
+
+/// The adapter's defaults, with permessage-deflate when the feature is built.
+fn config() -> tether_async_std::Config {
+    let builder = tether_async_std::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_async_std::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }

@@ -2,6 +2,7 @@
 //! echo_server -- 127.0.0.1:9001`. Prints `listening on ws://ADDR` once bound, then echoes
 //! every text and binary message on any number of concurrent connections (messages up to
 //! 64 MiB, frames up to 16 MiB).
+//! Built with the `deflate` feature it accepts permessage-deflate (Autobahn 12.* and 13.*).
 
 use smol::net::{TcpListener, TcpStream};
 use smol::LocalExecutor;
@@ -28,7 +29,7 @@ fn main() -> std::io::Result<()> {
 
 async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
-    let mut ws = tether_smol::accept(tcp).await?;
+    let mut ws = tether_smol::Upgrade::read_with_config(tcp, config()).await?.accept().await?;
     match echo_messages(&mut ws).await {
         // The peer ending the connection, cleanly or not, is not a failure of the server.
         Err(Error::Closed(_)) => Ok(()),
@@ -41,4 +42,12 @@ async fn echo_messages(ws: &mut tether_smol::WebSocket) -> Result<(), Error> {
         ws.send(message).await?;
     }
     Ok(())
+}
+
+/// The adapter's defaults, with permessage-deflate when the feature is built.
+fn config() -> tether_smol::Config {
+    let builder = tether_smol::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_smol::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }
