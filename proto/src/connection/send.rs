@@ -130,6 +130,13 @@ impl Connection {
         if self.send.close_sent {
             return;
         }
+        if matches!(place, ClosePlace::AfterData) {
+            // A ping that arrived before this close is owed its pong (§5.5.2 excuses only
+            // pings after the peer's close); the one remembered past the cap is one frame.
+            if let Some(pong) = self.send.pending_pong.take() {
+                self.encode_control_urgent(OpCode::Pong, &pong);
+            }
+        }
         self.stop_sending();
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
         let len = match &frame {

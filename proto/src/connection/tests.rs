@@ -378,6 +378,23 @@ fn ping_flood_keeps_pong_memory_bounded() {
     assert!(out.ends_with(&server_frame(true, PONG, &[(999 % 256) as u8; 125])), "the latest ping is answered");
 }
 
+// E2 with a close after the flood: the latest ping came before the peer's close, so its pong
+// is owed (§5.5.2) and goes out before our close frame, also when it was only remembered.
+#[test]
+fn pending_pong_is_sent_before_the_close_answer() {
+    let mut s = server();
+    let mut flood = Vec::new();
+    for i in 0..1000u32 {
+        flood.extend(client_frame(true, PING, &[(i % 256) as u8; 125]));
+    }
+    feed(&mut s, Instant::ZERO, &flood, &mut Chunker::new(1, 0));
+    feed(&mut s, Instant::ZERO, &client_frame(true, CLOSE, &1000u16.to_be_bytes()), &mut Chunker::new(1, 0));
+    let out = drain(&mut s);
+    let pong = server_frame(true, PONG, &[(999 % 256) as u8; 125]);
+    let close = server_frame(true, CLOSE, &1000u16.to_be_bytes());
+    assert!(out.ends_with(&[pong, close].concat()), "the latest ping is answered before the close");
+}
+
 // E3: unsolicited pongs are delivered (if asked for) and otherwise ignored.
 #[test]
 fn unsolicited_pongs_are_harmless() {
