@@ -8,6 +8,7 @@ use std::net::{Shutdown, TcpListener};
 use std::time::Instant;
 
 use tether_rt::{Bytes, HandshakeError, PeerMisbehaved};
+use tether_testkit::Frame;
 
 use super::*;
 
@@ -203,5 +204,143 @@ fn peer_half_close_ends_the_connection_and_we_drop_it() {
         if let Some(frame) = parse_frame(&rest) {
             assert_eq!(frame.header.opcode, CLOSE, "only a close frame may follow: {rest:?}");
         }
+    })
+}
+
+/// A rewrite of a response head.
+type HeadEdit = fn(String) -> String;
+
+/// Reads the client's request, answers it with a valid 101 from our own server handshake
+/// after `edit` has rewritten the response head, and returns the socket.
+fn answer_101(mut s: std::net::TcpStream, edit: impl FnOnce(String) -> String) -> std::net::TcpStream {
+    use tether_proto::{ServerHandshake, Transmit};
+    let head = raw::read_head(&mut s);
+    let mut hs = ServerHandshake::new(tether_proto::Config::default());
+    hs.receive(tether_proto::Instant::ZERO, head.as_bytes()).expect("a valid request").expect("a whole request");
+    let mut conn = hs.accept(&tether_proto::AcceptOptions::new()).expect("accept");
+    let mut response = Vec::new();
+    conn.drain_transmit(&mut response);
+    let response = String::from_utf8(response).expect("an ASCII head");
+    s.write_all(edit(response).as_bytes()).unwrap();
+    s
+}
+
+/// Connects our client to a raw server that answers with `edit`ed 101; returns the result.
+async fn connect_to_edited_101(edit: fn(String) -> String) -> Result<Ws, OpenError> {
+    let (addr, server) = raw_server(move |s| {
+        let mut s = answer_101(s, edit);
+        raw::read_to_end(&mut s)
+    });
+    let result = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await;
+    if result.is_err() {
+        // The client gave up: the server thread sees the end of the connection.
+        server.join().unwrap();
+    }
+    result
+}
+
+#[test]
+fn wrong_or_missing_accept_key_fails_the_handshake() {
+    // Hostile peers B2: Sec-WebSocket-Accept missing, wrong, in the wrong case, or repeated.
+    fn accept_line(head: &str) -> &str {
+        head.lines().find(|l| l.starts_with("Sec-WebSocket-Accept:")).expect("an accept line")
+    }
+    let cases: Vec<(&str, HeadEdit)> = vec![
+        ("missing", |h| h.replace(&format!("{}\r\n", accept_line(&h)), "")),
+        ("wrong", |h| h.replace(accept_line(&h), "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=")),
+        ("wrong case", |h| {
+            let line = accept_line(&h).to_string();
+            let value = line["Sec-WebSocket-Accept:".len()..].trim();
+            h.replace(&line, &format!("Sec-WebSocket-Accept: {}", value.to_ascii_lowercase()))
+        }),
+        ("empty", |h| h.replace(accept_line(&h), "Sec-WebSocket-Accept:")),
+        ("repeated", |h| {
+            let line = accept_line(&h).to_string();
+            h.replace(&line, &format!("{line}\r\n{line}"))
+        }),
+    ];
+    for (case, edit) in cases {
+        run(async {
+            let result = connect_to_edited_101(edit).await;
+            assert!(
+                matches!(result, Err(OpenError::Handshake(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept)))),
+                "{case}: {result:?}"
+            );
+        });
+    }
+}
+
+#[test]
+fn unoffered_subprotocol_or_extension_fails_the_handshake() {
+    // Hostile peers B3: our client offered no subprotocol and no extension.
+    let cases: Vec<(&str, HeadEdit)> = vec![
+        ("a subprotocol", |h| h.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n")),
+        ("an unknown extension", |h| h.replace("\r\n\r\n", "\r\nSec-WebSocket-Extensions: x-webkit-frame\r\n\r\n")),
+        ("deflate with window bits 7", |h| {
+            h.replace("\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n\r\n")
+        }),
+    ];
+    for (case, edit) in cases {
+        run(async {
+            let result = connect_to_edited_101(edit).await;
+            assert!(
+                matches!(
+                    result,
+                    Err(OpenError::Handshake(HandshakeError::PeerMisbehaved(
+                        PeerMisbehaved::UnofferedProtocol(_) | PeerMisbehaved::UnofferedExtension(_)
+                    )))
+                ),
+                "{case}: {result:?}"
+            );
+        });
+    }
+}
+
+#[test]
+fn header_injection_is_refused_before_anything_is_sent() {
+    // Hostile peers B5: a header value with CR LF never reaches the wire; the server sees a
+    // connection at most, and not one byte of a request.
+    run(async {
+        let (addr, server) = raw_server(|mut s| raw::read_to_end(&mut s));
+        let result =
+            ClientBuilder::<R>::new(&format!("ws://{addr}/")).header("X-Note", "a\r\nInjected: yes").connect().await;
+        assert!(
+            matches!(
+                result,
+                Err(OpenError::Handshake(HandshakeError::ApiMisuse(tether_rt::ApiMisuse::InvalidHeader(_))))
+            ),
+            "{result:?}"
+        );
+        // The refusal may come before the TCP connect; make sure the server thread ends.
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            drop(s);
+        }
+        let seen = server.join().unwrap();
+        assert!(seen.is_empty(), "the server saw {:?}", String::from_utf8_lossy(&seen));
+    })
+}
+
+#[test]
+fn masked_server_frame_fails_the_client_with_1002() {
+    // Hostile peers C2: a server frame with the mask bit set.
+    run(async {
+        let (addr, server) = raw_server(|s| {
+            let mut s = answer_101(s, |h| h);
+            s.write_all(&Frame::new(TEXT, b"hello").mask(Some([1, 2, 3, 4])).encode()).unwrap();
+            raw::read_to_end(&mut s)
+        });
+        let mut ws = ClientBuilder::<R>::new(&format!("ws://{addr}/")).connect().await.expect("connect");
+        let result = ws.recv().await;
+        match result {
+            Err(Error::Closed(closed)) => assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR, "{closed:?}"),
+            other => panic!("{other:?}"),
+        }
+        drop(ws);
+        let wire = server.join().unwrap();
+        let close = parse_frame(&wire).expect("our client's close frame");
+        assert_eq!(close.header.opcode, CLOSE);
+        let mut payload = close.payload.to_vec();
+        tether_testkit::xor_mask(&mut payload, close.header.mask.expect("a client frame is masked"));
+        assert_eq!(&payload[..2], &1002u16.to_be_bytes());
     })
 }

@@ -1,5 +1,5 @@
-//! The catalogue's handshake and framing faults (hostile peers A5–A8, C1, C3, C4, C6–C8,
-//! D1–D3, E1, E4–E6, F1, F3, F4, H4) replayed over real sockets against a Tether server on
+//! The catalogue's handshake, framing and close faults (hostile peers A5–A10, C1, C3–C8,
+//! C10, D1–D7, E1–E8, E10, F1, F3, F4, H4) replayed over real sockets against a Tether server on
 //! every runtime: a raw client sends the fault and must see the documented HTTP status, or
 //! the documented close code followed by the end of the TCP connection. The engine's own
 //! tests cover the same items without sockets; what is checked here is that the adapters
@@ -188,4 +188,323 @@ fn a_raw_peer_is_not_left_hanging_when_it_stops_mid_header() {
         let close = parse_frame(&wire).expect("a close frame");
         assert_eq!(close.header.opcode, CLOSE);
     });
+}
+
+/// Data payloads echoed, in order.
+type Payloads = Vec<Vec<u8>>;
+
+/// Frames a server wrote, as (opcode, payload).
+type Written = Vec<(u8, Vec<u8>)>;
+
+/// Upgrades, sends `frames`, and returns every frame the server wrote until it ended the
+/// connection, as (opcode, payload).
+fn frames_after(addr: SocketAddr, frames: &[u8]) -> Written {
+    let mut s = raw::client(addr);
+    let _ = s.write_all(frames);
+    let wire = raw::read_to_end(&mut s);
+    let mut rest = &wire[..];
+    let mut out = Vec::new();
+    while let Some(frame) = parse_frame(rest) {
+        assert!(frame.header.mask.is_none(), "a server frame is never masked");
+        out.push((frame.header.opcode, frame.payload.to_vec()));
+        rest = &rest[frame.wire_len()..];
+    }
+    assert!(rest.is_empty(), "a partial frame at the end: {rest:?}");
+    out
+}
+
+/// The close payload for `code` (and no reason).
+fn close_payload(code: u16) -> Vec<u8> {
+    code.to_be_bytes().to_vec()
+}
+
+#[test]
+fn limits_at_and_one_past() {
+    // Hostile peers C10 and D7, with a 4 KiB message cap: a frame exactly at the cap is
+    // echoed; one byte more fails with 1009; fragments each under the cap whose sum crosses
+    // it fail with 1009 at the crossing fragment, before the message would end.
+    let at = vec![b'a'; 4096];
+    let past = vec![b'b'; 4097];
+    let quarter = vec![b'c'; 1024];
+    let cases: Vec<(&str, Vec<u8>, Payloads, u16)> = vec![
+        (
+            "C10 a frame at the cap, then one past it",
+            [masked(BINARY, &at).encode(), masked(BINARY, &past).encode()].concat(),
+            vec![at.clone()],
+            1009,
+        ),
+        (
+            "D7 five fragments of 1 KiB (no final one needed)",
+            [
+                masked(BINARY, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+            ]
+            .concat(),
+            vec![],
+            1009,
+        ),
+        (
+            "D7 four fragments of 1 KiB make a message at the cap",
+            [
+                masked(TEXT, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).fin(false).encode(),
+                masked(CONTINUATION, &quarter).encode(),
+                masked(CLOSE, &close_payload(1000)).encode(),
+            ]
+            .concat(),
+            vec![[quarter.clone(), quarter.clone(), quarter.clone(), quarter.clone()].concat()],
+            1000,
+        ),
+    ];
+    for (item, frames, expected, code) in cases {
+        run(async {
+            let limits = short(|b| b.max_frame_size(4096).max_message_size(4096));
+            let (addr, server) = serve_one(limits).await;
+            let peer = std::thread::spawn(move || close_code_after(addr, &frames));
+            server.await;
+            let (got, echoed) = peer.join().unwrap();
+            assert_eq!(got, code, "{item}");
+            assert_eq!(echoed, expected, "{item}");
+        });
+    }
+}
+
+#[test]
+fn control_and_close_faults_over_sockets() {
+    // Hostile peers D4, E3, E7, E8: what the server writes back, frame by frame.
+    let reason_123 = [&1000u16.to_be_bytes()[..], &[b'r'; 123]].concat();
+    let reason_124 = [&1000u16.to_be_bytes()[..], &[b'r'; 124]].concat();
+    let pong = |p: &[u8]| (0xA, p.to_vec());
+    let cases: Vec<(&str, Vec<u8>, Written)> = vec![
+        (
+            "D4 a ping between fragments is answered at once; the message completes",
+            [
+                masked(TEXT, b"frag").fin(false).encode(),
+                masked(PING, b"p1").encode(),
+                masked(CONTINUATION, b"ment").encode(),
+                masked(CLOSE, &close_payload(1000)).encode(),
+            ]
+            .concat(),
+            vec![pong(b"p1"), (TEXT, b"fragment".to_vec()), (CLOSE, close_payload(1000))],
+        ),
+        (
+            "D4 a close between fragments is honoured; the unfinished message is dropped",
+            [
+                masked(TEXT, b"never").fin(false).encode(),
+                masked(CLOSE, &close_payload(1000)).encode(),
+                masked(CONTINUATION, b" finished").encode(),
+            ]
+            .concat(),
+            vec![(CLOSE, close_payload(1000))],
+        ),
+        (
+            "E3 unsolicited pongs are harmless",
+            [
+                masked(0xA, b"nobody asked").encode(),
+                masked(0xA, b"").encode(),
+                masked(0xA, &[0xff; 125]).encode(),
+                masked(TEXT, b"still here").encode(),
+                masked(CLOSE, &close_payload(1000)).encode(),
+            ]
+            .concat(),
+            vec![(TEXT, b"still here".to_vec()), (CLOSE, close_payload(1000))],
+        ),
+        (
+            "E7 a close reason of 123 bytes is accepted (the code is echoed)",
+            masked(CLOSE, &reason_123).encode(),
+            vec![(CLOSE, close_payload(1000))],
+        ),
+        (
+            "E7 a close reason of 124 bytes is a protocol error",
+            masked(CLOSE, &reason_124).encode(),
+            vec![(CLOSE, close_payload(1002))],
+        ),
+        (
+            "E8 data after the peer's close is discarded; one close answers",
+            [
+                masked(CLOSE, &close_payload(1000)).encode(),
+                masked(TEXT, b"late").encode(),
+                masked(BINARY, b"later").encode(),
+                masked(CLOSE, &close_payload(1000)).encode(),
+            ]
+            .concat(),
+            vec![(CLOSE, close_payload(1000))],
+        ),
+    ];
+    for (item, frames, expected) in cases {
+        run(async {
+            let (addr, server) = serve_one(config()).await;
+            let peer = std::thread::spawn(move || frames_after(addr, &frames));
+            server.await;
+            // A close frame is compared by its code (a protocol error carries a reason).
+            let mut got = peer.join().unwrap();
+            for (opcode, payload) in &mut got {
+                if *opcode == CLOSE {
+                    payload.truncate(2);
+                }
+            }
+            assert_eq!(got, expected, "{item}");
+        });
+    }
+}
+
+#[test]
+fn floods_of_tiny_fragments_reassemble() {
+    // Hostile peers D5 and D6: a 4 MiB message in 65 536 fragments of 64 bytes, and 100 000
+    // empty continuations inside one message, both echoed whole.
+    let tiny = vec![b'f'; 64];
+    let mut d5 = masked(BINARY, &tiny).fin(false).encode();
+    for _ in 1..65_535 {
+        masked(CONTINUATION, &tiny).fin(false).encode_into(&mut d5);
+    }
+    masked(CONTINUATION, &tiny).encode_into(&mut d5);
+    masked(CLOSE, &close_payload(1000)).encode_into(&mut d5);
+    let mut d6 = masked(TEXT, b"a").fin(false).encode();
+    for _ in 0..100_000 {
+        masked(CONTINUATION, b"").fin(false).encode_into(&mut d6);
+    }
+    masked(CONTINUATION, b"b").encode_into(&mut d6);
+    masked(CLOSE, &close_payload(1000)).encode_into(&mut d6);
+    let cases = [("D5", d5, vec![b'f'; 4 << 20]), ("D6", d6, b"ab".to_vec())];
+    for (item, frames, message) in cases {
+        run(async {
+            let big = short(|b| b.max_message_size(8 << 20).max_frame_size(8 << 20));
+            let (addr, server) = serve_one(big).await;
+            let peer = std::thread::spawn(move || close_code_after(addr, &frames));
+            server.await;
+            let (code, echoed) = peer.join().unwrap();
+            assert_eq!(code, 1000, "{item}");
+            assert_eq!(echoed.len(), 1, "{item}");
+            assert!(echoed[0] == message, "{item}: {} bytes echoed", echoed[0].len());
+        });
+    }
+}
+
+#[test]
+fn simultaneous_close_is_clean_on_both_sides() {
+    // Hostile peers E10: the server closes as the peer's close is already on its way. The
+    // server ends cleanly with no error; the peer sees exactly one close frame.
+    run(async {
+        let (addr, server) = server(config(), |mut ws| async move {
+            let closed = ws.close(CloseCode::NORMAL, "bye").await;
+            (closed, ws.closed())
+        })
+        .await;
+        let peer = std::thread::spawn(move || frames_after(addr, &masked(CLOSE, &close_payload(1000)).encode()));
+        let (result, closed) = server.await;
+        let frames = peer.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        let closed = closed.expect("the connection ended");
+        assert_eq!(closed.code, CloseCode::NORMAL, "{closed:?}");
+        assert!(matches!(closed.cause, CloseCause::LocallyInitiated | CloseCause::PeerInitiated), "{closed:?}");
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_eq!(frames[0].0, CLOSE);
+    })
+}
+
+#[test]
+fn hostile_lists_and_extension_offers_are_declined() {
+    // Hostile peers A9 and A10 within the default head cap: a protocol list of commas and
+    // spaces, and junk extension offers. The upgrade succeeds, choosing nothing.
+    let commas = format!("a{}", ",".repeat(6_000));
+    let spaces = format!("b{}x", " ".repeat(6_000));
+    let cases = [
+        ("A9 commas", format!("Sec-WebSocket-Protocol: {commas}")),
+        ("A9 spaces", format!("Sec-WebSocket-Protocol: {spaces}")),
+        ("A10 constructor", "Sec-WebSocket-Extensions: constructor".to_string()),
+        ("A10 bad window bits", "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99".to_string()),
+        (
+            "A10 repeated parameters",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_no_context_takeover"
+                .to_string(),
+        ),
+    ];
+    for (item, header) in cases {
+        run(async {
+            let (addr, server) = serve_one(config()).await;
+            let request = request_with(|r| r.replace("\r\n\r\n", &format!("\r\n{header}\r\n\r\n")));
+            let peer = std::thread::spawn(move || {
+                let mut s = raw::connect(addr);
+                s.write_all(&request).unwrap();
+                let head = raw::read_head(&mut s);
+                let _ = s.write_all(&masked(CLOSE, &close_payload(1000)).encode());
+                let _ = raw::read_to_end(&mut s);
+                head
+            });
+            server.await;
+            let head = peer.join().unwrap();
+            assert!(head.starts_with("HTTP/1.1 101"), "{item}: {head}");
+            let lower = head.to_ascii_lowercase();
+            assert!(!lower.contains("sec-websocket-protocol"), "{item}: {head}");
+            assert!(!lower.contains("sec-websocket-extensions"), "{item}: {head}");
+        });
+    }
+}
+
+#[test]
+fn ping_flood_from_a_peer_that_never_reads_keeps_the_heap_bounded() {
+    // Hostile peers E2: 200 000 pings of 125 bytes (25 MiB, far more than the kernel's socket
+    // buffers hold in pongs) from a peer that reads nothing until it has sent them all. The
+    // server keeps reading, its pong queue stays small (older pings of a burst are
+    // superseded by the latest, RFC 6455 §5.5.3), and the last ping is answered.
+    const PINGS: u32 = 200_000;
+    run_alone(Duration::from_secs(60), async {
+        let mut flood = Vec::with_capacity(PINGS as usize * 131 + 8);
+        let mut payload = [b'p'; 125];
+        for i in 0..PINGS {
+            payload[..4].copy_from_slice(&i.to_be_bytes());
+            masked(PING, &payload).encode_into(&mut flood);
+        }
+        masked(CLOSE, &close_payload(1000)).encode_into(&mut flood);
+        tether_tests::mem::trim();
+        let baseline = tether_tests::mem::heap_bytes();
+        let (addr, server) = serve_one(config()).await;
+        let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
+        let (measured_tx, measured_rx) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::client(addr);
+            s.write_all(&flood).expect("the server keeps reading the flood");
+            sent_tx.send(()).unwrap();
+            // Read nothing until the measurement is over (what this thread reads is heap too).
+            let _ = measured_rx.recv_timeout(Duration::from_secs(20));
+            let wire = raw::read_to_end(&mut s);
+            drop(flood);
+            wire
+        });
+        // Sample the heap while the flood is read and answered, until the peer has sent it
+        // all and the server has had time to process it.
+        let mut peak = 0usize;
+        let mut sent = false;
+        let mut after_sent = 0;
+        while after_sent < 30 {
+            peak = peak.max(tether_tests::mem::heap_bytes().saturating_sub(baseline));
+            sent = sent || sent_rx.try_recv().is_ok();
+            if sent {
+                after_sent += 1;
+            }
+            sleep::<R>(Duration::from_millis(10)).await;
+        }
+        measured_tx.send(()).unwrap();
+        server.await;
+        let wire = peer.join().unwrap();
+        let mut rest = &wire[..];
+        let (mut pongs, mut last) = (0u32, None);
+        while let Some(frame) = parse_frame(rest) {
+            if frame.header.opcode == 0xA {
+                pongs += 1;
+                last = Some(u32::from_be_bytes(frame.payload[..4].try_into().unwrap()));
+            }
+            rest = &rest[frame.wire_len()..];
+        }
+        println!("ping flood: {PINGS} pings, {pongs} pongs written, heap peak {peak} B above baseline");
+        assert_eq!(last, Some(PINGS - 1), "the latest ping is answered");
+        assert!(pongs < PINGS, "every ping was answered: the kernel buffers held them all; flood harder");
+        // The flood itself (the peer's buffer) was allocated before the baseline. What the
+        // server holds is its read buffer, a small pong queue and the connection.
+        assert!(peak < 1 << 20, "heap grew by {peak} B during the flood");
+    })
 }

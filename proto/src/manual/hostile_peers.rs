@@ -95,15 +95,18 @@
 //! linear pass; only a protocol the client offered (and that is a token) can be chosen. Engine:
 //! `handshake::server::tests::pathological_lists_parse_linearly`,
 //! `handshake::http::tests::list_elements_trim_and_skip_empties`,
-//! `handshake::server::tests::accept_rejects_unoffered_protocol`. Sockets: not covered yet.
+//! `handshake::server::tests::accept_rejects_unoffered_protocol`. Sockets:
+//! `hostile_sockets::hostile_lists_and_extension_offers_are_declined` (6 000 commas or
+//! spaces, within the default head cap; every runtime).
 //!
 //! **A10 · Hostile extension offers.** `constructor`, `permessage-deflate;
 //! server_max_window_bits=99`, repeated or junk parameters. No crash; the offers are exposed
-//! raw through [`Request::extensions`](crate::Request::extensions) and always declined (no
-//! extension is negotiated yet, so no parameter is ever echoed); control bytes in the header
+//! raw through [`Request::extensions`](crate::Request::extensions) and declined (only a
+//! server that enabled permessage-deflate negotiates it, from a valid offer; a parameter is
+//! never echoed unchecked); control bytes in the header
 //! make the request malformed (400). Engine:
-//! `handshake::server::tests::hostile_extension_offers_are_declined`. Sockets: not covered
-//! yet.
+//! `handshake::server::tests::hostile_extension_offers_are_declined`. Sockets:
+//! `hostile_sockets::hostile_lists_and_extension_offers_are_declined` (every runtime).
 //!
 //! **A11 · Frames glued to the request.** `GET …\r\n\r\n\x81\x85…` in one read. The bytes
 //! after the head go to the new connection exactly once and are decoded as frames, also
@@ -145,13 +148,15 @@
 //!
 //! **B2 · Wrong accept key.** `Sec-WebSocket-Accept` missing, empty, wrong, in the wrong case
 //! or repeated: the handshake fails ([`BadAccept`](crate::HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept))).
-//! Engine: `handshake::client::tests::bad_accept_fails`. Sockets: not covered yet.
+//! Engine: `handshake::client::tests::bad_accept_fails`. Sockets:
+//! `hostile_peer::wrong_or_missing_accept_key_fails_the_handshake` (every runtime).
 //!
 //! **B3 · Unoffered subprotocol or extension.** A 101 naming a subprotocol the client did not
 //! offer (or offered in another case, or two of them), or any extension at all — including
 //! `permessage-deflate` with `server_max_window_bits=7`, `16` or `abc`: the handshake fails.
 //! Engine: `handshake::client::tests::unoffered_protocol_or_extension_fails`, fuzz target
-//! `client_handshake`. Sockets: not covered yet.
+//! `client_handshake`. Sockets:
+//! `hostile_peer::unoffered_subprotocol_or_extension_fails_the_handshake` (every runtime).
 //!
 //! **B4 · A hostile response head.** A megabyte of headers, 10 000 header lines, or no
 //! answer at all. The response is held to the same byte and line caps as a request, checked
@@ -172,7 +177,8 @@
 //! `handshake::server::tests::accept_rejects_invalid_extra_headers`,
 //! `handshake::url::tests::fragment_and_userinfo_rejected`, fuzz target `client_handshake`
 //! (whatever `ClientHandshake::new` accepts is a well-formed head without injected lines).
-//! Sockets: not covered yet.
+//! Sockets: `hostile_peer::header_injection_is_refused_before_anything_is_sent` (the server
+//! sees no byte; every runtime).
 //!
 //! **B6 · Predictable mask keys.** Every frame a client sends has a fresh key from a
 //! cryptographic generator (§5.3, §10.3): each client connection masks with its own ChaCha12
@@ -208,7 +214,8 @@
 //!
 //! **C2 · Masked server frame.** `81 85 <key> …` at a client. Fail with 1002. Engine:
 //! `connection::tests::client_rejects_masked_frames_rfc6455_5_1`,
-//! `frame::tests::mask_direction_rfc6455_5_1`. Sockets: not covered yet.
+//! `frame::tests::mask_direction_rfc6455_5_1`. Sockets:
+//! `hostile_peer::masked_server_frame_fails_the_client_with_1002` (every runtime).
 //!
 //! **C3 · Length with the top bit set.** `82 7f 80 00 00 00 00 00 00 00`. Fail with 1002,
 //! decided from the header alone, before anything is reserved (no overflow: NATS
@@ -232,8 +239,9 @@
 //! The receive buffer grows only with bytes that arrived (at most doubling them), never to
 //! the announced size; the keepalive or idle timeout reaps a silent connection. Engine:
 //! `connection::tests::announced_length_reserves_nothing`,
-//! `connection::tests::keepalive_detects_dead_peer`. Not covered yet: a thousand such
-//! connections at once, over sockets.
+//! `connection::tests::keepalive_detects_dead_peer`. Sockets:
+//! `hostile_sockets::a_raw_peer_is_not_left_hanging_when_it_stops_mid_header` (every
+//! runtime). Not covered yet: a thousand such connections at once, over sockets.
 //!
 //! **C6 · Non-minimal lengths.** `7e 00 05` for a 5-byte payload. Accepted (RFC 6455 §5.2
 //! binds senders), never emitted. Engine: `frame::tests::non_minimal_length_accepted`,
@@ -275,7 +283,8 @@
 //! accepted; one byte more fails with 1009 (§7.4.1, §10.4). Engine:
 //! `connection::tests::frame_and_message_limits_rfc6455_10_4`. Sockets:
 //! `messages::sixteen_mib_message_round_trips` (a frame of exactly the default 16 MiB
-//! limit); one past the limit is not covered yet over sockets.
+//! limit), `hostile_sockets::limits_at_and_one_past` (a 4 KiB cap: at it echoed, one past
+//! it 1009; every runtime).
 //!
 //! # D. Fragmentation
 //!
@@ -303,26 +312,31 @@
 //! once and the message still completes; a close between fragments is honoured like any
 //! close (the unfinished message is dropped). Engine:
 //! `connection::tests::fragmentation_with_interleaved_ping_rfc6455_5_4`. Not covered yet: no
-//! named test puts a close frame between fragments (the `frame_decode` fuzz target's
+//! engine test puts a close frame between fragments (the `frame_decode` fuzz target's
 //! reference decoder models the case, but no corpus input is known to reach it). Sockets:
-//! not covered yet.
+//! `hostile_sockets::control_and_close_faults_over_sockets` (a ping between fragments is
+//! answered first, then the message; a close between fragments is answered and the
+//! unfinished message dropped; every runtime).
 //!
 //! **D5 · Thousands of tiny fragments.** A 4 MiB message in 65 536 fragments of 64 bytes
 //! (Autobahn 9.3.1). Accepted; fragments are appended to one contiguous buffer, with no
 //! object per fragment. Engine: `connection::tests::many_small_fragments_rfc6455_5_4`.
-//! Sockets: not covered yet.
+//! Sockets: `hostile_sockets::floods_of_tiny_fragments_reassemble` (every runtime).
 //!
 //! **D6 · Endless empty continuations.** A million 0-byte continuation frames with FIN clear.
 //! Memory stays flat: reassembly is accounted in bytes against the max message size, and an
 //! empty fragment adds nothing (there is no fragment-count cap to trip). Engine:
 //! `connection::tests::empty_continuation_flood_is_flat` (10⁶ frames; the receive buffer
 //! stays under 256 KiB). Not covered yet: 1-byte fragments up to the message cap are not a
-//! test of their own (D7's byte accounting is what bounds them). Sockets: not covered yet.
+//! test of their own (D7's byte accounting is what bounds them). Sockets:
+//! `hostile_sockets::floods_of_tiny_fragments_reassemble` (100 000 empty continuations
+//! inside one message; every runtime).
 //!
 //! **D7 · Fragments that add up past the message cap.** Each frame is under the max frame
 //! size, their sum is not. 1009 at the header of the frame that crosses the cap, not at FIN
 //!. Engine: `connection::tests::frame_and_message_limits_rfc6455_10_4`.
-//! Sockets: not covered yet.
+//! Sockets: `hostile_sockets::limits_at_and_one_past` (five fragments of 1 KiB against a
+//! 4 KiB cap fail before any final fragment; four make a message at the cap; every runtime).
 //!
 //! **D8 · A slow application behind a streaming API.** Does not apply: the engine hands out
 //! whole messages only, so there is no frame stream that could accumulate behind a slow
@@ -345,16 +359,22 @@
 //! written, the latest one answered),
 //! `connection::tests::autobahn_2_10_every_ping_of_a_burst_is_answered`,
 //! `client_counts_the_mask_of_a_pending_pong` in
-//! `proto/tests/fuzz_found_client_pending_control_undercount.rs`. Sockets: not covered yet.
+//! `proto/tests/fuzz_found_client_pending_control_undercount.rs`; a pong owed when the
+//! peer's close arrives goes out before our close frame
+//! (`connection::tests::pending_pong_is_sent_before_the_close_answer`). Sockets:
+//! `hostile_sockets::ping_flood_from_a_peer_that_never_reads_keeps_the_heap_bounded`
+//! (200 000 pings from a peer that reads nothing until it has sent them all: the server
+//! keeps reading, its heap grows by well under 1 MiB, the last ping is answered; every
+//! runtime).
 //!
 //! **E3 · Unsolicited or mismatched pongs.** Pongs nobody asked for, five for one ping, a
 //! payload that matches nothing. Harmless: a pong is an event the async layer swallows
 //! unless the application asked for control messages; payloads are never compared, and any
 //! inbound traffic counts as liveness for the keepalive. Engine:
 //! `connection::tests::unsolicited_pongs_are_harmless`,
-//! `connection::tests::keepalive_is_satisfied_by_any_traffic`. Sockets: not covered yet
-//! (`messages::pings_are_answered_and_delivered_only_when_asked` swallows solicited pongs
-//! only).
+//! `connection::tests::keepalive_is_satisfied_by_any_traffic`. Sockets:
+//! `hostile_sockets::control_and_close_faults_over_sockets` (three unsolicited pongs, then
+//! an echo; every runtime).
 //!
 //! **E4 · One-byte close payload.** `88 01 03`. Fail with 1002 (Autobahn 7.3.2). Engine:
 //! `close::tests::close_payload_parsing_rfc6455_5_5_1`,
@@ -380,11 +400,14 @@
 //!
 //! **E7 · Close reason at and past its limit.** A 123-byte reason is accepted; 124 makes the
 //! control payload 126 bytes, which fails with 1002 at the header (Autobahn 7.3.5, 7.3.6).
-//! Engine: `connection::tests::close_reason_lengths`. Sockets: not covered yet.
+//! Engine: `connection::tests::close_reason_lengths`. Sockets:
+//! `hostile_sockets::control_and_close_faults_over_sockets` (123 accepted, 124 a 1002;
+//! every runtime).
 //!
 //! **E8 · Data after the peer's close.** The peer closes and keeps sending data frames. They
 //! are discarded, never delivered, and exactly one close frame answers. Engine:
-//! `connection::tests::data_after_close_is_discarded`. Sockets: not covered yet.
+//! `connection::tests::data_after_close_is_discarded`. Sockets:
+//! `hostile_sockets::control_and_close_faults_over_sockets` (every runtime).
 //!
 //! **E9 · No answer to our close.** We close; the peer never answers, or keeps streaming.
 //! After the close timeout (5 s) the connection ends with 1006 and
@@ -398,7 +421,8 @@
 //!
 //! **E10 · Both sides close at once.** Each side sends exactly one close frame; both end
 //! cleanly with 1000 and cause [`LocallyInitiated`](crate::CloseCause::LocallyInitiated), no
-//! error. Engine: `connection::tests::simultaneous_close`. Sockets: not covered yet.
+//! error. Engine: `connection::tests::simultaneous_close`. Sockets:
+//! `hostile_sockets::simultaneous_close_is_clean_on_both_sides` (every runtime).
 //!
 //! **E11 · Who closes TCP first.** After the close handshake the server ends TCP first
 //! (§7.1.1); a client waits for it, at most the close timeout, then ends it itself. Engine:
@@ -559,7 +583,8 @@
 //! `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2` (`c1 00`),
 //! `connection::tests::framing_violations_fail_with_1002`,
 //! `connection::deflate_tests::rsv1_misuse_fails_with_1002` (feature on, not negotiated).
-//! Sockets: not covered yet.
+//! Sockets: `hostile_sockets::framing_faults_get_their_close_code_and_the_connection_ends`
+//! (every runtime).
 //!
 //! **H5 · Invalid DEFLATE data.** A reserved block type, a distance before the start of
 //! the window (a message that needs a context the peer promised not to keep), garbage.
@@ -631,10 +656,10 @@
 //! (C7, C8, D1–D5, E1, E4–E7, F1–F4; the case numbers are given with each item) over
 //! sockets to every adapter in both roles; it is not counted here.
 //!
-//! | of 75 items | count |
+//! | of 76 items | count |
 //! |---|---:|
-//! | covered by engine tests | 65 |
-//! | covered over sockets, on all three runtimes | 25 |
-//! | covered only over sockets (async-layer behaviour) | 8 |
+//! | covered by engine tests | 69 |
+//! | covered over sockets, on all three runtimes | 61 |
+//! | covered only over sockets (async-layer behaviour) | 5 |
 //! | not covered at all (G10) | 1 |
 //! | does not apply (D8) | 1 |
