@@ -38,28 +38,21 @@ fn status_of(addr: SocketAddr, request: &[u8]) -> u16 {
 /// Upgrades, sends `frames`, and returns the server's close code (the payload's first two
 /// bytes) and the data messages it echoed first. Fails if the server does not end the TCP
 /// connection after its close frame.
-fn close_code_after(addr: SocketAddr, frames: &[u8]) -> (u16, Vec<Vec<u8>>) {
-    let mut s = raw::client(addr);
-    // Writing may fail once the server has closed: what matters is what it answered.
-    let _ = s.write_all(frames);
-    let wire = raw::read_to_end(&mut s);
-    let mut rest = &wire[..];
+fn close_code_after(addr: SocketAddr, frames: &[u8]) -> (u16, Payloads) {
+    let written = frames_after(addr, frames);
     let mut echoed = Vec::new();
-    while let Some(frame) = parse_frame(rest) {
-        assert!(frame.header.mask.is_none(), "a server frame is never masked");
-        match frame.header.opcode {
+    for (i, (opcode, payload)) in written.iter().enumerate() {
+        match *opcode {
             CLOSE => {
-                let code = frame.payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(1005);
-                let after = &rest[frame.wire_len()..];
-                assert!(after.is_empty(), "bytes after the close frame: {after:?}");
+                assert_eq!(i + 1, written.len(), "frames after the close frame: {:?}", &written[i + 1..]);
+                let code = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])).unwrap_or(1005);
                 return (code, echoed);
             }
-            TEXT | BINARY => echoed.push(frame.payload.to_vec()),
+            TEXT | BINARY => echoed.push(payload.clone()),
             _ => {}
         }
-        rest = &rest[frame.wire_len()..];
     }
-    panic!("no close frame before the end of the connection: {wire:?}");
+    panic!("no close frame before the end of the connection: {written:?}");
 }
 
 fn masked(opcode: u8, payload: &[u8]) -> Frame<'_> {
