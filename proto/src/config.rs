@@ -1,10 +1,12 @@
 //! `Config` and its builder: every limit, timeout and switch of the engine, with the defaults
-//! listed in the manual's design chapter, validated once at build time. `Role` lives here too.
+//! listed in the manual's design chapter, validated once at build time. `Role` lives here too;
+//! the rate-limit settings' own type is `rate_limit.rs`'s.
 
 use alloc::sync::Arc;
 use core::time::Duration;
 
 use crate::error::ConfigError;
+use crate::rate_limit::RateLimit;
 use crate::rng::{OsRng, Rng, SharedRng};
 
 /// Which end of the connection an engine plays. Clients mask their frames; servers must not.
@@ -36,6 +38,7 @@ pub enum Role {
 /// | [`accept_unmasked_frames`](ConfigBuilder::accept_unmasked_frames) | off |
 /// | [`fragment_size`](ConfigBuilder::fragment_size) | off (each message is one frame) |
 /// | `deflate` (feature `deflate`) | off (neither offered nor accepted) |
+/// | [`rate_limit`](ConfigBuilder::rate_limit) | off |
 ///
 /// ```
 /// use core::time::Duration;
@@ -67,6 +70,7 @@ pub struct Config {
     pub(crate) accept_unmasked_frames: bool,
     pub(crate) fragment_size: Option<usize>,
     pub(crate) rng: SharedRng,
+    pub(crate) rate_limit: Option<RateLimit>,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<crate::deflate::DeflateConfig>,
 }
@@ -90,6 +94,7 @@ impl Default for Config {
             accept_unmasked_frames: false,
             fragment_size: None,
             rng: SharedRng(Arc::new(OsRng)),
+            rate_limit: None,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -177,6 +182,10 @@ impl Config {
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<&crate::deflate::DeflateConfig> {
         self.deflate.as_ref()
+    }
+    /// Per-connection limits on what the peer sends (`None` = unlimited). See [`RateLimit`].
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
     }
     pub(crate) fn rng(&self) -> &dyn Rng {
         &*self.rng.0
@@ -269,6 +278,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// See [`Config::rate_limit`]: a [`RateLimit`] to set one, `None` to remove it. Rates
+    /// and bursts must be at least 1.
+    ///
+    /// ```
+    /// use tether_proto::{Config, RateLimit};
+    /// let config = Config::builder().rate_limit(RateLimit::messages(100, 200).close()).build().unwrap();
+    /// assert_eq!(config.rate_limit().unwrap().message_rate().unwrap().per_second(), 100);
+    /// ```
+    pub fn rate_limit(mut self, value: impl Into<Option<RateLimit>>) -> Self {
+        self.config.rate_limit = value.into();
+        self
+    }
+
     /// The source of mask and handshake keys (default: [`OsRng`]).
     pub fn rng(mut self, rng: Arc<dyn Rng>) -> Self {
         self.config.rng = SharedRng(rng);
@@ -307,6 +329,9 @@ impl ConfigBuilder {
         }
         if c.fragment_size == Some(0) {
             return Err(ConfigError::Zero("fragment_size"));
+        }
+        if let Some(limit) = &c.rate_limit {
+            limit.validate()?;
         }
         #[cfg(feature = "deflate")]
         if let Some(d) = &c.deflate {
@@ -347,6 +372,10 @@ mod tests {
         assert!(Config::builder().close_timeout(Duration::ZERO).build().is_err());
         assert!(Config::builder().keepalive_interval(Some(Duration::ZERO)).build().is_err());
         assert!(Config::builder().max_handshake_bytes(10).build().is_err());
+        assert_eq!(
+            Config::builder().rate_limit(crate::RateLimit::messages(0, 10)).build().unwrap_err(),
+            ConfigError::Zero("rate_limit messages per_second")
+        );
         assert!(Config::builder().build().is_ok());
     }
 
@@ -364,5 +393,6 @@ mod tests {
         assert!(c.read_buffer_size() <= 8 << 10);
         assert!(c.auto_pong());
         assert!(!c.accept_unmasked_frames());
+        assert!(c.rate_limit().is_none());
     }
 }

@@ -4,6 +4,7 @@
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
 use crate::message::{Message, Utf8Bytes};
+use crate::rate_limit::RateKind;
 
 /// An output of [`Connection::poll_event`](crate::Connection::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,4 +66,8 @@ pub enum CloseCause {
     /// The server's handshake response could not be written within the handshake deadline;
     /// reported as 1006.
     HandshakeTimeout,
+    /// The peer exceeded the configured [`RateLimit`](crate::RateLimit) under
+    /// [`RatePolicy::Close`](crate::RatePolicy::Close); we sent a close frame with 1008
+    /// (Policy Violation) and stopped.
+    RateLimitExceeded(RateKind),
 }

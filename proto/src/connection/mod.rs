@@ -1,10 +1,12 @@
 //! `Connection`: the RFC 6455 state machine after the opening handshake — its public API
 //! (inputs, commands, outputs, getters) and the state it is made of. The work is split by
 //! concern: the receive buffer (`recv_buf.rs`), decoding and reassembly (`receive.rs`),
-//! framing what we send (`send.rs`), the deadlines (`timer.rs`) and how a connection ends
-//! (`ending.rs`). It performs no IO and reads no clock: bytes and time come in as arguments.
+//! framing what we send (`send.rs`), the deadlines (`timer.rs`), the inbound rate limit
+//! (`rate.rs`) and how a connection ends (`ending.rs`). It performs no IO and reads no clock:
+//! bytes and time come in as arguments.
 
 mod ending;
+mod rate;
 mod receive;
 mod recv_buf;
 mod send;
@@ -97,6 +99,9 @@ pub struct Connection {
     now: Option<Instant>,
     end: End,
     shutdown: Shutdown,
+    /// The inbound rate limit's buckets, when one is set (boxed: connections without one
+    /// pay a pointer).
+    limiter: Option<alloc::boxed::Box<crate::rate_limit::Limiter>>,
     /// permessage-deflate, when negotiated (boxed: connections without it pay a pointer).
     #[cfg(feature = "deflate")]
     deflate: Option<alloc::boxed::Box<crate::deflate::codec::DeflateState>>,
@@ -108,6 +113,7 @@ impl Connection {
     /// or your own HTTP stack).
     pub fn new(role: Role, config: Config) -> Connection {
         let rx = RecvBuffer::new(config.read_buffer_size);
+        let limiter = config.rate_limit.as_ref().map(|l| alloc::boxed::Box::new(crate::rate_limit::Limiter::new(l)));
         Connection {
             role,
             config,
@@ -120,6 +126,7 @@ impl Connection {
             now: None,
             end: End::Running,
             shutdown: Shutdown::default(),
+            limiter,
             #[cfg(feature = "deflate")]
             deflate: None,
         }
@@ -168,6 +175,7 @@ impl Connection {
     /// Bytes that followed the handshake head in the same read: they are frames.
     pub(crate) fn push_leftover(&mut self, bytes: &[u8]) {
         self.rx.append(bytes);
+        self.count_input(bytes.len());
     }
 
     pub(crate) fn set_protocol(&mut self, protocol: Option<String>) {
@@ -180,14 +188,16 @@ impl Connection {
     /// [`commit_read`](Self::commit_read).
     ///
     /// An empty slice means "stop reading for now": either enough input is buffered that
-    /// events should be taken first (backpressure), or the connection has ended.
+    /// events should be taken first (backpressure), or the rate limit throttles reading
+    /// until [`poll_timeout`](Self::poll_timeout) (see [`Config::rate_limit`]), or the
+    /// connection has ended.
     ///
     /// Each call lends space anew, replacing the previous loan: bytes written into a slice
     /// from an earlier call and not committed are not input.
     pub fn read_buf(&mut self) -> &mut [u8] {
         let frame_len = self.recv.frame_len();
-        let allowed = self.may_read(frame_len);
-        self.rx.lend_zeroed(frame_len, allowed)
+        let cap = self.read_cap(frame_len);
+        self.rx.lend_zeroed(frame_len, cap)
     }
 
     /// [`read_buf`](Self::read_buf) for transports that can read into *uninitialized*
@@ -210,8 +220,8 @@ impl Connection {
     /// ```
     pub fn read_buf_uninit(&mut self) -> bytes::buf::Limit<&mut bytes::BytesMut> {
         let frame_len = self.recv.frame_len();
-        let allowed = self.may_read(frame_len);
-        self.rx.lend_uninit(frame_len, allowed)
+        let cap = self.read_cap(frame_len);
+        self.rx.lend_uninit(frame_len, cap)
     }
 
     /// Commit what was appended to [`read_buf_uninit`](Self::read_buf_uninit)'s space.
@@ -221,8 +231,10 @@ impl Connection {
     /// committed yet (input through [`receive`](Self::receive) voids it).
     pub fn commit_appended(&mut self, now: Instant) {
         self.tick(now);
-        if self.rx.commit_uninit() > 0 {
+        let n = self.rx.commit_uninit();
+        if n > 0 {
             self.note_activity(now);
+            self.count_input(n);
         }
     }
 
@@ -234,19 +246,26 @@ impl Connection {
     /// voids it).
     pub fn commit_read(&mut self, now: Instant, n: usize) {
         self.tick(now);
-        if self.rx.commit_zeroed(n) > 0 {
+        let n = self.rx.commit_zeroed(n);
+        if n > 0 {
             self.note_activity(now);
+            self.count_input(n);
         }
     }
 
     /// Copy received transport bytes in (for callers that own their read buffer). Space
     /// lent by `read_buf` or `read_buf_uninit` and not committed yet is void afterwards.
+    ///
+    /// Everything given is taken, even beyond a byte [rate limit](Config::rate_limit):
+    /// the bucket goes into debt and reading is throttled until it is repaid. To stay
+    /// within the limit, read no more than [`read_buf`](Self::read_buf) would lend.
     pub fn receive(&mut self, now: Instant, data: &[u8]) {
         self.tick(now);
         self.rx.void_loan();
         if !data.is_empty() && self.accepts_input() {
             self.rx.append(data);
             self.note_activity(now);
+            self.count_input(data.len());
         }
     }
 
@@ -274,10 +293,11 @@ impl Connection {
 
     /// Let timers fire: the handshake deadline (a server until its 101 response is
     /// written), the close timeout, the write timeout, keepalive pings and their timeout,
-    /// and the idle timeout. Call it when [`poll_timeout`](Self::poll_timeout) is due
-    /// (calling it at other times is harmless).
+    /// the idle timeout, and the end of a rate-limit throttle. Call it when
+    /// [`poll_timeout`](Self::poll_timeout) is due (calling it at other times is harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
+        self.end_throttle(now);
         match self.end {
             End::Running => {}
             End::Pending(_) => return,
@@ -298,6 +318,8 @@ impl Connection {
                 Timer::Close => CloseCause::CloseTimeout,
                 Timer::Write => CloseCause::WriteTimeout,
                 Timer::Idle | Timer::KeepaliveTimeout => CloseCause::IdleTimeout,
+                // Handled above (`end_throttle`).
+                Timer::Throttle => continue,
                 Timer::KeepalivePing => {
                     self.send.pending_keepalive_ping = true;
                     self.timers.stop(Timer::KeepalivePing);
@@ -441,7 +463,17 @@ impl Connection {
     /// The next event: a message, or the final [`Event::Closed`]. Frames are parsed here,
     /// one message per call; `None` means "nothing until more input or time".
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.limiter.is_some() {
+            return self.poll_event_limited();
+        }
+        self.poll_event_unlimited()
+    }
+
+    /// `poll_event` without a rate limit to apply.
+    #[inline(always)]
+    fn poll_event_unlimited(&mut self) -> Option<Event> {
         if let Some((start, len, key, text)) = self.small_masked_frame() {
             let payload = self.rx.slice_mut(start, len);
             apply_mask(payload, key, 0);
@@ -490,7 +522,8 @@ impl Connection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.end {
-            End::Pending(_) => None,
+            // Ending: only a rate-limit throttle keeps the remaining events waiting.
+            End::Pending(_) => self.timers.get(Timer::Throttle),
             End::Emitted(_) if self.should_shutdown() => None,
             End::Emitted(_) => self.timers.get(Timer::Close),
             End::Running => {
@@ -658,9 +691,20 @@ impl Connection {
     fn may_read(&self, frame_len: usize) -> bool {
         self.accepts_input() && self.rx.wants_input(frame_len)
     }
+
+    /// How much read space to lend at most: 0 when reading is not allowed now (see
+    /// [`may_read`](Self::may_read)) or throttled by the rate limit.
+    fn read_cap(&mut self, frame_len: usize) -> usize {
+        if !self.may_read(frame_len) {
+            return 0;
+        }
+        self.rate_read_cap()
+    }
 }
 
 #[cfg(all(test, feature = "deflate"))]
 mod deflate_tests;
+#[cfg(test)]
+mod rate_tests;
 #[cfg(test)]
 mod tests;

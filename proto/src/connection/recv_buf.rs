@@ -133,18 +133,19 @@ impl RecvBuffer {
         !(pending >= READ_AHEAD && pending >= frame_len)
     }
 
-    /// Lend zeroed space (`read_buf`): returns the loan, empty when `allowed` is false.
-    pub(crate) fn lend_zeroed(&mut self, frame_len: usize, allowed: bool) -> &mut [u8] {
-        let n = if allowed { self.reserve_spare(frame_len, Space::Zeroed) } else { 0 };
+    /// Lend zeroed space (`read_buf`): returns the loan, at most `cap` bytes (empty for 0:
+    /// reading is not allowed now).
+    pub(crate) fn lend_zeroed(&mut self, frame_len: usize, cap: usize) -> &mut [u8] {
+        let n = if cap > 0 { self.reserve_spare(frame_len, Space::Zeroed).min(cap) } else { 0 };
         self.loan = Loan::Zeroed(n);
         &mut self.buf[self.filled..self.filled + n]
     }
 
-    /// Lend uninitialized space (`read_buf_uninit`): `buf` itself, limited to the loan (0
-    /// when `allowed` is false).
-    pub(crate) fn lend_uninit(&mut self, frame_len: usize, allowed: bool) -> bytes::buf::Limit<&mut BytesMut> {
-        let n = if allowed {
-            self.reserve_spare(frame_len, Space::Uninit)
+    /// Lend uninitialized space (`read_buf_uninit`): `buf` itself, limited to the loan (at
+    /// most `cap` bytes; 0 when reading is not allowed now).
+    pub(crate) fn lend_uninit(&mut self, frame_len: usize, cap: usize) -> bytes::buf::Limit<&mut BytesMut> {
+        let n = if cap > 0 {
+            self.reserve_spare(frame_len, Space::Uninit).min(cap)
         } else {
             self.buf.truncate(self.filled);
             0
@@ -382,14 +383,14 @@ mod tests {
     use bytes::BufMut;
 
     fn zeroed_read(b: &mut RecvBuffer, data: &[u8]) -> usize {
-        let space = b.lend_zeroed(0, true);
+        let space = b.lend_zeroed(0, usize::MAX);
         let n = space.len().min(data.len());
         space[..n].copy_from_slice(&data[..n]);
         b.commit_zeroed(n)
     }
 
     fn uninit_read(b: &mut RecvBuffer, data: &[u8]) -> usize {
-        let mut space = b.lend_uninit(0, true);
+        let mut space = b.lend_uninit(0, usize::MAX);
         let n = space.remaining_mut().min(data.len());
         space.put_slice(&data[..n]);
         b.commit_uninit()
@@ -410,12 +411,12 @@ mod tests {
     #[test]
     fn a_commit_is_capped_at_the_loan() {
         let mut b = RecvBuffer::new(1024);
-        let lent = b.lend_zeroed(0, true).len();
+        let lent = b.lend_zeroed(0, usize::MAX).len();
         assert_eq!(b.commit_zeroed(lent + 100), lent);
         assert_eq!(b.len(), lent);
 
         let mut b = RecvBuffer::new(1024);
-        let mut space = b.lend_uninit(0, true);
+        let mut space = b.lend_uninit(0, usize::MAX);
         let lent = space.remaining_mut();
         space.get_mut().extend_from_slice(&vec![1u8; lent + 10]);
         assert_eq!(b.commit_uninit(), lent);
@@ -427,14 +428,14 @@ mod tests {
     #[test]
     fn append_voids_the_loan() {
         let mut b = RecvBuffer::new(1024);
-        let space = b.lend_zeroed(0, true);
+        let space = b.lend_zeroed(0, usize::MAX);
         space[..3].copy_from_slice(b"xyz");
         b.append(b"abc");
         assert_eq!(b.commit_zeroed(3), 0);
         assert_eq!(b.input(), b"abc");
 
         let mut b = RecvBuffer::new(1024);
-        b.lend_uninit(0, true).put_slice(b"xyz");
+        b.lend_uninit(0, usize::MAX).put_slice(b"xyz");
         b.append(b"abc");
         assert_eq!(b.commit_uninit(), 0);
         assert_eq!(b.input(), b"abc");
@@ -444,16 +445,16 @@ mod tests {
     #[test]
     fn commits_match_their_loan() {
         let mut b = RecvBuffer::new(1024);
-        b.lend_zeroed(0, true)[..2].copy_from_slice(b"zz");
+        b.lend_zeroed(0, usize::MAX)[..2].copy_from_slice(b"zz");
         assert_eq!(b.commit_uninit(), 0, "zeroed space is not an append");
         assert_eq!(b.commit_zeroed(2), 2);
-        b.lend_uninit(0, true).put_slice(b"uu");
+        b.lend_uninit(0, usize::MAX).put_slice(b"uu");
         assert_eq!(b.commit_zeroed(2), 0, "an append is not a zeroed read");
         assert_eq!(b.commit_uninit(), 2);
         assert_eq!(b.input(), b"zzuu");
         // A second loan replaces the first: bytes written into the first are not input.
-        b.lend_uninit(0, true).put_slice(b"lost");
-        let space = b.lend_zeroed(0, true);
+        b.lend_uninit(0, usize::MAX).put_slice(b"lost");
+        let space = b.lend_zeroed(0, usize::MAX);
         space[..2].copy_from_slice(b"ok");
         assert_eq!(b.commit_zeroed(2), 2);
         assert_eq!(b.input(), b"zzuuok");
@@ -469,8 +470,8 @@ mod tests {
             let mut b = RecvBuffer::new(1024);
             b.append(&[7u8; 100]);
             match space {
-                Space::Zeroed => b.lend_zeroed(5000, true)[..4].copy_from_slice(b"next"),
-                Space::Uninit => b.lend_uninit(5000, true).put_slice(b"next"),
+                Space::Zeroed => b.lend_zeroed(5000, usize::MAX)[..4].copy_from_slice(b"next"),
+                Space::Uninit => b.lend_uninit(5000, usize::MAX).put_slice(b"next"),
             }
             // Input is consumed and a partial frame starts while the loan is out.
             let taken = b.split(60);
@@ -496,8 +497,8 @@ mod tests {
         assert!(!b.wants_input(0));
         assert!(!b.wants_input(READ_AHEAD));
         assert!(b.wants_input(READ_AHEAD + 1));
-        assert!(b.lend_zeroed(0, false).is_empty());
-        assert_eq!(b.lend_uninit(0, false).remaining_mut(), 0);
+        assert!(b.lend_zeroed(0, 0).is_empty());
+        assert_eq!(b.lend_uninit(0, 0).remaining_mut(), 0);
     }
 
     // The window doubles after full reads (up to the bound of each kind of space) and halves
@@ -507,16 +508,16 @@ mod tests {
         let mut b = RecvBuffer::new(1024);
         let mut last = 0;
         for _ in 0..20 {
-            let lent = b.lend_uninit(0, true).remaining_mut();
+            let lent = b.lend_uninit(0, usize::MAX).remaining_mut();
             assert!(lent >= last && lent <= MAX_READ_WINDOW, "{lent}");
             last = lent;
-            b.lend_uninit(0, true).put_bytes(1, lent);
+            b.lend_uninit(0, usize::MAX).put_bytes(1, lent);
             b.commit_uninit();
             b.split(b.len());
         }
         assert_eq!(last, MAX_READ_WINDOW);
         for _ in 0..20 {
-            let lent = b.lend_zeroed(0, true).len();
+            let lent = b.lend_zeroed(0, usize::MAX).len();
             assert!(lent <= READ_AHEAD, "{lent}");
             b.commit_zeroed(1);
             b.split(b.len());
@@ -530,7 +531,7 @@ mod tests {
         let mut b = RecvBuffer::new(1024);
         let mut received = 0;
         while received < 1 << 20 {
-            let lent = b.lend_zeroed(64 << 20, true).len();
+            let lent = b.lend_zeroed(64 << 20, usize::MAX).len();
             assert!(lent > 0);
             received += b.commit_zeroed(lent);
             assert!(b.capacity() <= 2 * received + 4096, "capacity {} after {received}", b.capacity());
@@ -542,14 +543,14 @@ mod tests {
     fn a_second_loan_offers_the_same_space() {
         let mut b = RecvBuffer::new(1024);
         for _ in 0..3 {
-            let lent = b.lend_uninit(0, true).remaining_mut();
-            b.lend_uninit(0, true).put_bytes(0, lent);
+            let lent = b.lend_uninit(0, usize::MAX).remaining_mut();
+            b.lend_uninit(0, usize::MAX).put_bytes(0, lent);
             b.commit_uninit();
         }
         b.split(b.len());
-        let first = b.lend_uninit(0, true).remaining_mut();
-        assert_eq!(b.lend_uninit(0, true).remaining_mut(), first);
-        let first = b.lend_zeroed(0, true).len();
-        assert_eq!(b.lend_zeroed(0, true).len(), first);
+        let first = b.lend_uninit(0, usize::MAX).remaining_mut();
+        assert_eq!(b.lend_uninit(0, usize::MAX).remaining_mut(), first);
+        let first = b.lend_zeroed(0, usize::MAX).len();
+        assert_eq!(b.lend_zeroed(0, usize::MAX).len(), first);
     }
 }

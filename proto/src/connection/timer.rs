@@ -21,13 +21,23 @@ pub(crate) enum Timer {
     KeepalivePing,
     /// A keepalive ping was sent: something must arrive by then.
     KeepaliveTimeout,
+    /// Reading is throttled by the rate limit until then (not an ending: when it fires,
+    /// reading resumes).
+    Throttle,
 }
 
 impl Timer {
-    const COUNT: usize = 6;
+    const COUNT: usize = 7;
     /// Every timer, in the order `handle_timeout` looks at them when several are due.
-    pub(crate) const ALL: [Timer; Timer::COUNT] =
-        [Timer::Handshake, Timer::Close, Timer::Write, Timer::Idle, Timer::KeepaliveTimeout, Timer::KeepalivePing];
+    pub(crate) const ALL: [Timer; Timer::COUNT] = [
+        Timer::Handshake,
+        Timer::Close,
+        Timer::Write,
+        Timer::Idle,
+        Timer::KeepaliveTimeout,
+        Timer::KeepalivePing,
+        Timer::Throttle,
+    ];
 
     fn index(self) -> usize {
         match self {
@@ -37,6 +47,7 @@ impl Timer {
             Timer::Idle => 3,
             Timer::KeepalivePing => 4,
             Timer::KeepaliveTimeout => 5,
+            Timer::Throttle => 6,
         }
     }
 }
