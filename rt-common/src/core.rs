@@ -10,7 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
-use tether_proto::{BufMut, CloseCause, CloseCode, Closed, Connection, Event, Instant, Message, SendError};
+use tether_proto::{
+    BufMut, CloseCause, CloseCode, Closed, ConfigError, Connection, Event, Instant, Message, RateLimit, SendError,
+};
 
 use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::waker::WakerSet;
@@ -139,6 +141,12 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     pub(crate) fn set_control(&mut self, on: bool) {
         self.control = on;
+    }
+
+    /// Replace the engine's inbound rate limit (its deadline is picked up by the next poll
+    /// of the reading side).
+    pub(crate) fn set_rate_limit(&mut self, limit: Option<RateLimit>) -> Result<(), ConfigError> {
+        self.conn.set_rate_limit(limit)
     }
 
     /// How the connection ended, once that has been observed (the engine's `Closed` was
@@ -508,12 +516,21 @@ impl<T: Transport, R: Runtime> Core<T, R> {
                 // dropped transport; should nothing be left to hand out, end it here.
                 if self.conn.ending().is_none() {
                     self.conn.handle_transport_error(now);
+                } else if self.conn.poll_timeout().is_some() {
+                    // What is left waits for the rate limit's deadline: the timer armed
+                    // above wakes this task then.
+                    return Poll::Pending;
                 }
                 continue;
             }
             let Some(read) = self.poll_read_in(cx, now) else {
-                // No space offered (backpressure): parked until events are taken, also
-                // woken for writability to write what senders left queued.
+                // No space offered: backpressure (parked until events are taken), or the
+                // rate limit, whose deadline the engine may have set just now when asked
+                // for space: arm the timer for it. Also woken for writability, to write
+                // what senders left queued.
+                if self.poll_timers(cx, now).is_ready() {
+                    continue;
+                }
                 self.writers.register(cx.waker());
                 return Poll::Pending;
             };

@@ -414,6 +414,22 @@ macro_rules! receive_api {
         pub fn set_control_messages(&mut self, on: bool) {
             self.handle().with(|core| core.set_control(on));
         }
+
+        /// Limit what the peer may send from now on (`None` removes the limit), with fresh
+        /// buckets: see [`RateLimit`](tether_proto::RateLimit). A server sets one for every
+        /// connection in its [`Config`](tether_proto::Config)
+        /// ([`ConfigBuilder::rate_limit`](tether_proto::ConfigBuilder::rate_limit)), or per
+        /// route with this once the request is routed.
+        ///
+        /// # Errors
+        /// [`ConfigError::Zero`](tether_proto::ConfigError::Zero) for a rate or burst of 0
+        /// (nothing changes).
+        pub fn set_rate_limit(
+            &mut self,
+            limit: Option<tether_proto::RateLimit>,
+        ) -> Result<(), tether_proto::ConfigError> {
+            self.handle().with(|core| core.set_rate_limit(limit))
+        }
     };
 }
 pub(crate) use receive_api;

@@ -79,7 +79,8 @@ pub use websocket::WebSocket;
 
 pub use tether_proto::{
     AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder, Connection,
-    HandshakeError, Header, Message, PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
+    HandshakeError, Header, Message, PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request,
+    SendError, State, Utf8Bytes,
 };
 
 /// The engine crate, for what is not re-exported here.
@@ -116,7 +117,7 @@ macro_rules! adapter_surface {
         pub use $crate::{
             default_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
             Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
-            PeerMisbehaved, ProtocolError, Request, SendError, State, Utf8Bytes,
+            PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, State, Utf8Bytes,
         };
 
         /// TLS configuration shared with every adapter (the adapter's feature `rustls`).

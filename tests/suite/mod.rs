@@ -26,6 +26,7 @@ mod hostile_sockets;
 mod interop;
 mod limits;
 mod messages;
+mod rate_limit;
 mod slow;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
