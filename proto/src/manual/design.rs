@@ -115,6 +115,7 @@
 //! | [`TransportError`](crate::CloseCause::TransportError) | the transport failed (reset, broken pipe): nothing more is written | 1006 |
 //! | [`WriteTimeout`](crate::CloseCause::WriteTimeout) | queued output made no progress for the write timeout (the peer stopped reading) | 1006 |
 //! | [`HandshakeTimeout`](crate::CloseCause::HandshakeTimeout) | a server's 101 was not written within the handshake deadline | 1006 |
+//! | [`RateLimitExceeded`](crate::CloseCause::RateLimitExceeded) | the peer sent beyond its [rate limit](#inbound-rate-limits) under the Close policy; we sent 1008 | 1008 |
 //!
 //! A peer's close frame and a parse failure therefore never look alike, and
 //! [`Closed::is_clean`] holds only for the first two. After a violation nothing further is
@@ -125,7 +126,7 @@
 //!
 //! The engine owns every ending and every deadline, so the async layer keeps no ending of
 //! its own: a transport failure is an input, and the deadlines — handshake, close, write,
-//! idle, keepalive — live in one table that both `poll_timeout` and `handle_timeout` read.
+//! idle, keepalive, and the end of a rate-limit throttle — live in one table that both `poll_timeout` and `handle_timeout` read.
 //! The write deadline needs a tick to start: while output waits and its clock is not running,
 //! `poll_timeout` asks for one at once.
 //!
@@ -190,6 +191,45 @@
 //! - permessage-deflate (RFC 7692): see [below](#permessage-deflate). Without it (the
 //!   feature off, or `Config::deflate` unset) every offer is declined,
 //!   and a response that names an extension fails the client handshake.
+//!
+//! # Inbound rate limits
+//! [`ConfigBuilder::rate_limit`](crate::ConfigBuilder::rate_limit) (off by default) limits
+//! what one peer may send: messages per second and bytes per second, each a token bucket
+//! with its own burst ([`RateLimit::messages`](crate::RateLimit::messages),
+//! [`RateLimit::bytes`](crate::RateLimit::bytes), or both). A message is a complete data
+//! message, a ping or a pong, counted when it is handed out; bytes are everything read from
+//! the transport, headers included, counted as they are read. The buckets live in the engine
+//! and run on the time the caller gives, so a sans-IO embedding gets the same limits as the
+//! adapters. They are integer nano-token buckets: a rate of `r` per second earns exactly
+//! `r` nano-tokens per nanosecond, so over any `t` seconds since the connection's clock
+//! started at most `burst + r * t` units are admitted, exactly, with no rounding drift.
+//!
+//! Two policies ([`RatePolicy`](crate::RatePolicy)):
+//! - **Throttle** (the default): when a bucket is empty the engine stops asking for input —
+//!   [`read_buf`] lends nothing, and a byte limit caps every loan at the bytes the bucket
+//!   holds — and hands out no message, until a deadline in the timer table (the refill
+//!   instant, when about a fiftieth of a second's worth has been earned: a throttled
+//!   connection wakes at most about 50 times a second). The async layer sleeps until then;
+//!   TCP's flow control pushes back on the peer; nothing is dropped or reordered.
+//! - **Close**: the first message or byte beyond a bucket fails the connection with 1008
+//!   (Policy Violation) and [`CloseCause::RateLimitExceeded`](crate::CloseCause::RateLimitExceeded),
+//!   naming which limit. Arrivals are timed when they are read, so an application that stops
+//!   reading for longer than `burst / rate` lets a well-behaved peer's messages pile up and
+//!   then judges them at once: choose Close for limits well above honest traffic, Throttle
+//!   for an exact gate.
+//!
+//! Control frames are not exempt, and need not be: while throttled nothing is read or
+//! decoded — pings and the close frame included — so a peer cannot flood pings around the
+//! limit (each ping is a message; each admitted ping gets at most one pong). The close,
+//! write and handshake deadlines keep running while throttled, so throttling never keeps a
+//! connection alive past them; only the idle and keepalive clocks pause (our refusal to read
+//! is not the peer's silence) and start over when reading resumes. An ending decided while
+//! messages wait behind the limit (a timeout, a transport failure) still hands them out at
+//! the rate, then the ending. Callers that push bytes with [`Connection::receive`](crate::Connection::receive)
+//! instead of reading into lent space are never refused: the byte bucket goes into debt and
+//! reading stays throttled until it is repaid. A server that routes before limiting sets the
+//! limit on the accepted connection ([`Connection::set_rate_limit`](crate::Connection::set_rate_limit),
+//! `WebSocket::set_rate_limit` in the async layer).
 //!
 //! # permessage-deflate
 //! Behind the `deflate` cargo feature (forwarded by `tether-rt` and every adapter), through

@@ -1,4 +1,4 @@
-//! The catalogue of hostile peers: 75 faults and attacks a WebSocket endpoint must survive,
+//! The catalogue of hostile peers: 77 faults and attacks a WebSocket endpoint must survive,
 //! items A1 to I4, each with what Tether does and the tests that show it — or, plainly, what
 //! is not tested yet or why the item cannot apply. Documentation only; no code lives here.
 //!
@@ -548,6 +548,24 @@
 //! **G10 · A long soak.** An hour of echo at 10 000 messages a second with random sizes,
 //! watching resident memory and file descriptors. Not covered yet: there is no soak script.
 //!
+//! **G11 · A flood of messages or bytes.** The peer sends as fast as TCP takes it: tiny
+//! messages, pings, or bulk bytes. With a [`RateLimit`](crate::RateLimit) set (off by
+//! default; the design chapter's [inbound rate limits](super::design#inbound-rate-limits)),
+//! Throttle stops reading at the limit, so the peer is pushed back by TCP and at most
+//! `burst + rate * elapsed` messages (and bytes) are admitted, exactly; Close fails the
+//! connection with 1008 and [`RateLimitExceeded`](crate::CloseCause::RateLimitExceeded).
+//! Pings count as messages. Engine: `connection::rate_tests::throttle_admits_exactly_the_burst_then_the_rate`,
+//! `connection::rate_tests::byte_limit_caps_read_space`,
+//! `connection::rate_tests::close_policy_closes_with_1008_beyond_the_message_limit`,
+//! `connection::rate_tests::pings_are_counted_and_throttled`, and the property test
+//! `connection::rate_tests::admitted_never_exceeds_burst_plus_rate_times_elapsed` (any
+//! chunking and timing). Sockets: `rate_limit::a_message_flood_is_throttled_to_burst_plus_rate`
+//! (also bounds the reading side's polls: no busy loop while throttled),
+//! `rate_limit::a_byte_flood_is_throttled_to_burst_plus_rate`,
+//! `rate_limit::a_flood_beyond_the_limit_is_closed_with_1008`. Without a limit, the flood is
+//! bounded only by what the application takes: read-side backpressure (64 KiB buffered)
+//! and TCP.
+//!
 //! # H. permessage-deflate (RFC 7692)
 //! With the `deflate` feature and `Config::deflate` set (the design
 //! chapter's [permessage-deflate](super::design#permessage-deflate) section); without
@@ -656,10 +674,10 @@
 //! (C7, C8, D1–D5, E1, E4–E7, F1–F4; the case numbers are given with each item) over
 //! sockets to every adapter in both roles; it is not counted here.
 //!
-//! | of 76 items | count |
+//! | of 77 items | count |
 //! |---|---:|
-//! | covered by engine tests | 69 |
-//! | covered over sockets, on all three runtimes | 61 |
+//! | covered by engine tests | 70 |
+//! | covered over sockets, on all three runtimes | 62 |
 //! | covered only over sockets (async-layer behaviour) | 5 |
 //! | not covered at all (G10) | 1 |
 //! | does not apply (D8) | 1 |
