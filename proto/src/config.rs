@@ -9,6 +9,9 @@ use crate::error::ConfigError;
 use crate::rate_limit::RateLimit;
 use crate::rng::{OsRng, Rng, SharedRng};
 
+/// [`Config::server`]'s message and frame size limit.
+const SERVER_MAX_MESSAGE: usize = 256 << 10;
+
 /// Which end of the connection an engine plays. Clients mask their frames; servers must not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -19,19 +22,20 @@ pub enum Role {
 }
 
 /// The engine's limits, timeouts and switches. Build one with [`Config::builder`], or take
-/// [`Config::default`].
+/// [`Config::default`] (the same as [`Config::client`]) or [`Config::server`] (smaller
+/// limits, for servers facing the internet: see [`Config::worst_case_memory`]).
 ///
-/// | setting | default |
+/// | setting | default ([`server`](Config::server)) |
 /// |---|---|
-/// | [`max_message_size`](ConfigBuilder::max_message_size) | 64 MiB (use ~1 MiB for public endpoints) |
-/// | [`max_frame_size`](ConfigBuilder::max_frame_size) | 16 MiB |
+/// | [`max_message_size`](ConfigBuilder::max_message_size) | 64 MiB (server: 256 KiB) |
+/// | [`max_frame_size`](ConfigBuilder::max_frame_size) | 16 MiB (server: 256 KiB) |
 /// | [`max_handshake_bytes`](ConfigBuilder::max_handshake_bytes) / [`max_handshake_headers`](ConfigBuilder::max_handshake_headers) | 8 KiB / 64 |
 /// | [`handshake_timeout`](ConfigBuilder::handshake_timeout) | 10 s, one deadline that bytes do not reset (enforced by adapters) |
 /// | [`close_timeout`](ConfigBuilder::close_timeout) | 5 s |
 /// | [`keepalive_interval`](ConfigBuilder::keepalive_interval) | off in the engine (adapters: 20 s) |
 /// | [`keepalive_timeout`](ConfigBuilder::keepalive_timeout) | 20 s |
 /// | [`idle_timeout`](ConfigBuilder::idle_timeout) | off |
-/// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (answered by [`Connection::is_transmit_full`](crate::Connection::is_transmit_full)) |
+/// | [`write_high_water_mark`](ConfigBuilder::write_high_water_mark) | 128 KiB (server: 64 KiB; answered by [`Connection::is_transmit_full`](crate::Connection::is_transmit_full)) |
 /// | [`write_timeout`](ConfigBuilder::write_timeout) | 30 s without a byte written while output waits |
 /// | [`read_buffer_size`](ConfigBuilder::read_buffer_size) | 1 KiB initial, grows on demand (up to 64 KiB per read, 256 KiB into uninitialized space) |
 /// | [`auto_pong`](ConfigBuilder::auto_pong) | on |
@@ -101,7 +105,89 @@ impl Default for Config {
     }
 }
 
+/// What one connection may cost beyond its buffers: the engine's own state, the async
+/// layer's driver and task, and the socket's user-space state (the suite bounds an idle
+/// upgraded connection at 16 KiB, `limits::idle_upgraded_connection_memory`).
+const FIXED_PER_CONNECTION: usize = 16 << 10;
+
+/// Per-connection zlib state besides its window and hash tables (a generous allowance).
+#[cfg(feature = "deflate")]
+const ZLIB_STATE: usize = 16 << 10;
+
 impl Config {
+    /// The defaults for a server facing the internet: the same as [`Config::default`] but
+    /// with 256 KiB for [`max_message_size`](Self::max_message_size) and
+    /// [`max_frame_size`](Self::max_frame_size) and 64 KiB for the
+    /// [`write_high_water_mark`](Self::write_high_water_mark), so that one connection costs
+    /// at most [`worst_case_memory`](Self::worst_case_memory) ≈ 1.6 MiB against a hostile
+    /// peer: 10 000 of them fit in 16 GiB. Larger limits are one setting away:
+    ///
+    /// ```
+    /// use tether_proto::Config;
+    /// let config = Config::server();
+    /// assert!(config.worst_case_memory() * 10_000 <= 16 << 30);
+    /// // A server whose clients send up to 16 MiB (about 67 MiB per connection at worst):
+    /// let big = Config::server().to_builder().max_message_size(16 << 20).max_frame_size(16 << 20).build().unwrap();
+    /// assert!(big.worst_case_memory() < 70 << 20);
+    /// ```
+    pub fn server() -> Config {
+        Config {
+            max_message_size: SERVER_MAX_MESSAGE,
+            max_frame_size: SERVER_MAX_MESSAGE,
+            write_high_water_mark: 64 << 10,
+            ..Config::default()
+        }
+    }
+
+    /// The defaults for a client, which trusts the server it chose to connect to more than a
+    /// server trusts the internet: the same as [`Config::default`] (64 MiB messages, 16 MiB
+    /// frames).
+    pub fn client() -> Config {
+        Config::default()
+    }
+
+    /// An upper bound on the memory one connection holds under these settings, whatever
+    /// the peer sends (the application's own sends beyond the write high-water mark, and
+    /// messages it keeps after receiving them, are its own):
+    ///
+    /// - receiving: `2 × (max_message_size + max_frame_size + 256 KiB)` — the message being
+    ///   reassembled and the frame being received (together at most `max_message_size` of
+    ///   payload; a frame larger than the rest of the message is refused at its header), one
+    ///   read window ahead (at most 256 KiB), and buffers that grow by doubling (up to twice
+    ///   what they hold);
+    /// - sending: [`write_high_water_mark`](Self::write_high_water_mark) plus 2 KiB of
+    ///   urgent control frames (pongs; beyond that only the latest ping is answered);
+    /// - with permessage-deflate: the decompressed message (`max_message_size`), the
+    ///   compressor (`2^(window_bits + 2) + 2^(memory_level + 9)`, zlib's formula), the
+    ///   decompressor's window (`2^peer_window_bits`) and 16 KiB each of zlib state;
+    /// - 16 KiB for the connection itself, its driver and task.
+    ///
+    /// A frame announcing more than the limits is refused (1009) at its header, before
+    /// anything is reserved, and buffers grow only with bytes that arrived: a peer that
+    /// announces much and trickles little costs what it sent.
+    ///
+    /// ```
+    /// use tether_proto::Config;
+    /// // 2 × (64 + 16 MiB + 256 KiB) + 128 KiB + 2 KiB + 16 KiB
+    /// assert_eq!(Config::client().worst_case_memory(), 2 * ((80 << 20) + (256 << 10)) + (146 << 10));
+    /// ```
+    pub fn worst_case_memory(&self) -> usize {
+        let window = crate::connection::MAX_READ_WINDOW;
+        let receive =
+            self.max_message_size.saturating_add(self.max_frame_size).saturating_add(window).saturating_mul(2);
+        let send = self.write_high_water_mark.saturating_add(crate::connection::URGENT_CAP);
+        #[allow(unused_mut)]
+        let mut total = receive.saturating_add(send).saturating_add(FIXED_PER_CONNECTION);
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &self.deflate {
+            let compressor = (1usize << (d.window_bits + 2)) + (1usize << (d.memory_level + 9));
+            let decompressor = 1usize << d.peer_window_bits;
+            total =
+                total.saturating_add(self.max_message_size).saturating_add(compressor + decompressor + 2 * ZLIB_STATE);
+        }
+        total
+    }
+
     /// A builder starting from the defaults.
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder { config: Config::default() }
@@ -377,6 +463,27 @@ mod tests {
             ConfigError::Zero("rate_limit messages per_second")
         );
         assert!(Config::builder().build().is_ok());
+    }
+
+    // Safe server defaults: 10 000 connections of hostile peers at worst fit in 16 GiB; the
+    // client's defaults are the larger ones, and the bound follows every setting it names.
+    #[test]
+    fn server_defaults_fit_ten_thousand_hostile_connections_in_16_gib() {
+        let server = Config::server();
+        let bound = server.worst_case_memory();
+        assert!(bound * 10_000 <= 16 << 30, "{bound} bytes per connection");
+        assert_eq!(bound, 2 * (3 * (256 << 10)) + (64 << 10) + (2 << 10) + (16 << 10));
+        assert!(Config::client().worst_case_memory() > 100 << 20);
+        assert_eq!(Config::client().max_message_size(), Config::default().max_message_size());
+
+        let mib = server.to_builder().max_message_size(1 << 20).max_frame_size(1 << 20).build().unwrap();
+        assert!(mib.worst_case_memory() > 4 << 20 && mib.worst_case_memory() < 5 << 20);
+        #[cfg(feature = "deflate")]
+        {
+            let deflate = server.to_builder().deflate(Some(crate::DeflateConfig::default())).build().unwrap();
+            // 256 KiB more for the message, 128 + 128 KiB for the compressor, a 32 KiB window.
+            assert_eq!(deflate.worst_case_memory() - bound, (256 << 10) + (256 << 10) + (32 << 10) + (32 << 10));
+        }
     }
 
     #[test]

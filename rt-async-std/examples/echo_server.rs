@@ -25,7 +25,9 @@ fn main() -> std::io::Result<()> {
 
 async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
-    let mut ws = tether_async_std::accept(tcp).await?;
+    // The client-sized limits (Autobahn 9.* sends up to 16 MiB), not the server defaults.
+    let mut ws =
+        tether_async_std::Upgrade::read_with_config(tcp, tether_async_std::default_config()).await?.accept().await?;
     match echo_messages(&mut ws).await {
         // The peer ending the connection, cleanly or not, is not a failure of the server.
         Err(Error::Closed(_)) => Ok(()),

@@ -42,7 +42,7 @@
 //! Defaults are the engine's ([`Config`]) except keepalive, which adapters turn on: a
 //! ping after 20 s without inbound traffic, and the connection closed (reported as 1006,
 //! [`CloseCause::IdleTimeout`]) if nothing arrives within 20 s more. See
-//! [`default_config`].
+//! [`default_config`] (clients) and [`server_config`] (servers: smaller size limits).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -106,6 +106,25 @@ pub fn default_config() -> Config {
     Config::builder().keepalive_interval(Some(DEFAULT_KEEPALIVE_INTERVAL)).build().unwrap_or_default()
 }
 
+/// The adapters' default configuration for servers, used by [`Upgrade::read`],
+/// [`Upgrade::read_limited`] and [`WebSocket::accept`]: the engine's [`Config::server`]
+/// (256 KiB messages and frames, a 64 KiB write high-water mark: at most
+/// [`Config::worst_case_memory`] ≈ 1.6 MiB per connection against a hostile peer, so 10 000
+/// fit in 16 GiB) with keepalive on as in [`default_config`]. Larger limits are one setting
+/// away:
+///
+/// ```
+/// let config = tether_rt::server_config().to_builder().max_message_size(1 << 20).max_frame_size(1 << 20).build().unwrap();
+/// assert!(config.worst_case_memory() < 5 << 20);
+/// ```
+pub fn server_config() -> Config {
+    Config::server()
+        .to_builder()
+        .keepalive_interval(Some(DEFAULT_KEEPALIVE_INTERVAL))
+        .build()
+        .unwrap_or_else(|_| Config::server())
+}
+
 /// Defines an adapter crate's public surface — the re-exports, the type aliases and the
 /// `accept` / `connect` / `client` shortcuts — once for every runtime, so the three adapters
 /// cannot drift apart. Each adapter crate invokes it with its runtime type, its TCP stream
@@ -115,7 +134,7 @@ pub fn default_config() -> Config {
 macro_rules! adapter_surface {
     ($rt:ty, $tcp:ty, $name:literal, S: $($bound:tt)+) => {
         pub use $crate::{
-            default_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
+            default_config, server_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
             Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
             PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, State, Utf8Bytes,
         };

@@ -10,7 +10,7 @@ use tether_proto::{AcceptOptions, CloseCause, Config, HandshakeError, Header, Re
 
 use crate::io::{drain, read_until, shutdown, with_deadline, write_transmit};
 use crate::runtime::{deadline_after, Clock, Runtime, Transport};
-use crate::{default_config, Error, HandshakeLimit, HandshakePermit, OpenError, WebSocket};
+use crate::{server_config, Error, HandshakeLimit, HandshakePermit, OpenError, WebSocket};
 
 /// After an error response, at most this much more input is read and discarded (within
 /// the handshake deadline) before the stream is dropped: dropping a socket with unread
@@ -71,7 +71,7 @@ where
     R::Io<S>: Transport,
 {
     /// Read the upgrade request from `stream` under the adapter's default configuration
-    /// ([`default_config`]).
+    /// ([`server_config`]: smaller size limits than a client's).
     ///
     /// # Errors
     /// As [`read_with_config`](Self::read_with_config).
@@ -79,7 +79,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn read(stream: S) -> Result<Self, OpenError> {
-        Box::pin(Self::read_inner(stream, default_config(), None)).await
+        Box::pin(Self::read_inner(stream, server_config(), None)).await
     }
 
     /// Read the upgrade request from `stream`, within
@@ -113,7 +113,7 @@ where
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
     pub async fn read_limited(stream: S, limit: &HandshakeLimit) -> Result<Self, OpenError> {
         let permit = limit.try_acquire()?;
-        Box::pin(Self::read_inner(stream, default_config(), Some(permit))).await
+        Box::pin(Self::read_inner(stream, server_config(), Some(permit))).await
     }
 
     /// Read the upgrade request under `config`, holding `permit` (from

@@ -92,7 +92,7 @@ where
         // One box for the whole handshake (see `Upgrade`): the caller's future keeps a
         // pointer while it runs and only the connection afterwards.
         Box::pin(async move {
-            let upgrade = crate::Upgrade::<S, R>::read_inner(stream, crate::default_config(), None).await?;
+            let upgrade = crate::Upgrade::<S, R>::read_inner(stream, crate::server_config(), None).await?;
             upgrade.respond(&tether_proto::AcceptOptions::new()).await
         })
         .await

@@ -17,7 +17,13 @@ async fn echo_server() -> (String, impl Future<Output = Option<tether_rt::Closed
     let (listener, addr) = rt::listen().await;
     let task = rt::spawn(async move {
         let stream = rt::accept(&listener).await;
-        let ws = Upgrade::<Stream, R>::read(stream).await.expect("read upgrade").accept().await.expect("accept");
+        // The peers send up to 16 MiB: larger limits than the server defaults, configured.
+        let ws = Upgrade::<Stream, R>::read_with_config(stream, config())
+            .await
+            .expect("read upgrade")
+            .accept()
+            .await
+            .expect("accept");
         echo(ws).await
     });
     (format!("ws://{addr}/interop"), task)

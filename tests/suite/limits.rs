@@ -1,9 +1,10 @@
 //! Bounds on what many connections cost the server: the pending-handshake limit and the
 //! handshake deadline against idle pre-upgrade connections (hostile peers A13), and resident
 //! memory per pending handshake and per idle upgraded connection (A13, G9). Throughput and
-//! the 4 KiB per-connection target belong to the benches, not here.
+//! the 4 KiB per-connection target belong to the benches, not here. Also the safe server
+//! defaults: announced frames beyond them are refused with 1009 from many peers at once.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -338,4 +339,60 @@ fn handshake_state_does_not_stay_in_the_connection_task() {
         }
         drop(client.await);
     });
+}
+
+#[test]
+fn server_defaults_refuse_announced_16_mib_frames_from_many_peers_with_1009() {
+    // Safe server defaults (`Config::server`, used by `Upgrade::read`): many peers announce
+    // a 16 MiB frame and trickle its bytes; each is refused with 1009 at the header, before
+    // anything is reserved for it.
+    const PEERS: usize = 40;
+    run(async {
+        let (listener, addr) = rt::listen().await;
+        let server = rt::spawn(async move {
+            let mut tasks = Vec::new();
+            for _ in 0..PEERS {
+                let stream = rt::accept(&listener).await;
+                tasks.push(rt::spawn(async move {
+                    let mut ws =
+                        Upgrade::<Stream, R>::read(stream).await.expect("read").accept().await.expect("accept");
+                    match ws.recv().await {
+                        Err(Error::Closed(closed)) => closed.code,
+                        other => panic!("{other:?}"),
+                    }
+                }));
+            }
+            let mut codes = Vec::new();
+            for task in tasks {
+                codes.push(task.await);
+            }
+            codes
+        });
+        let peers: Vec<_> = (0..PEERS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut s = raw::client(addr);
+                    let head =
+                        tether_testkit::Frame::new(BINARY, b"").announce(16 << 20).mask(Some([1, 2, 3, 4])).encode();
+                    s.write_all(&head).unwrap();
+                    // Trickle: a few payload bytes, slowly (the refusal does not wait for them).
+                    for _ in 0..3 {
+                        if s.write_all(&[0u8; 8]).is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    let answer = raw::read_to_end(&mut s);
+                    let close = parse_frame(&answer).expect("a close frame");
+                    assert_eq!(close.header.opcode, CLOSE);
+                    u16::from_be_bytes([close.payload[0], close.payload[1]])
+                })
+            })
+            .collect();
+        // The server first: joining a peer thread blocks this runtime thread.
+        assert!(server.await.iter().all(|&code| code == CloseCode::MESSAGE_TOO_BIG));
+        for peer in peers {
+            assert_eq!(peer.join().unwrap(), 1009);
+        }
+    })
 }

@@ -30,10 +30,10 @@ use recv_buf::RecvBuffer;
 use send::{Fin, SendState};
 use timer::{Timer, TimerTable};
 
+pub(crate) use recv_buf::MAX_READ_WINDOW;
 #[cfg(test)]
-use recv_buf::{MAX_READ_WINDOW, READ_AHEAD};
-#[cfg(test)]
-use send::URGENT_CAP;
+use recv_buf::READ_AHEAD;
+pub(crate) use send::URGENT_CAP;
 
 /// Where a connection is, as far as the caller has seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -178,6 +178,33 @@
 //! the async layer bounds it with the write high-water mark (below). Why each of these
 //! numbers is what it is: [`performance`](super::performance).
 //!
+//! # What one connection costs at worst
+//! [`Config::worst_case_memory`](crate::Config::worst_case_memory) computes an upper bound
+//! from the settings, whatever the peer sends: receiving `2 × (max message + max frame +
+//! 256 KiB)` (the message being reassembled and the frame being received hold at most one
+//! max message of payload together, one read window ahead, in buffers that grow by
+//! doubling); sending the write high-water mark plus 2 KiB of pongs; with
+//! permessage-deflate the decompressed message, zlib's compressor
+//! (`2^(window_bits + 2) + 2^(memory_level + 9)`) and the decompressor's window; and 16 KiB
+//! for the connection, its driver and task. What the application sends beyond the mark,
+//! and messages it keeps, are its own.
+//!
+//! Servers and clients trust differently, so the defaults differ:
+//!
+//! | preset | max message / frame | write high-water mark | worst case per connection | 10 000 connections |
+//! |---|---|---|---|---|
+//! | [`Config::server`](crate::Config::server) (`tether_rt::server_config`, used by `Upgrade::read` and `accept`) | 256 KiB / 256 KiB | 64 KiB | 1.58 MiB | 15.4 GiB |
+//! | the same with 1 MiB messages (Python websockets' default) | 1 MiB / 1 MiB | 64 KiB | 4.58 MiB | 45 GiB |
+//! | [`Config::client`](crate::Config::client) = [`Config::default`](crate::Config::default) (`tether_rt::default_config`) | 64 MiB / 16 MiB | 128 KiB | 160.6 MiB | — |
+//!
+//! So 10 000 hostile connections at worst fit in 16 GiB under the server defaults, and
+//! larger limits are one setting away (`Config::server().to_builder().max_message_size(..)`).
+//! A frame announcing more than the limit is refused with 1009 at its header, before any
+//! memory is reserved: the suite's
+//! `limits::server_defaults_refuse_announced_16_mib_frames_from_many_peers_with_1009` has
+//! many peers announce 16 MiB and trickle bytes. Compressing costs more (about 576 KiB per
+//! connection at the default deflate settings), which is why it stays off by default.
+//!
 //! # Receive-side policies
 //! - Non-minimal payload length encodings are accepted (RFC 6455 §5.2 binds senders; this
 //!   engine never emits them).
