@@ -307,5 +307,55 @@ mod tests {
             let data: Vec<u8> = s.into_bytes();
             prop_assert!(chunked(&data, &cuts));
         }
+
+        // Hostile peers F3 + F5 where the vector path runs: 64-4096 bytes of mixed-width text
+        // at any of 64 alignments in memory, an invalid sequence planted at (or straddling) a
+        // block boundary or anywhere, fed in random pieces. The verdict equals std's, and a
+        // failure comes exactly at the first piece that makes the prefix impossible.
+        #[test]
+        fn differential_long_inputs_chunked_at_any_alignment(
+            len in 64usize..=4096,
+            seed in any::<u64>(),
+            offset in 0usize..64,
+            plant in proptest::option::of((0usize..20, 0usize..BAD.len(), any::<u16>())),
+            pieces in proptest::collection::vec(1usize..700, 0..24),
+            split_plant in 0usize..4,
+        ) {
+            let mut data = mixed_text(len, seed);
+            let mut planted = None;
+            if let Some((which, bad, anywhere)) = plant {
+                // One of the block boundaries, or (for the last few choices) any position.
+                let at = boundaries(len).nth(which).unwrap_or(anywhere as usize % len);
+                let bad = BAD[bad];
+                let end = (at + bad.len()).min(len);
+                data[at..end].copy_from_slice(&bad[..end - at]);
+                planted = Some(at);
+            }
+            let mut backing = vec![0u8; 4096 + 64];
+            backing[offset..offset + len].copy_from_slice(&data);
+            let slice = &backing[offset..offset + len];
+            let mut cuts = Vec::new();
+            let mut at = 0;
+            for piece in pieces {
+                at += piece;
+                if at >= len {
+                    break;
+                }
+                cuts.push(at);
+            }
+            // Often also cut inside the planted sequence (a character split across pieces).
+            if let (Some(at), 1..) = (planted, split_plant) {
+                if at + split_plant < len {
+                    cuts.push(at + split_plant);
+                    cuts.sort_unstable();
+                    cuts.dedup();
+                }
+            }
+            let expected = match impossible_from(slice) {
+                Some(n) => Err(cuts.iter().copied().chain([len]).find(|&end| end >= n).unwrap()),
+                None => Ok(core::str::from_utf8(slice).is_ok()),
+            };
+            prop_assert_eq!(failure_point(slice, &cuts), expected);
+        }
     }
 }

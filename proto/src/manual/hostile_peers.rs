@@ -469,7 +469,11 @@
 //! alignments in memory, faults planted at the 16/32/64-byte block boundaries) and
 //! `utf8::tests::long_inputs_fail_fast_at_every_split` (every two-piece split and
 //! three-piece splits around the fault: the failure comes exactly at the piece that makes
-//! the prefix impossible). Not covered yet: a run under Miri. `tether-proto` itself
+//! the prefix impossible), and the property test
+//! `utf8::tests::differential_long_inputs_chunked_at_any_alignment` joining the two (64 to
+//! 4096 bytes, any alignment, a fault at a block boundary or anywhere, random pieces and
+//! often a cut inside the fault: std's verdict, failing at exactly the right piece).
+//! Not covered yet: a run under Miri. `tether-proto` itself
 //! contains no `unsafe` block; the SIMD code is the dependency's.
 //!
 //! # G. Resources, flow control, liveness
