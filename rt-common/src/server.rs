@@ -1,6 +1,7 @@
 //! `Upgrade`: the server side of the opening handshake over a runtime stream — read the
-//! request under one total deadline, let the application look at it, then accept or
-//! reject. Parsing and validation are `tether_proto::ServerHandshake`'s.
+//! request under one total deadline, let the application look at it, then accept, reject,
+//! or (read with [`Upgrade::read_request`]) answer a plain HTTP request. Parsing and
+//! validation are `tether_proto::ServerHandshake`'s.
 
 use std::fmt;
 use std::io;
@@ -24,7 +25,9 @@ const LINGER_TIME: Duration = Duration::from_millis(500);
 
 /// A received, valid upgrade request, not answered yet: look at it, then
 /// [`accept`](Self::accept), [`accept_with`](Self::accept_with) or
-/// [`reject`](Self::reject) it.
+/// [`reject`](Self::reject) it. Read with [`read_request`](Self::read_request), it may
+/// also be a plain HTTP request ([`is_upgrade`](Self::is_upgrade) is `false`), to answer
+/// with [`respond`](Self::respond).
 ///
 /// ```no_run
 /// # async fn serve<S, R: tether_rt::Runtime>(stream: S) -> Result<(), tether_rt::OpenError>
@@ -129,6 +132,42 @@ where
         Box::pin(Self::read_inner(stream, config, Some(permit))).await
     }
 
+    /// Read one HTTP request — a WebSocket upgrade, or a plain request such as `GET /` for
+    /// a page, a `POST`, or a request without `Upgrade` to a WebSocket endpoint — under
+    /// `config`'s limits and one total deadline, as the other `read*` functions do, holding
+    /// `permit` (if any) until the response has been written. Check
+    /// [`is_upgrade`](Self::is_upgrade): a plain request is answered with
+    /// [`respond`](Self::respond) (or [`reject`](Self::reject)); accepting it fails with
+    /// the standard error response (400, 405, 426).
+    ///
+    /// ```no_run
+    /// # async fn serve<S, R: tether_rt::Runtime>(stream: S) -> Result<(), tether_rt::OpenError>
+    /// # where R::Io<S>: tether_rt::Transport {
+    /// use tether_rt::Upgrade;
+    /// let request = Upgrade::<S, R>::read_request(stream, tether_rt::default_config(), None).await?;
+    /// match (request.path(), request.is_upgrade()) {
+    ///     ("/", _) => request.respond(200, &[("Content-Type", "text/html")], b"<h1>hi</h1>").await,
+    ///     ("/ws", true) => {
+    ///         let mut ws = request.accept().await?;
+    ///         # let _ = &mut ws;
+    ///         Ok(())
+    ///     }
+    ///     ("/ws", false) => request.respond(426, &[("Upgrade", "websocket")], b"").await,
+    ///     _ => request.respond(404, &[], b"not found").await,
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`read_with_config`](Self::read_with_config); only HTTP syntax, the head's limits
+    /// (400, 431) and a repeated `Host` fail here.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream (and releases the permit).
+    pub async fn read_request(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, OpenError> {
+        Box::pin(Self::read_handshake(stream, ServerHandshake::with_plain_http(config.clone()), config, permit)).await
+    }
+
     /// The handshake's state (parser, timer, transport) lives in this future, which the
     /// public `read*` functions box: the caller's future then holds a pointer while the
     /// request arrives, and nothing once it has (see [`Upgrade::parts`]).
@@ -137,9 +176,19 @@ where
         config: Config,
         permit: Option<HandshakePermit>,
     ) -> Result<Self, OpenError> {
+        Self::read_handshake(stream, ServerHandshake::new(config.clone()), config, permit).await
+    }
+
+    /// Read a request into `handshake` (strict, or with plain HTTP), built from `config`.
+    async fn read_handshake(
+        stream: S,
+        mut handshake: ServerHandshake,
+        config: Config,
+        permit: Option<HandshakePermit>,
+    ) -> Result<Self, OpenError> {
         let timeout = config.handshake_timeout();
+        drop(config);
         let mut io = R::wrap(stream);
-        let mut handshake = ServerHandshake::new(config);
         // One clock for the handshake and the connection after it: the engine's deadline
         // starts now and the runtime timer is armed at it (it does not move).
         let clock = Clock::<R>::start();
@@ -175,6 +224,24 @@ where
     /// The request method (always `GET` for a valid upgrade).
     pub fn method(&self) -> &str {
         self.request().method()
+    }
+
+    /// Whether this is a valid WebSocket upgrade request: always, unless read with
+    /// [`read_request`](Self::read_request).
+    pub fn is_upgrade(&self) -> bool {
+        self.request().is_upgrade()
+    }
+
+    /// Whether the request asked for the WebSocket upgrade at all (an `Upgrade: websocket`
+    /// header), valid or not. A plain request to a WebSocket endpoint has none: answer it
+    /// 426 with `Upgrade: websocket`.
+    pub fn wants_websocket(&self) -> bool {
+        self.request().wants_websocket()
+    }
+
+    /// Why the request is not a valid upgrade (see [`Request::upgrade_error`]).
+    pub fn upgrade_error(&self) -> Option<&HandshakeError> {
+        self.request().upgrade_error()
     }
 
     /// The request target as sent (path and query).
@@ -231,7 +298,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept(self) -> Result<WebSocket<S, R>, OpenError> {
-        Box::pin(async move { self.respond(&AcceptOptions::new()).await }).await
+        Box::pin(async move { self.finish_accept(&AcceptOptions::new()).await }).await
     }
 
     /// Accept: write the 101 response (with the chosen subprotocol and extra headers) and
@@ -239,21 +306,29 @@ where
     ///
     /// # Errors
     /// [`OpenError::Handshake`] when the options are invalid (a subprotocol the client did
-    /// not offer, a header with CR/LF), or [`HandshakeError::Timeout`] when the response
+    /// not offer, a header with CR/LF), for a plain request (its
+    /// [`upgrade_error`](Self::upgrade_error), after the standard error response — 400,
+    /// 405 or 426 — was written), or [`HandshakeError::Timeout`] when the response
     /// could not be written before the deadline (the engine's, carried by the connection
     /// until the 101 is written); [`OpenError::Io`] when the transport failed.
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept_with(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, OpenError> {
-        Box::pin(self.respond(options)).await
+        Box::pin(self.finish_accept(options)).await
     }
 
     /// Write the 101 response and hand back the connection. Boxed by its callers, like
     /// `read_inner`: the caller's future keeps only the connection afterwards. The
     /// connection carries the handshake's deadline until the 101 is written (on the
     /// handshake's clock), so the engine bounds this write.
-    pub(crate) async fn respond(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, OpenError> {
+    pub(crate) async fn finish_accept(self, options: &AcceptOptions) -> Result<WebSocket<S, R>, OpenError> {
+        if let Some(e) = self.upgrade_error().cloned() {
+            let Parts { mut io, mut handshake, mut timer, .. } = *self.parts;
+            handshake.answer_invalid();
+            respond_and_linger::<_, R>(&mut io, &mut timer, &mut handshake).await;
+            return Err(OpenError::Handshake(e));
+        }
         let Parts { io, handshake, timeout, epoch, permit, .. } = *self.parts;
         let connection = handshake.accept(options)?;
         let mut ws = WebSocket::from_io(io, connection, epoch);
@@ -275,9 +350,29 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), OpenError> {
+        self.respond(status, &[], body).await
+    }
+
+    /// Answer with a complete HTTP response — `status`, `headers` (e.g. `Content-Type`;
+    /// `Content-Length` and `Connection: close` are written for you), `body` (left out for
+    /// a `HEAD` request) — then shut the stream down, reading and discarding what the
+    /// client still sends for a moment (a request body) so that closing does not reset the
+    /// response away; all within the handshake deadline. For plain requests (see
+    /// [`read_request`](Self::read_request)) and refusals alike; a 426 with
+    /// `Upgrade: websocket` tells a plain client to upgrade.
+    ///
+    /// # Errors
+    /// [`OpenError::Handshake`] with [`tether_proto::ApiMisuse::InvalidHeader`] for a header
+    /// that cannot be sent (nothing is written then), or [`HandshakeError::Timeout`] when
+    /// the response could not be written before the handshake deadline;
+    /// [`OpenError::Io`] when the transport failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream.
+    pub async fn respond(self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<(), OpenError> {
         Box::pin(async move {
             let Parts { mut io, mut handshake, mut timer, timeout, permit, .. } = *self.parts;
-            handshake.reject(status, body);
+            handshake.respond(status, headers, body)?;
             let result = with_deadline(&mut timer, async {
                 write_transmit(&mut io, &mut handshake).await?;
                 shutdown(&mut io).await;
@@ -286,6 +381,12 @@ where
             .await
             .ok_or(OpenError::Handshake(HandshakeError::Timeout { after: timeout }))?;
             drop(permit);
+            if result.is_ok() {
+                // The response is out: linger briefly (its own short deadline) so that
+                // unread input — a request body — does not make the close a reset.
+                let mut linger = R::sleep_until(deadline_after(R::now(), LINGER_TIME));
+                with_deadline(&mut linger, drain(&mut io, LINGER_DRAIN)).await;
+            }
             result
         })
         .await

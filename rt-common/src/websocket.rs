@@ -93,7 +93,7 @@ where
         // pointer while it runs and only the connection afterwards.
         Box::pin(async move {
             let upgrade = crate::Upgrade::<S, R>::read_inner(stream, crate::server_config(), None).await?;
-            upgrade.respond(&tether_proto::AcceptOptions::new()).await
+            upgrade.finish_accept(&tether_proto::AcceptOptions::new()).await
         })
         .await
     }

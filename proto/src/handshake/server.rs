@@ -1,7 +1,8 @@
 //! The server side of the opening handshake (RFC 6455 §4.2): [`ServerHandshake`] reads and
 //! validates a request into a [`Request`] under its deadline, then accepts it (a 101
-//! response and a [`Connection`]) or rejects it (any status); what it sends leaves through
-//! [`Transmit`]. Head reading and list parsing are in
+//! response and a [`Connection`]), rejects it (any status), or — built with
+//! [`ServerHandshake::with_plain_http`] — answers a plain HTTP request (a page, a 404) with
+//! [`ServerHandshake::respond`]; what it sends leaves through [`Transmit`]. Head reading and list parsing are in
 //! `http.rs`; the client side is in `client.rs`.
 
 use alloc::format;
@@ -25,6 +26,10 @@ use crate::transmit::{Deadline, Outbox, Transmit};
 /// `Sec-WebSocket-Extensions` is the engine's to write: it answers permessage-deflate (with
 /// the `deflate` feature) and no other extension, so announcing one would promise framing
 /// it cannot do.
+/// Headers a plain response ([`ServerHandshake::respond`]) writes itself: one request per
+/// connection, so `Connection: close`, and the body's length.
+const RESERVED_PLAIN_HEADERS: &[&str] = &["Connection", "Content-Length", "Transfer-Encoding"];
+
 const RESERVED_RESPONSE_HEADERS: &[&str] = &[
     "Upgrade",
     "Connection",
@@ -58,12 +63,37 @@ pub struct Request {
     protocols: Vec<String>,
     extensions: Vec<String>,
     key: String,
+    /// Why the request is not a valid upgrade (only with
+    /// [`ServerHandshake::with_plain_http`]; otherwise such a request fails `receive`).
+    upgrade_error: Option<HandshakeError>,
 }
 
 impl Request {
-    /// The method (always `GET` once validated).
+    /// The method: always `GET` for a valid upgrade; any method for a plain request
+    /// (see [`ServerHandshake::with_plain_http`]).
     pub fn method(&self) -> &str {
         &self.method
+    }
+
+    /// Whether this is a valid WebSocket upgrade request (always, unless the handshake was
+    /// built with [`ServerHandshake::with_plain_http`]).
+    pub fn is_upgrade(&self) -> bool {
+        self.upgrade_error.is_none()
+    }
+
+    /// Why this is not a valid upgrade request — the check that failed first, in the order
+    /// [`ServerHandshake`] documents (`MethodNotGet`, `MissingUpgrade`, …) — or `None` for
+    /// a valid one. Its [`http_status`](HandshakeError::http_status) is what
+    /// [`ServerHandshake::answer_invalid`] answers.
+    pub fn upgrade_error(&self) -> Option<&HandshakeError> {
+        self.upgrade_error.as_ref()
+    }
+
+    /// Whether the request offered the WebSocket upgrade at all (an `Upgrade` header naming
+    /// `websocket`), valid or not: a plain request to a WebSocket endpoint has none, and is
+    /// answered 426 (Upgrade Required).
+    pub fn wants_websocket(&self) -> bool {
+        http::has_token(&self.headers, "Upgrade", "websocket")
     }
 
     /// The request-target exactly as sent, e.g. `/chat?room=1`.
@@ -137,7 +167,8 @@ impl Request {
         &self.extensions
     }
 
-    /// The `Sec-WebSocket-Key` as sent (base64 of 16 bytes).
+    /// The `Sec-WebSocket-Key` as sent (base64 of 16 bytes); empty for a plain request
+    /// without a valid key.
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -154,6 +185,7 @@ impl Request {
 pub struct AcceptOptions {
     protocol: Option<String>,
     headers: Vec<(String, String)>,
+    config: Option<Config>,
 }
 
 impl AcceptOptions {
@@ -184,6 +216,20 @@ impl AcceptOptions {
     /// The chosen subprotocol, if any.
     pub fn chosen_protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// Run the accepted connection under `config` instead of the one the request was read
+    /// with: an endpoint's own limits (message size, keepalive, permessage-deflate), chosen
+    /// once the request has been routed. The handshake's deadline is unchanged (it was
+    /// already running).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The configuration the connection will get, if set by [`config`](Self::config).
+    pub fn chosen_config(&self) -> Option<&Config> {
+        self.config.as_ref()
     }
 }
 
@@ -230,6 +276,8 @@ pub struct ServerHandshake {
     outbox: Outbox,
     /// A refusal or an error response is queued: the exchange is over.
     answered: bool,
+    /// Requests that are not valid upgrades are handed out too ([`Self::with_plain_http`]).
+    plain_http: bool,
 }
 
 impl ServerHandshake {
@@ -241,7 +289,32 @@ impl ServerHandshake {
     pub fn new(config: Config) -> Self {
         let progress = Progress::new(config.max_handshake_bytes(), config.max_handshake_headers());
         let deadline = Deadline::new(config.handshake_timeout());
-        ServerHandshake { config, progress, deadline, outbox: Outbox::default(), answered: false }
+        ServerHandshake { config, progress, deadline, outbox: Outbox::default(), answered: false, plain_http: false }
+    }
+
+    /// A server handshake that also hands out requests that are not WebSocket upgrades —
+    /// `GET /` for a page, a `POST`, a request to an unknown path — for the application to
+    /// answer with [`respond`](Self::respond), under the same limits and deadline as an
+    /// upgrade. Only HTTP syntax, the head's size and header count, and a repeated `Host`
+    /// still fail [`receive`](Self::receive) (400 or 431, answered by the handshake); any
+    /// other failed check is recorded as the request's
+    /// [`upgrade_error`](Request::upgrade_error), and [`accept`](Self::accept) refuses it.
+    /// The request body, if any, is not read: a plain response always closes the
+    /// connection.
+    ///
+    /// ```
+    /// use tether_proto::{Config, Instant, ServerHandshake, Transmit};
+    /// let mut hs = ServerHandshake::with_plain_http(Config::default());
+    /// let request = hs.receive(Instant::ZERO, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").unwrap().unwrap();
+    /// assert!(!request.is_upgrade());
+    /// hs.respond(200, &[("Content-Type", "text/html")], b"<h1>hello</h1>").unwrap();
+    /// let mut bytes = Vec::new();
+    /// hs.drain_transmit(&mut bytes);
+    /// assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"));
+    /// assert!(hs.should_close());
+    /// ```
+    pub fn with_plain_http(config: Config) -> Self {
+        ServerHandshake { plain_http: true, ..Self::new(config) }
     }
 
     /// Feed bytes received at `now`, in any chunking (one byte at a time works, in linear
@@ -258,7 +331,8 @@ impl ServerHandshake {
     /// error, every call returns the same error.
     pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<Option<&Request>, HandshakeError> {
         self.handle_timeout(now);
-        match self.progress.receive(data, parse_request) {
+        let plain = self.plain_http;
+        match self.progress.receive(data, |head, lines| parse_request(head, lines, plain)) {
             Ok(Some(_)) => Ok(self.progress.head()),
             Ok(None) => Ok(None),
             Err(e) => {
@@ -313,14 +387,20 @@ impl ServerHandshake {
     /// - the `receive` error if the request failed, [`HandshakeError::Timeout`] after the
     ///   deadline, [`ApiMisuse::Incomplete`] before a complete request,
     ///   [`ApiMisuse::AlreadyAnswered`] after [`reject`](Self::reject);
+    /// - the request's [`upgrade_error`](Request::upgrade_error) for a plain request (see
+    ///   [`answer_invalid`](Self::answer_invalid) to answer it first);
     /// - [`ApiMisuse::ProtocolNotOffered`] if the chosen subprotocol was not offered;
     /// - [`ApiMisuse::InvalidHeader`] for an extra header that cannot be sent.
     pub fn accept(self, options: &AcceptOptions) -> Result<Connection, HandshakeError> {
         if self.answered && self.progress.error().is_none() {
             return Err(ApiMisuse::AlreadyAnswered.into());
         }
+        if let Some(e) = self.request().and_then(Request::upgrade_error) {
+            return Err(e.clone());
+        }
         let response = self.response_bytes(options)?;
         let ServerHandshake { config, progress, deadline, .. } = self;
+        let config = options.config.clone().unwrap_or(config);
         let (_request, leftover) = progress.into_complete()?;
         #[cfg(feature = "deflate")]
         let deflate = config
@@ -369,7 +449,9 @@ impl ServerHandshake {
             http::write_header(&mut out, "Sec-WebSocket-Protocol", p.as_bytes());
         }
         #[cfg(feature = "deflate")]
-        if let Some((_, answer)) = self.config.deflate.as_ref().and_then(|d| negotiate_deflate(d, request)) {
+        if let Some((_, answer)) =
+            options.config.as_ref().unwrap_or(&self.config).deflate.as_ref().and_then(|d| negotiate_deflate(d, request))
+        {
             http::write_header(&mut out, "Sec-WebSocket-Extensions", answer.as_bytes());
         }
         for (name, value) in &options.headers {
@@ -411,6 +493,49 @@ impl ServerHandshake {
         if !self.should_close() {
             self.outbox.push(&build_response(status, &[], b"close", body));
             self.answered = true;
+        }
+    }
+
+    /// Answer the request with a complete HTTP/1.1 response — `status`, the application's
+    /// `headers` (e.g. `Content-Type`), `Content-Length`, `Connection: close` (`Upgrade,
+    /// close` when `headers` name an `Upgrade`, as a 426 must) and `body` (left out, its
+    /// length kept, for a `HEAD` request) — then write it out and close the transport. For
+    /// plain requests ([`with_plain_http`](Self::with_plain_http)) and refusals alike; only
+    /// the first answer counts, as with [`reject`](Self::reject).
+    ///
+    /// A status outside 100–999 is sent as 500.
+    ///
+    /// # Errors
+    /// [`ApiMisuse::InvalidHeader`] for a header whose name is not a token, whose value holds
+    /// CR, LF or another control byte, or that the response writes itself (`Connection`,
+    /// `Content-Length`, `Transfer-Encoding`); nothing is queued then.
+    pub fn respond(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HandshakeError> {
+        for (name, value) in headers {
+            http::check_extra_header(name, value, RESERVED_PLAIN_HEADERS)?;
+        }
+        if self.should_close() {
+            return Ok(());
+        }
+        let extra: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let upgrade = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Upgrade"));
+        let connection: &[u8] = if upgrade { b"Upgrade, close" } else { b"close" };
+        let head_only = self.request().is_some_and(|r| r.method == "HEAD");
+        let mut response = build_response(status, &extra, connection, body);
+        if head_only {
+            response.truncate(response.len() - body.len());
+        }
+        self.outbox.push(&response);
+        self.answered = true;
+        Ok(())
+    }
+
+    /// Answer a request that is not a valid upgrade as a strict handshake would have: its
+    /// [`upgrade_error`](Request::upgrade_error)'s status (400, 405 with `Allow: GET`, 426
+    /// with `Upgrade: websocket` and `Sec-WebSocket-Version: 13`) and an empty body. Nothing
+    /// for a valid upgrade or once answered.
+    pub fn answer_invalid(&mut self) {
+        if let Some(e) = self.request().and_then(Request::upgrade_error).cloned() {
+            self.answer_error(&e);
         }
     }
 
@@ -478,7 +603,9 @@ fn build_response(status: u16, extra: &[(&str, &[u8])], connection: &[u8], body:
 }
 
 /// Parses and validates a complete request head (see [`ServerHandshake`] for the order).
-fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeError> {
+/// With `plain`, only HTTP syntax and a repeated `Host` fail; the first other failed check
+/// becomes the request's `upgrade_error`.
+fn parse_request(head: Bytes, header_lines: usize, plain: bool) -> Result<Request, HandshakeError> {
     let mut slots = vec![httparse::EMPTY_HEADER; header_lines];
     let mut parsed = httparse::Request::new(&mut slots);
     match parsed.parse(&head) {
@@ -487,35 +614,17 @@ fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeE
         Err(e) => return Err(http::malformed(e)),
     }
     let method = parsed.method.unwrap_or_default();
-    if method != "GET" {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
-    }
-    if parsed.version != Some(1) {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
-    }
     let uri = String::from(parsed.path.unwrap_or_default());
     let headers = http::own_headers(&head, parsed.headers);
-
-    match http::values(&headers, "Host").count() {
-        0 => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("missing Host header"))),
-        1 => {}
-        _ => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host"))),
+    if plain && http::values(&headers, "Host").count() > 1 {
+        // Two hosts make the request ambiguous whatever it asks for.
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host")));
     }
-    if !http::has_token(&headers, "Upgrade", "websocket") {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
-    }
-    if !http::has_token(&headers, "Connection", "upgrade") {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
-    }
-    let key = check_key(&headers)?;
-    // Every element of every Sec-WebSocket-Version header must be 13, and there must be one.
-    let version_ok = {
-        let mut versions = http::values(&headers, "Sec-WebSocket-Version").flat_map(http::list_elements).peekable();
-        versions.peek().is_some() && versions.all(|v| v == b"13")
+    let (key, upgrade_error) = match check_upgrade(method, parsed.version, &headers) {
+        Ok(key) => (key, None),
+        Err(e) if plain => (String::new(), Some(e)),
+        Err(e) => return Err(e),
     };
-    if !version_ok {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnsupportedVersion));
-    }
 
     let protocols = http::values(&headers, "Sec-WebSocket-Protocol")
         .flat_map(http::list_elements)
@@ -526,7 +635,38 @@ fn parse_request(head: Bytes, header_lines: usize) -> Result<Request, HandshakeE
         .filter_map(|e| core::str::from_utf8(e).ok().map(String::from))
         .collect();
     let (path, query) = split_target(&uri);
-    Ok(Request { method: String::from(method), uri, path, query, headers, protocols, extensions, key })
+    Ok(Request { method: String::from(method), uri, path, query, headers, protocols, extensions, key, upgrade_error })
+}
+
+/// The upgrade checks after HTTP syntax, in the documented order; the key when they pass.
+fn check_upgrade(method: &str, version: Option<u8>, headers: &[Header]) -> Result<String, HandshakeError> {
+    if method != "GET" {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotGet));
+    }
+    if version != Some(1) {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
+    }
+    match http::values(headers, "Host").count() {
+        0 => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MalformedHttp("missing Host header"))),
+        1 => {}
+        _ => return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host"))),
+    }
+    if !http::has_token(headers, "Upgrade", "websocket") {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
+    }
+    if !http::has_token(headers, "Connection", "upgrade") {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
+    }
+    let key = check_key(headers)?;
+    // Every element of every Sec-WebSocket-Version header must be 13, and there must be one.
+    let version_ok = {
+        let mut versions = http::values(headers, "Sec-WebSocket-Version").flat_map(http::list_elements).peekable();
+        versions.peek().is_some() && versions.all(|v| v == b"13")
+    };
+    if !version_ok {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::UnsupportedVersion));
+    }
+    Ok(key)
 }
 
 /// The one `Sec-WebSocket-Key`, which must be base64 of 16 bytes (RFC 6455 §4.2.1 item 5).
@@ -1230,5 +1370,135 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
         assert_eq!(r.header("x-bin"), None);
         assert_eq!(&r.headers().iter().find(|h| h.name == "X-Bin").unwrap().value[..], b"\xff\xfe");
         assert_eq!(r.protocols(), ["chat", "superchat", "ok"]);
+    }
+
+    fn plain() -> ServerHandshake {
+        ServerHandshake::with_plain_http(Config::default())
+    }
+
+    // A plain request is handed out with why it is not an upgrade, and answered with the
+    // application's status, headers and body; accept refuses it.
+    #[test]
+    fn plain_requests_reach_the_application() {
+        let cases: &[(&[u8], PeerMisbehaved)] = &[
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", PeerMisbehaved::MissingUpgrade),
+            (b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", PeerMisbehaved::MethodNotGet),
+            (b"GET /old HTTP/1.0\r\n\r\n", PeerMisbehaved::HttpVersionTooOld),
+            (b"GET / HTTP/1.1\r\n\r\n", PeerMisbehaved::MalformedHttp("missing Host header")),
+        ];
+        for (bytes, why) in cases {
+            let mut hs = plain();
+            let request = hs.receive(Instant::ZERO, bytes).unwrap().expect("complete");
+            assert!(!request.is_upgrade());
+            assert!(!request.wants_websocket());
+            assert_eq!(request.upgrade_error(), Some(&HandshakeError::PeerMisbehaved(why.clone())));
+            assert_eq!(request.key(), "");
+            // The strict handshake refuses the same bytes.
+            assert_eq!(receive_err(bytes), HandshakeError::PeerMisbehaved(why.clone()));
+        }
+        let mut hs = plain();
+        let request = hs.receive(Instant::ZERO, b"GET /page?x=1 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().unwrap();
+        assert_eq!((request.method(), request.path(), request.query()), ("GET", "/page", Some("x=1")));
+        hs.respond(200, &[("Content-Type", "text/html; charset=utf-8")], b"<p>hi</p>").unwrap();
+        let out = request_of(&mut hs);
+        let (status, headers, n) = parse_response(&out);
+        assert_eq!(status, 200);
+        assert_eq!(header_of(&headers, "content-type"), Some(&b"text/html; charset=utf-8"[..]));
+        assert_eq!(header_of(&headers, "content-length"), Some(&b"9"[..]));
+        assert_eq!(header_of(&headers, "connection"), Some(&b"close"[..]));
+        assert_eq!(&out[n..], b"<p>hi</p>");
+        assert!(hs.should_close());
+        // Only the first answer counts.
+        hs.respond(500, &[], b"again").unwrap();
+        assert!(request_of(&mut hs).is_empty());
+
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(
+            hs.accept(&AcceptOptions::new()).unwrap_err(),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade)
+        );
+    }
+
+    // A valid upgrade through the plain-HTTP handshake is exactly an upgrade.
+    #[test]
+    fn plain_handshake_still_accepts_upgrades() {
+        let mut hs = plain();
+        let request = hs.receive(Instant::ZERO, RFC_REQUEST).unwrap().unwrap();
+        assert!(request.is_upgrade() && request.wants_websocket());
+        assert_eq!(request.upgrade_error(), None);
+        let conn = hs.accept(&AcceptOptions::new().protocol("chat")).unwrap();
+        assert_eq!(conn.protocol(), Some("chat"));
+    }
+
+    // Syntax, size and a repeated Host still fail a plain handshake, answered by it.
+    #[test]
+    fn plain_handshake_keeps_the_hard_limits() {
+        let mut hs = plain();
+        let err = hs.receive(Instant::ZERO, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err();
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host")));
+        assert_eq!(status_line(&request_of(&mut hs)), b"HTTP/1.1 400 Bad Request");
+        let mut hs = plain();
+        assert!(hs.receive(Instant::ZERO, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n").is_err());
+        assert_eq!(status_line(&request_of(&mut hs)), b"HTTP/1.1 400 Bad Request");
+        let mut hs = plain();
+        let huge = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(64 << 10));
+        assert!(hs.receive(Instant::ZERO, huge.as_bytes()).is_err());
+        assert_eq!(status_line(&request_of(&mut hs)), b"HTTP/1.1 431 Request Header Fields Too Large");
+    }
+
+    // A 426 names the upgrade (and lists it in Connection); HEAD gets no body; headers the
+    // response writes itself, or with CR/LF, are refused; answer_invalid answers as a
+    // strict handshake would.
+    #[test]
+    fn plain_responses_are_well_formed() {
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, b"GET /ws HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        hs.respond(426, &[("Upgrade", "websocket")], b"").unwrap();
+        let out = request_of(&mut hs);
+        let (status, headers, _) = parse_response(&out);
+        assert_eq!(status, 426);
+        assert_eq!(header_of(&headers, "upgrade"), Some(&b"websocket"[..]));
+        assert_eq!(header_of(&headers, "connection"), Some(&b"Upgrade, close"[..]));
+
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        hs.respond(200, &[], b"body").unwrap();
+        let out = request_of(&mut hs);
+        let (_, headers, n) = parse_response(&out);
+        assert_eq!((n, header_of(&headers, "content-length")), (out.len(), Some(&b"4"[..])));
+
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        for (name, value) in
+            [("Content-Length", "1"), ("connection", "keep-alive"), ("X-A", "a\r\nB: c"), ("Bad Name", "v")]
+        {
+            assert_eq!(
+                hs.respond(200, &[(name, value)], b""),
+                Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(name))))
+            );
+        }
+        assert!(request_of(&mut hs).is_empty() && !hs.should_close());
+
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, b"DELETE / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        hs.answer_invalid();
+        let out = request_of(&mut hs);
+        let (status, headers, _) = parse_response(&out);
+        assert_eq!((status, header_of(&headers, "allow")), (405, Some(&b"GET"[..])));
+        let mut hs = plain();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
+        hs.answer_invalid();
+        assert!(request_of(&mut hs).is_empty(), "a valid upgrade is not answered");
+    }
+
+    // AcceptOptions::config replaces the configuration the request was read with.
+    #[test]
+    fn accept_options_carry_a_route_config() {
+        let route = Config::builder().max_message_size(1 << 10).max_frame_size(1 << 10).build().unwrap();
+        let mut hs = server();
+        hs.receive(Instant::ZERO, RFC_REQUEST).unwrap();
+        let conn = hs.accept(&AcceptOptions::new().config(route)).unwrap();
+        assert_eq!(conn.config().max_message_size(), 1 << 10);
     }
 }
