@@ -37,5 +37,8 @@ tether_rt::async_io_runtime!(
     AsyncStd,
     timer = async_io::Timer,
     tcp = async_std::net::TcpStream,
+    listener = async_std::net::TcpListener,
+    // Dropping async-std's handle detaches the task.
+    spawn = |future| drop(async_std::task::spawn(future)),
     runtime_name = "async-std"
 );

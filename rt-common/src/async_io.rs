@@ -6,12 +6,22 @@
 /// Defines an async-io runtime type `$name` (async-io's `Timer`, a TCP stream that already
 /// speaks futures-io, `Plain` transports) and the adapter's whole public surface
 /// ([`adapter_surface!`](crate::adapter_surface)). `tether-smol` and `tether-async-std`
-/// invoke it with their timer and TCP stream types; the expanding crate must depend on
-/// `futures-io`.
+/// invoke it with their timer, TCP stream and listener types and how they spawn a detached
+/// task; the expanding crate must depend on `futures-io`.
 #[doc(hidden)]
 #[macro_export]
+// `crate::$name` is meant: the runtime type of the expanding adapter, named from the
+// adapter surface's `server` module too.
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! async_io_runtime {
-    ($(#[$doc:meta])* $name:ident, timer = $timer:ty, tcp = $tcp:ty, runtime_name = $lit:literal) => {
+    (
+        $(#[$doc:meta])* $name:ident,
+        timer = $timer:ty,
+        tcp = $tcp:ty,
+        listener = $listener:ty,
+        spawn = |$fut:ident| $spawn:expr,
+        runtime_name = $lit:literal
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
@@ -20,6 +30,7 @@ macro_rules! async_io_runtime {
             type Io<S> = $crate::Plain<S>;
             type Sleep = $timer;
             type TcpStream = $tcp;
+            type TcpListener = $listener;
 
             fn wrap<S>(stream: S) -> $crate::Plain<S> {
                 $crate::Plain::new(stream)
@@ -49,8 +60,22 @@ macro_rules! async_io_runtime {
                     Ok(stream)
                 }
             }
+
+            fn accept_tcp(
+                listener: &$listener,
+            ) -> impl ::std::future::Future<Output = ::std::io::Result<($tcp, ::std::net::SocketAddr)>> + Send + '_ {
+                async move {
+                    let (stream, peer) = listener.accept().await?;
+                    stream.set_nodelay(true)?;
+                    Ok((stream, peer))
+                }
+            }
+
+            fn spawn<F: ::std::future::Future<Output = ()> + Send + 'static>($fut: F) {
+                $spawn;
+            }
         }
 
-        $crate::adapter_surface!($name, $tcp, $lit, S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin);
+        $crate::adapter_surface!(crate::$name, $tcp, $lit, S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin);
     };
 }

@@ -16,7 +16,7 @@ use tether_proto::{
 
 use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::waker::WakerSet;
-use crate::Error;
+use crate::{Error, Shutdown};
 
 /// Chunks handed to one vectored write.
 const MAX_CHUNKS: usize = 16;
@@ -67,6 +67,8 @@ pub(crate) struct Core<T, R: Runtime> {
     /// The drop policy ([`Core::drain_on_drop`]), set where the transport's bounds are
     /// known: `Drop` cannot require them.
     on_drop: fn(&mut Self),
+    /// A shutdown signal watched until it is observed ([`Core::observe_shutdown`]).
+    shutdown: Option<Shutdown>,
 }
 
 impl<T, R: Runtime> Drop for Core<T, R> {
@@ -99,6 +101,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             control: false,
             shutdown_at: None,
             on_drop: Self::drain_on_drop,
+            shutdown: None,
         }
     }
 
@@ -147,6 +150,24 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// of the reading side).
     pub(crate) fn set_rate_limit(&mut self, limit: Option<RateLimit>) -> Result<(), ConfigError> {
         self.conn.set_rate_limit(limit)
+    }
+
+    /// Close with 1001 (Going Away) once `shutdown` is triggered: the tasks waiting on this
+    /// connection are woken by the trigger, and the receive and send paths observe it.
+    pub(crate) fn close_on(&mut self, shutdown: &Shutdown) {
+        shutdown.watch(&self.writers);
+        self.shutdown = Some(shutdown.clone());
+    }
+
+    /// If the watched shutdown signal has been triggered, queue our 1001 close (once; a
+    /// no-op when already closing) and stop watching.
+    #[inline]
+    fn observe_shutdown(&mut self) {
+        if self.shutdown.as_ref().is_some_and(Shutdown::is_triggered) {
+            self.shutdown = None;
+            // 1001 with no reason is always a valid close.
+            let _ = self.start_close(CloseCode::GOING_AWAY, "");
+        }
     }
 
     /// How the connection ended, once that has been observed (the engine's `Closed` was
@@ -299,6 +320,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     /// error, the write timeout) or when it has ended and the output can no longer move.
     #[inline(never)]
     fn poll_write_until(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<Result<(), Error>> {
+        self.observe_shutdown();
         for _ in 0..WRITE_TIMER_PASSES {
             if let Some(closed) = self.conn.ending().filter(|c| output_abandoned(c)) {
                 return Poll::Ready(Err(Error::Closed(closed.clone())));
@@ -488,6 +510,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     #[inline(never)]
     fn poll_next_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next, Error>> {
+        self.observe_shutdown();
         for _ in 0..READ_PASSES {
             if let Some(closed) = self.conn.closed() {
                 let closed = closed.clone();

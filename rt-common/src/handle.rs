@@ -430,6 +430,17 @@ macro_rules! receive_api {
         ) -> Result<(), tether_proto::ConfigError> {
             self.handle().with(|core| core.set_rate_limit(limit))
         }
+
+        /// Close this connection with 1001 (Going Away) when `shutdown` is
+        /// [triggered](crate::Shutdown::trigger): a task waiting in `recv` is woken, the close
+        /// frame is queued behind what is already queued, and receiving then finishes the
+        /// closing handshake as for any close (`Ok(None)` once the peer answered, within
+        /// [`Config::close_timeout`](tether_proto::Config::close_timeout)). Observed by the
+        /// receive and send paths (keep a `recv` running, as always). Watching a second
+        /// signal replaces the first.
+        pub fn close_on(&mut self, shutdown: &crate::Shutdown) {
+            self.handle().with(|core| core.close_on(shutdown));
+        }
     };
 }
 pub(crate) use receive_api;

@@ -33,8 +33,9 @@
 //!   [`close`](WebSocket::close) and [`closed`](WebSocket::closed);
 //! - [`split`](WebSocket::split) into a [`Reader`] and a cloneable [`Sender`];
 //! - `futures` [`Stream`](futures_core::Stream) and [`Sink`](futures_sink::Sink).
-//! - servers: [`Upgrade`] to look at a request before accepting it, and a
-//!   [`HandshakeLimit`] bounding the handshakes in progress.
+//! - servers: [`Upgrade`] to look at a request before accepting it (or to answer a plain
+//!   HTTP request), a [`HandshakeLimit`] bounding the handshakes in progress, and a
+//!   [`Shutdown`] signal that closes the connections watching it with 1001 (Going Away).
 //! - errors by kind: [`Error`] for what an open connection does (receive, send, close;
 //!   [`Error::Closed`] is how it ended), [`OpenError`] for opening one (accept, connect:
 //!   the handshake, its deadline, the transport, a full [`HandshakeLimit`]).
@@ -57,6 +58,7 @@ mod io;
 mod limit;
 mod runtime;
 mod server;
+mod shutdown;
 mod split;
 mod stream;
 #[cfg(feature = "rustls")]
@@ -71,6 +73,7 @@ pub use error::{Error, OpenError};
 pub use limit::{HandshakeLimit, HandshakePermit};
 pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
+pub use shutdown::{Shutdown, Triggered};
 pub use split::{Reader, Sender};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -136,13 +139,28 @@ macro_rules! adapter_surface {
         pub use $crate::{
             default_config, server_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
             Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
-            PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, State, Utf8Bytes,
+            PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, Shutdown, State, Triggered, Utf8Bytes,
         };
 
         /// TLS configuration shared with every adapter (the adapter's feature `rustls`).
         #[cfg(feature = "rustls")]
         #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
         pub use $crate::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
+
+        #[doc = concat!("The real-time server layer (`tether-server`) on ", $name, ": [`server::Server`] (routes,")]
+        /// plain pages, the accept loop, per-IP cap, graceful shutdown), [`server::Incoming`],
+        /// the [`server::Router`] and the [`server::Hub`] of rooms — the same API on every
+        /// runtime (the adapter's feature `server`).
+        #[cfg(feature = "server")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+        pub mod server {
+            pub use ::tether_server::*;
+
+            #[doc = concat!("A WebSocket and page server on ", $name, ": see [`tether_server::Server`].")]
+            pub type Server = ::tether_server::Server<$rt>;
+            /// A routed WebSocket request, to accept or refuse: see [`tether_server::Incoming`].
+            pub type Incoming = ::tether_server::Incoming<$rt>;
+        }
 
         #[doc = concat!("A WebSocket connection over a ", $name, " stream `S` (TCP by default). See")]
         /// [`tether_rt::WebSocket`] for the whole API.

@@ -1,9 +1,11 @@
 //! The hidden `Runtime` trait: the only things the generic layer needs from an async
-//! runtime (a clock, a resettable timer, TCP connect, and how a stream becomes futures-io).
+//! runtime (a clock, a resettable timer, TCP connect and accept, spawning a task, and how a
+//! stream becomes futures-io).
 //! No runtime is named here; each `tether-*` adapter crate implements it.
 
 use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,6 +25,8 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     type Sleep: Future + Send + Unpin;
     /// The runtime's TCP stream, used by [`ClientBuilder::connect`](crate::ClientBuilder::connect).
     type TcpStream: Send + Unpin + 'static;
+    /// The runtime's TCP listener, which a server's accept loop (`tether-server`) takes.
+    type TcpListener: Send + Sync + 'static;
 
     /// Wrap a stream of this runtime so it speaks futures-io.
     fn wrap<S>(stream: S) -> Self::Io<S>;
@@ -34,6 +38,13 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn reset(sleep: &mut Self::Sleep, deadline: Instant);
     /// Resolve `host` and open a TCP connection to `port` on it.
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
+    /// Accept the next connection on `listener`, with Nagle's algorithm off (frames are
+    /// written whole), and the peer's address.
+    fn accept_tcp(
+        listener: &Self::TcpListener,
+    ) -> impl Future<Output = io::Result<(Self::TcpStream, SocketAddr)>> + Send + '_;
+    /// Run `future` as a task of its own, detached (a server's connection task).
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F);
 }
 
 /// `start + after`, saturating: a timeout of [`Duration::MAX`] (or any value too large

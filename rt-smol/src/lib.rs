@@ -31,5 +31,8 @@ tether_rt::async_io_runtime!(
     Smol,
     timer = smol::Timer,
     tcp = smol::net::TcpStream,
+    listener = smol::net::TcpListener,
+    // smol's global executor; a dropped `Task` would cancel it, so it is detached.
+    spawn = |future| smol::spawn(future).detach(),
     runtime_name = "smol"
 );

@@ -46,6 +46,7 @@ impl tether_rt::Runtime for Tokio {
     type Io<S> = Compat<S>;
     type Sleep = std::pin::Pin<Box<tokio::time::Sleep>>;
     type TcpStream = tokio::net::TcpStream;
+    type TcpListener = tokio::net::TcpListener;
 
     fn wrap<S>(stream: S) -> Compat<S> {
         Compat::new(stream)
@@ -72,6 +73,19 @@ impl tether_rt::Runtime for Tokio {
             Ok(stream)
         }
     }
+
+    async fn accept_tcp(
+        listener: &tokio::net::TcpListener,
+    ) -> io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+        let (stream, peer) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((stream, peer))
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
+        // Detached: the server layer tracks its tasks itself.
+        drop(tokio::spawn(future));
+    }
 }
 
-tether_rt::adapter_surface!(Tokio, tokio::net::TcpStream, "tokio", S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin);
+tether_rt::adapter_surface!(crate::Tokio, tokio::net::TcpStream, "tokio", S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin);

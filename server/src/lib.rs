@@ -1,13 +1,16 @@
 //! `tether-server`: the layer above one connection, written once for every runtime. What
-//! lives here today: route templates with named parameters ([`Router`]), typed access to
+//! lives here: the [`Server`] (an accept loop with routes, plain pages, the standard HTTP
+//! answers, a per-IP cap and graceful shutdown; each adapter re-exports it with its runtime
+//! as `server::Server`), route templates with named parameters ([`Router`]), typed access to
 //! path parameters and the query ([`Params`], [`Query`]), and rooms that broadcast without
 //! waiting for anyone ([`Hub`]: bounded per-member queues, a [`SlowPolicy`], presence).
 //! What does not: protocol rules (in `tether-proto`) and the connection API (in `tether-rt`
 //! and the adapters).
 //!
-//! A serve loop looks the request path up ([`Router::at`]): no route is answered with
+//! The [`Server`] looks the request path up ([`Router::at`]): no route is answered with
 //! [`NoMatch::status`] (404, or 400 for a path that is not valid percent-encoded UTF-8);
-//! the route's handler gets the [`Params`] and decides to accept or reject the upgrade.
+//! a socket route's handler gets the [`Params`] with the pending upgrade ([`Incoming`]) and
+//! decides to accept or reject it.
 //!
 //! ```
 //! use tether_server::{Query, Router};
@@ -34,8 +37,10 @@
 mod hub;
 mod params;
 mod router;
+mod serve;
 
 pub use hub::{Delivery, Forwarded, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
 
 pub use params::{InvalidQuery, ParamError, Params, Query};
 pub use router::{Match, NoMatch, Router, TemplateError};
+pub use serve::{Incoming, PageRequest, Response, Served, Server, DEFAULT_HANDSHAKE_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT};

@@ -42,17 +42,29 @@ impl std::error::Error for ParamError {}
 /// The path parameters of a matched route, percent-decoded, in template order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params<'r, 'p> {
-    pairs: Vec<(&'r str, Cow<'p, str>)>,
+    pairs: Vec<(Cow<'r, str>, Cow<'p, str>)>,
 }
 
 impl<'r, 'p> Params<'r, 'p> {
     pub(crate) fn push(&mut self, name: &'r str, value: Cow<'p, str>) {
-        self.pairs.push((name, value));
+        self.pairs.push((Cow::Borrowed(name), value));
+    }
+
+    /// The same parameters, owned: for a task that outlives the router lookup (the serve
+    /// loop hands them to a connection's handler this way).
+    pub fn into_owned(self) -> Params<'static, 'static> {
+        Params {
+            pairs: self
+                .pairs
+                .into_iter()
+                .map(|(n, v)| (Cow::Owned(n.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        }
     }
 
     /// A parameter's decoded value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_ref())
+        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref())
     }
 
     /// A parameter parsed as `T` (`u64`, `uuid::Uuid`, any `FromStr`).
@@ -66,7 +78,7 @@ impl<'r, 'p> Params<'r, 'p> {
 
     /// Every `(name, value)` pair, in template order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(n, v)| (*n, v.as_ref()))
+        self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// How many parameters the route has.

@@ -27,6 +27,7 @@ mod interop;
 mod limits;
 mod messages;
 mod rate_limit;
+mod serve;
 mod slow;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
