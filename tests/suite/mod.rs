@@ -16,6 +16,7 @@ pub(crate) use tether_rt::{
 pub(crate) use tether_testkit::{client_frame, parse_frame, BINARY, CLOSE, PING, TEXT};
 pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 
+mod chat;
 mod close;
 mod deadlines;
 mod flow;

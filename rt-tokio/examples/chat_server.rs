@@ -1,0 +1,19 @@
+//! Chat server on tokio: `cargo run -p tether-tokio --features server --example chat_server -- 127.0.0.1:8080`,
+//! then open `http://127.0.0.1:8080/` in two browser tabs. The page, the rooms and the
+//! shutdown are shared with the async-std and smol examples (`server/examples/chat_app/`);
+//! this file only builds the runtime and binds the listener. Ctrl-C shuts down gracefully.
+
+#[path = "../../server/examples/chat_app/app.rs"]
+mod app;
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        let served = app::run::<tether_tokio::Tokio>(listener).await;
+        println!("stopped: {} connections served, {} dropped at the deadline", served.accepted, served.abandoned);
+        Ok(())
+    })
+}

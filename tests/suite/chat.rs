@@ -1,0 +1,85 @@
+//! The chat server of the `chat_server` examples (`server/examples/chat_app/`, included
+//! here as it is) over real sockets: the page, the 400 for a missing name and 403 for a
+//! foreign origin, JSON messages and presence within a room and never across rooms, and
+//! 1001 for every member at shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tether_rt::Shutdown;
+
+use super::*;
+
+#[path = "../../server/examples/chat_app/app.rs"]
+mod app;
+
+async fn join(addr: SocketAddr, room: &str, name: &str) -> Ws {
+    ClientBuilder::<R>::new(&format!("ws://{addr}/ws/{room}?name={name}")).connect().await.expect("join")
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    let text = ws.recv_text().await.expect("a frame");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[test]
+fn chat_rooms_relay_messages_and_presence_and_shut_down_with_1001() {
+    run(async {
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { app::server::<R>().serve(listener, signal).await });
+
+        let page = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut s = raw::connect(addr);
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            String::from_utf8(raw::read_to_end(&mut s)).unwrap()
+        });
+        while !page.is_finished() {
+            sleep::<R>(Duration::from_millis(5)).await;
+        }
+        let page = page.join().unwrap();
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n") && page.contains("<title>Tether chat</title>"), "{page}");
+
+        let err = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/lobby")).connect().await.unwrap_err();
+        assert_eq!(err.http_status(), Some(400), "{err}");
+        let err = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/lobby?name=eve"))
+            .origin("http://evil.example")
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(err.http_status(), Some(403), "{err}");
+
+        let mut ada = join(addr, "lobby", "ada").await;
+        assert_eq!(next(&mut ada).await, json!({"type": "join", "room": "lobby", "name": "ada", "members": ["ada"]}));
+        let mut bob = join(addr, "lobby", "bob").await;
+        let joined = json!({"type": "join", "room": "lobby", "name": "bob", "members": ["ada", "bob"]});
+        assert_eq!(next(&mut ada).await, joined);
+        assert_eq!(next(&mut bob).await, joined);
+        let mut cy = join(addr, "other", "cy").await;
+        assert_eq!(next(&mut cy).await, json!({"type": "join", "room": "other", "name": "cy", "members": ["cy"]}));
+
+        ada.send_text(json!({"text": "hello <b>"}).to_string()).await.unwrap();
+        let said = json!({"type": "message", "room": "lobby", "from": "ada", "text": "hello <b>"});
+        assert_eq!(next(&mut ada).await, said);
+        assert_eq!(next(&mut bob).await, said);
+        // Frames that are not `{"text": ...}` are ignored.
+        bob.send_text("not json").await.unwrap();
+        // The other room hears none of it: cy's first frame after its join is its own line.
+        cy.send_text(json!({"text": "anyone?"}).to_string()).await.unwrap();
+        assert_eq!(next(&mut cy).await, json!({"type": "message", "room": "other", "from": "cy", "text": "anyone?"}));
+
+        bob.close(CloseCode::NORMAL, "").await.unwrap();
+        assert_eq!(next(&mut ada).await, json!({"type": "leave", "room": "lobby", "name": "bob", "members": ["ada"]}));
+
+        shutdown.trigger();
+        for mut member in [ada, cy] {
+            assert!(matches!(member.recv().await, Ok(None)), "a clean close");
+            assert_eq!(member.closed().expect("closed").code, CloseCode::GOING_AWAY);
+        }
+        let served = served.await;
+        assert_eq!(served.abandoned, 0, "{served:?}");
+    })
+}
