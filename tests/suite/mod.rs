@@ -29,6 +29,7 @@ mod limits;
 mod messages;
 mod rate_limit;
 mod serve;
+mod shutdown;
 mod slow;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
