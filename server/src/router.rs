@@ -576,6 +576,39 @@ mod tests {
     }
 
     #[test]
+    fn the_leftmost_differing_segment_decides_precedence() {
+        // `/api/v1/{id}` has fewer literals than `/api/{version}/users/me` would, but its
+        // literal comes first: the leftmost difference decides, not the count.
+        let router = Router::new()
+            .route("/api/{version}/users", "any-version")
+            .route("/api/v1/{resource}", "v1")
+            .route("/{*rest}", "fallback");
+        assert_eq!(lookup(&router, "/api/v1/users").unwrap().0, "v1");
+        assert_eq!(lookup(&router, "/api/v2/users"), Ok(("any-version", p(&[("version", "v2")]))));
+        assert_eq!(lookup(&router, "/api/v2/other"), Ok(("fallback", p(&[("rest", "api/v2/other")]))));
+        assert_eq!(lookup(&router, "/"), Err(NoMatch::NotFound), "a catch-all never matches nothing");
+    }
+
+    #[test]
+    fn nesting_twice_keeps_prefixes_parameters_and_precedence() {
+        let rooms = Router::new().route("/", "room").route("/{*path}", "room-files").route("/live", "live");
+        let orgs = Router::new().nest("/rooms/{room}", rooms).route("/rooms/new", "new-room");
+        let router = Router::new().nest("/orgs/{org}", orgs).route("/orgs/{org}/rooms/{room}/live/extra", "extra");
+        assert_eq!(lookup(&router, "/orgs/a/rooms/b"), Ok(("room", p(&[("org", "a"), ("room", "b")]))));
+        assert_eq!(lookup(&router, "/orgs/a/rooms/b/live"), Ok(("live", p(&[("org", "a"), ("room", "b")]))));
+        assert_eq!(lookup(&router, "/orgs/a/rooms/new"), Ok(("new-room", p(&[("org", "a")]))));
+        assert_eq!(
+            lookup(&router, "/orgs/a/rooms/b/x/y"),
+            Ok(("room-files", p(&[("org", "a"), ("room", "b"), ("path", "x/y")])))
+        );
+        assert_eq!(lookup(&router, "/orgs/a/rooms/b/live/extra").unwrap().0, "extra");
+        assert_eq!(router.at("/orgs/a/rooms/b/live").unwrap().template(), "/orgs/{org}/rooms/{room}/live");
+        // A nested `/` and a route at the prefix are the same shape.
+        let clash = Router::new().route("/api", "direct").try_nest("/api", Router::new().route("/", "nested"));
+        assert_eq!(clash.unwrap_err(), TemplateError::Conflict { template: "/api".into(), existing: "/api".into() });
+    }
+
+    #[test]
     #[should_panic(expected = "must start with '/'")]
     fn route_panics_on_a_bad_template() {
         let _ = Router::new().route("ws", ());
