@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     })
 }
 
-async fn echo(mut ws: tether_async_std::WebSocket) {
+async fn echo(mut ws: tether_async_std::WebSocket<tether_async_std::MaybeTlsStream>) {
     while let Ok(Some(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;

@@ -1,6 +1,8 @@
 //! `ClientBuilder`: the client side of the opening handshake over a runtime stream —
-//! `connect(url)` through the runtime's DNS and TCP, or over a stream the caller supplies
-//! (TLS, proxies). Building and validating HTTP is `tether_proto::ClientHandshake`'s.
+//! `connect(url)` through the runtime's DNS and TCP, then TLS for `wss://` (feature
+//! `rustls`, through the runtime's TLS stream), all under the one handshake deadline; or
+//! over a stream the caller supplies. Building and validating HTTP is
+//! `tether_proto::ClientHandshake`'s; TLS configuration is `tls.rs`'s.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -19,7 +21,7 @@ use crate::{default_config, OpenError, WebSocket};
 ///
 /// ```no_run
 /// # async fn f<R: tether_rt::Runtime>() -> Result<(), tether_rt::OpenError>
-/// # where R::Io<R::TcpStream>: tether_rt::Transport {
+/// # where R::Io<R::MaybeTls>: tether_rt::Transport {
 /// let ws = tether_rt::ClientBuilder::<R>::new("ws://127.0.0.1:9001/chat")
 ///     .protocol("chat")
 ///     .header("Authorization", "Bearer x")
@@ -39,6 +41,8 @@ pub struct ClientBuilder<R> {
 struct Parts {
     request: Result<ClientRequest, HandshakeError>,
     config: Option<Config>,
+    #[cfg(feature = "rustls")]
+    tls: Option<crate::TlsConnector>,
 }
 
 impl<R> fmt::Debug for ClientBuilder<R> {
@@ -68,7 +72,15 @@ impl<R: Runtime> ClientBuilder<R> {
     }
 
     fn with(request: Result<ClientRequest, HandshakeError>) -> Self {
-        ClientBuilder { parts: Box::new(Parts { request, config: None }), _runtime: PhantomData }
+        ClientBuilder {
+            parts: Box::new(Parts {
+                request,
+                config: None,
+                #[cfg(feature = "rustls")]
+                tls: None,
+            }),
+            _runtime: PhantomData,
+        }
     }
 
     /// Offer a subprotocol (call again for more, in order of preference).
@@ -95,11 +107,24 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
-    /// Resolve the URL's host, connect over the runtime's TCP and run the handshake, all
+    /// The TLS settings for a `wss://` URL (feature `rustls`): a private CA, client
+    /// certificates, or a connector reused across connections. Default:
+    /// [`TlsConnector::default_roots`](crate::TlsConnector::default_roots).
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn tls(mut self, connector: crate::TlsConnector) -> Self {
+        self.parts.tls = Some(connector);
+        self
+    }
+
+    /// Resolve the URL's host, connect over the runtime's TCP, run the TLS handshake for
+    /// `wss://` (SNI from the URL's host, ALPN `http/1.1`) and the WebSocket handshake, all
     /// within [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout).
     ///
     /// # Errors
-    /// [`OpenError::TlsRequired`] for a `wss://` URL; [`OpenError::Handshake`] for an invalid URL
+    /// [`OpenError::Tls`] when the TLS handshake failed (a refused certificate says why,
+    /// also via `OpenError::certificate_problem`); [`OpenError::TlsRequired`] for `wss://`
+    /// without the `rustls` feature; [`OpenError::Handshake`] for an invalid URL
     /// or header, or a server that did not answer 101
     /// ([`HandshakeError::UnexpectedStatus`] with its status and headers, also via
     /// [`OpenError::http_status`]) or answered wrongly, or [`HandshakeError::Timeout`];
@@ -107,26 +132,46 @@ impl<R: Runtime> ClientBuilder<R> {
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the connection being made.
-    pub async fn connect(self) -> Result<WebSocket<R::TcpStream, R>, OpenError>
+    pub async fn connect(self) -> Result<WebSocket<R::MaybeTls, R>, OpenError>
     where
-        R::Io<R::TcpStream>: Transport,
+        R::Io<R::MaybeTls>: Transport,
     {
         // Boxed: the handshake's state stays out of the caller's future, which would
         // otherwise be that large for the whole life of the connection.
         Box::pin(async move {
-            let Parts { request, config } = *self.parts;
-            let request = request?;
-            if request.is_secure() {
+            let parts = *self.parts;
+            let request = parts.request?;
+            let secure = request.is_secure();
+            #[cfg(not(feature = "rustls"))]
+            if secure {
                 return Err(OpenError::TlsRequired);
             }
             let (host, port) = (request.host().to_owned(), request.port());
-            // The handshake (and its deadline) starts before connecting: connecting counts.
-            let mut started = Started::<R>::new(request, config)?;
-            let stream = with_deadline(&mut started.timer, R::connect_tcp(&host, port)).await;
-            let stream = match stream {
-                Some(stream) => stream?,
+            // The handshake (and its deadline) starts before connecting: connecting (and
+            // the TLS handshake) count.
+            let mut started = Started::<R>::new(request, parts.config)?;
+            let tcp = with_deadline(&mut started.timer, R::connect_tcp(&host, port)).await;
+            let tcp = match tcp {
+                Some(tcp) => tcp?,
                 None => return Err(started.timed_out()),
             };
+            #[cfg(feature = "rustls")]
+            let stream = if secure {
+                let connector = match parts.tls {
+                    Some(connector) => connector,
+                    None => crate::TlsConnector::default_roots()?,
+                };
+                let name = crate::tls::server_name(&host)?;
+                match with_deadline(&mut started.timer, R::tls_connect(tcp, connector.config(), name)).await {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(e)) => return Err(OpenError::from_tls_io(e)),
+                    None => return Err(started.timed_out()),
+                }
+            } else {
+                R::plain(tcp)
+            };
+            #[cfg(not(feature = "rustls"))]
+            let stream = R::plain(tcp);
             started.run(R::wrap(stream)).await
         })
         .await
@@ -144,9 +189,8 @@ impl<R: Runtime> ClientBuilder<R> {
     where
         R::Io<S>: Transport,
     {
-        let Parts { request, config } = *self.parts;
-        let request = request?;
-        let started = Started::<R>::new(request, config)?;
+        let parts = *self.parts;
+        let started = Started::<R>::new(parts.request?, parts.config)?;
         Box::pin(started.run(R::wrap(stream))).await
     }
 }

@@ -1,6 +1,6 @@
 //! The two error types of the async API, by kind of operation: `Error` for what a
-//! connection does (receive, send, close), `OpenError` for opening one (accept, connect).
-//! No protocol rules here.
+//! connection does (receive, send, close), `OpenError` for opening one (accept, connect,
+//! and their TLS handshakes). No protocol rules here.
 
 use std::io;
 
@@ -80,10 +80,18 @@ pub enum OpenError {
     /// connection was refused before its request was read.
     #[error("too many handshakes in progress (at most {0})")]
     TooManyHandshakes(usize),
-    /// A `wss://` URL was given to a plain-TCP connect: connect the TLS stream yourself and
-    /// use [`ClientBuilder::connect_on`](crate::ClientBuilder::connect_on).
-    #[error("wss:// needs a TLS stream: use ClientBuilder::connect_on with one")]
+    /// A `wss://` URL was given to `connect` without the `rustls` feature: turn the
+    /// feature on, or connect the TLS stream yourself and use
+    /// [`ClientBuilder::connect_on`](crate::ClientBuilder::connect_on).
+    #[error("wss:// needs TLS: enable the `rustls` feature, or use ClientBuilder::connect_on with a TLS stream")]
     TlsRequired,
+    /// The TLS handshake failed (feature `rustls`): a refused certificate
+    /// ([`TlsError::Certificate`](crate::TlsError::Certificate) says why — unknown issuer,
+    /// wrong name, expired), a peer that does not speak TLS, or no trust roots.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    #[error("TLS handshake failed: {0}")]
+    Tls(#[from] crate::TlsError),
 }
 
 impl OpenError {
@@ -100,6 +108,26 @@ impl OpenError {
         match self {
             OpenError::Handshake(HandshakeError::UnexpectedStatus { headers, .. }) => Some(headers),
             _ => None,
+        }
+    }
+
+    /// Why the peer's certificate was refused, when that is how the TLS handshake failed.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn certificate_problem(&self) -> Option<&crate::CertificateProblem> {
+        match self {
+            OpenError::Tls(crate::TlsError::Certificate(problem)) => Some(problem),
+            _ => None,
+        }
+    }
+
+    /// A TLS stream's handshake failure as an opening error: the TLS error inside it
+    /// typed ([`OpenError::Tls`]), any other transport failure as [`OpenError::Io`].
+    #[cfg(feature = "rustls")]
+    pub(crate) fn from_tls_io(e: io::Error) -> OpenError {
+        match crate::TlsError::from_io(&e) {
+            Some(tls) => OpenError::Tls(tls),
+            None => OpenError::Io(e),
         }
     }
 

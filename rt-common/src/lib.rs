@@ -78,6 +78,12 @@ pub use split::{Reader, Sender};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
+
+/// The rustls crate Tether's TLS is built on, for [`TlsConnector::from_config`] and
+/// [`TlsAcceptor::from_config`].
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+pub use rustls;
 pub use websocket::WebSocket;
 
 pub use tether_proto::{
@@ -145,7 +151,7 @@ macro_rules! adapter_surface {
         /// TLS configuration shared with every adapter (the adapter's feature `rustls`).
         #[cfg(feature = "rustls")]
         #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-        pub use $crate::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
+        pub use $crate::{rustls, CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
 
         #[doc = concat!("The real-time server layer (`tether-server`) on ", $name, ": [`server::Server`] (routes,")]
         /// plain pages, the accept loop, per-IP cap, graceful shutdown), [`server::Incoming`],
@@ -188,20 +194,39 @@ macro_rules! adapter_surface {
             WebSocket::accept(stream).await
         }
 
-        #[doc = concat!("Connect to a `ws://` URL over TCP (DNS through ", $name, ") and run the handshake.")]
+        #[doc = concat!("Connect to a `ws://` or `wss://` URL over TCP (DNS through ", $name, "), TLS for")]
+        /// `wss://` (feature `rustls`, trust roots per the `rustls-*-roots` features), and run
+        /// the handshake, all under the handshake deadline.
         ///
         /// # Errors
-        /// As [`tether_rt::ClientBuilder::connect`]; [`OpenError::TlsRequired`] for `wss://`.
+        /// As [`tether_rt::ClientBuilder::connect`].
         ///
         /// # Cancel safety
         /// Not cancel safe: dropping the future drops the connection being made.
-        pub async fn connect(url: &str) -> Result<WebSocket, OpenError> {
+        pub async fn connect(url: &str) -> Result<WebSocket<<$rt as $crate::Runtime>::MaybeTls>, OpenError> {
             // Boxed: the builder stays out of the caller's future.
             Box::pin(ClientBuilder::new(url).connect()).await
         }
 
-        /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, then `.connect()`
-        /// or `.connect_on(tls_stream)`.
+        /// Server shortcut over TLS (feature `rustls`): the TLS handshake with `acceptor`,
+        /// then read the upgrade request and accept it, under one handshake deadline.
+        ///
+        /// # Errors
+        /// As [`tether_rt::Upgrade::read_tls`] and [`tether_rt::Upgrade::accept`].
+        ///
+        /// # Cancel safety
+        /// Not cancel safe: dropping the future drops the stream.
+        #[cfg(feature = "rustls")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+        pub async fn accept_tls(
+            tcp: $tcp,
+            acceptor: &TlsAcceptor,
+        ) -> Result<WebSocket<<$rt as $crate::Runtime>::MaybeTls>, OpenError> {
+            Box::pin(async move { Upgrade::read_tls(tcp, acceptor).await?.accept().await }).await
+        }
+
+        /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, `.tls()`, then
+        /// `.connect()` or `.connect_on(stream)`.
         pub fn client(url: &str) -> ClientBuilder {
             ClientBuilder::new(url)
         }

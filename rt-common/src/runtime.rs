@@ -1,7 +1,8 @@
 //! The hidden `Runtime` trait: the only things the generic layer needs from an async
-//! runtime (a clock, a resettable timer, TCP connect and accept, spawning a task, and how a
-//! stream becomes futures-io).
-//! No runtime is named here; each `tether-*` adapter crate implements it.
+//! runtime (a clock, a resettable timer, TCP connect and accept, spawning a task, how a
+//! stream becomes futures-io, and — feature `rustls` — the TLS handshakes over the runtime's
+//! TCP stream). No runtime (and no TLS stream crate) is named here; each `tether-*` adapter
+//! crate implements it.
 
 use std::future::Future;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -45,6 +46,43 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = io::Result<(Self::TcpStream, SocketAddr)>> + Send + '_;
     /// Run `future` as a task of its own, detached (a server's connection task).
     fn spawn<F: Future<Output = ()> + Send + 'static>(future: F);
+
+    /// The stream [`ClientBuilder::connect`](crate::ClientBuilder::connect) hands back and
+    /// [`Upgrade::read_tls`](crate::Upgrade::read_tls) reads from: the runtime's TCP stream,
+    /// or TLS over it (with the adapter's feature `rustls`).
+    type MaybeTls: Send + Unpin + 'static;
+
+    /// A plain TCP stream as a [`MaybeTls`](Self::MaybeTls).
+    fn plain(tcp: Self::TcpStream) -> Self::MaybeTls;
+
+    /// Run a TLS client handshake over `tcp` (SNI `name`). A runtime without a TLS stream
+    /// (the adapter built without its `rustls` feature) answers `Unsupported`. The caller
+    /// bounds it with the handshake deadline.
+    #[cfg(feature = "rustls")]
+    fn tls_connect(
+        tcp: Self::TcpStream,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> impl Future<Output = io::Result<Self::MaybeTls>> + Send {
+        drop((tcp, config, name));
+        std::future::ready(Err(tls_unsupported()))
+    }
+
+    /// Run a TLS server handshake over `tcp`. As [`tls_connect`](Self::tls_connect).
+    #[cfg(feature = "rustls")]
+    fn tls_accept(
+        tcp: Self::TcpStream,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> impl Future<Output = io::Result<Self::MaybeTls>> + Send {
+        drop((tcp, config));
+        std::future::ready(Err(tls_unsupported()))
+    }
+}
+
+/// What a runtime without a TLS stream answers to a TLS handshake.
+#[cfg(feature = "rustls")]
+fn tls_unsupported() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "TLS needs the adapter's `rustls` feature")
 }
 
 /// `start + after`, saturating: a timeout of [`Duration::MAX`] (or any value too large

@@ -1,7 +1,8 @@
 //! `Upgrade`: the server side of the opening handshake over a runtime stream — read the
-//! request under one total deadline, let the application look at it, then accept, reject,
-//! or (read with [`Upgrade::read_request`]) answer a plain HTTP request. Parsing and
-//! validation are `tether_proto::ServerHandshake`'s.
+//! request under one total deadline (which also bounds the TLS handshake of
+//! `Upgrade::read_tls`, feature `rustls`), let the application look at it, then accept,
+//! reject, or (read with [`Upgrade::read_request`]) answer a plain HTTP request. Parsing and
+//! validation are `tether_proto::ServerHandshake`'s; TLS streams are the adapters'.
 
 use std::fmt;
 use std::io;
@@ -165,7 +166,8 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream (and releases the permit).
     pub async fn read_request(stream: S, config: Config, permit: Option<HandshakePermit>) -> Result<Self, OpenError> {
-        Box::pin(Self::read_handshake(stream, ServerHandshake::with_plain_http(config.clone()), config, permit)).await
+        let started = ServerStart::<R>::with_handshake(ServerHandshake::with_plain_http(config.clone()), &config);
+        Box::pin(Self::read_started(R::wrap(stream), started, permit)).await
     }
 
     /// The handshake's state (parser, timer, transport) lives in this future, which the
@@ -176,24 +178,17 @@ where
         config: Config,
         permit: Option<HandshakePermit>,
     ) -> Result<Self, OpenError> {
-        Self::read_handshake(stream, ServerHandshake::new(config.clone()), config, permit).await
+        let started = ServerStart::<R>::new(config);
+        Self::read_started(R::wrap(stream), started, permit).await
     }
 
-    /// Read a request into `handshake` (strict, or with plain HTTP), built from `config`.
-    async fn read_handshake(
-        stream: S,
-        mut handshake: ServerHandshake,
-        config: Config,
+    /// Read the request over `io` on a handshake whose clock (and deadline) has started.
+    async fn read_started(
+        mut io: R::Io<S>,
+        started: ServerStart<R>,
         permit: Option<HandshakePermit>,
     ) -> Result<Self, OpenError> {
-        let timeout = config.handshake_timeout();
-        drop(config);
-        let mut io = R::wrap(stream);
-        // One clock for the handshake and the connection after it: the engine's deadline
-        // starts now and the runtime timer is armed at it (it does not move).
-        let clock = Clock::<R>::start();
-        handshake.handle_timeout(clock.now());
-        let mut timer = clock.timer_at(handshake.poll_timeout());
+        let ServerStart { mut handshake, clock, mut timer, timeout } = started;
         let received = read_until(&mut io, &mut timer, |chunk| match handshake.receive(clock.now(), chunk) {
             Ok(Some(_)) => Some(Ok(())),
             Ok(None) => None,
@@ -390,6 +385,115 @@ where
             result
         })
         .await
+    }
+}
+
+/// A server handshake whose clock has started: the engine's deadline is armed on the
+/// runtime timer. Started before the TLS handshake, so that one deadline bounds both.
+pub(crate) struct ServerStart<R: Runtime> {
+    handshake: ServerHandshake,
+    clock: Clock<R>,
+    timer: R::Sleep,
+    timeout: Duration,
+}
+
+impl<R: Runtime> ServerStart<R> {
+    /// Start the clock: the engine's deadline is `config`'s handshake timeout from now.
+    pub(crate) fn new(config: Config) -> Self {
+        let timeout = config.handshake_timeout();
+        Self::started(ServerHandshake::new(config), timeout)
+    }
+
+    /// Start the clock for `handshake` (strict, or with plain HTTP) built from `config`.
+    pub(crate) fn with_handshake(handshake: ServerHandshake, config: &Config) -> Self {
+        Self::started(handshake, config.handshake_timeout())
+    }
+
+    fn started(mut handshake: ServerHandshake, timeout: Duration) -> Self {
+        // One clock for the handshake and the connection after it: the engine's deadline
+        // starts now and the runtime timer is armed at it (it does not move).
+        let clock = Clock::<R>::start();
+        handshake.handle_timeout(clock.now());
+        let timer = clock.timer_at(handshake.poll_timeout());
+        ServerStart { handshake, clock, timer, timeout }
+    }
+}
+
+/// The TLS server side (feature `rustls`): the TLS handshake and the upgrade request under
+/// one handshake deadline.
+#[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+impl<R> Upgrade<R::MaybeTls, R>
+where
+    R: Runtime,
+    R::Io<R::MaybeTls>: Transport,
+{
+    /// Run the TLS handshake over `tcp` with `acceptor`, then read the upgrade request,
+    /// under the server defaults ([`server_config`]: smaller size limits than a client's).
+    ///
+    /// # Errors
+    /// As [`read_tls_with_config`](Self::read_tls_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream.
+    pub async fn read_tls(tcp: R::TcpStream, acceptor: &crate::TlsAcceptor) -> Result<Self, OpenError> {
+        Box::pin(Self::read_tls_inner(tcp, acceptor, server_config(), None)).await
+    }
+
+    /// Run the TLS handshake over `tcp`, then read the upgrade request, all within
+    /// [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout): a peer that
+    /// sends part of a ClientHello and stops is cut at the same deadline as one that stops
+    /// in the middle of its HTTP request.
+    ///
+    /// # Errors
+    /// [`OpenError::Tls`] when the TLS handshake failed (for example
+    /// [`TlsError::Protocol`](crate::TlsError::Protocol) for a client speaking plain HTTP to
+    /// the TLS port); [`HandshakeError::Timeout`] when the deadline passed during either
+    /// handshake; otherwise as [`read_with_config`](Self::read_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream.
+    pub async fn read_tls_with_config(
+        tcp: R::TcpStream,
+        acceptor: &crate::TlsAcceptor,
+        config: Config,
+    ) -> Result<Self, OpenError> {
+        Box::pin(Self::read_tls_inner(tcp, acceptor, config, None)).await
+    }
+
+    /// As [`read_tls_with_config`](Self::read_tls_with_config), holding `permit` (from
+    /// [`HandshakeLimit::try_acquire`]) until the response has been written.
+    ///
+    /// # Errors
+    /// As [`read_tls_with_config`](Self::read_tls_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream (and releases the permit).
+    pub async fn read_tls_with_permit(
+        tcp: R::TcpStream,
+        acceptor: &crate::TlsAcceptor,
+        config: Config,
+        permit: HandshakePermit,
+    ) -> Result<Self, OpenError> {
+        Box::pin(Self::read_tls_inner(tcp, acceptor, config, Some(permit))).await
+    }
+
+    async fn read_tls_inner(
+        tcp: R::TcpStream,
+        acceptor: &crate::TlsAcceptor,
+        config: Config,
+        permit: Option<HandshakePermit>,
+    ) -> Result<Self, OpenError> {
+        let mut started = ServerStart::<R>::new(config);
+        let stream = match with_deadline(&mut started.timer, R::tls_accept(tcp, acceptor.config())).await {
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => return Err(OpenError::from_tls_io(e)),
+            None => {
+                started.handshake.handle_timeout(started.clock.now());
+                return Err(timed_out(started.handshake.error(), started.timeout));
+            }
+        };
+        Self::read_started(R::wrap(stream), started, permit).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! TLS configuration shared by every adapter (feature `rustls`): [`TlsConnector`] for
 //! clients (platform or bundled trust roots, or the caller's `ClientConfig`), [`TlsAcceptor`]
 //! for servers (PEM files, or the caller's `ServerConfig`), both on an explicitly chosen
-//! crypto provider, and [`TlsError`], which says what failed. What does not live here: the
-//! TLS streams themselves (tokio-rustls / futures-rustls, in each adapter).
+//! crypto provider, and [`TlsError`], which says what failed; the default connector `connect`
+//! uses and the SNI name of a URL host. What does not live here: the TLS streams
+//! themselves (tokio-rustls / futures-rustls, in each adapter's `MaybeTlsStream`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub enum TlsError {
     /// the TLS protocol.
     #[error("the peer broke the TLS protocol: {0}")]
     Protocol(String),
+    /// The URL's host is neither a DNS name nor an IP address, so it cannot be checked
+    /// against a certificate.
+    #[error("{0:?} cannot be a TLS server name")]
+    InvalidServerName(String),
     /// Any other TLS failure, as rustls reports it.
     #[error("TLS: {0}")]
     Other(rustls::Error),
@@ -183,6 +188,45 @@ impl TlsConnector {
     pub fn config(&self) -> Arc<ClientConfig> {
         Arc::clone(&self.config)
     }
+
+    /// The connector `connect` uses for `wss://` when none was given: the platform's roots
+    /// (feature `rustls-native-roots`), else the bundled ones (`rustls-webpki-roots`).
+    /// Built once per process and shared (the platform store is read once).
+    ///
+    /// # Errors
+    /// [`TlsError::NoRoots`] when neither feature is on or the platform store is empty.
+    pub fn default_roots() -> Result<TlsConnector, TlsError> {
+        static DEFAULT: std::sync::OnceLock<TlsConnector> = std::sync::OnceLock::new();
+        if let Some(connector) = DEFAULT.get() {
+            return Ok(connector.clone());
+        }
+        let connector = Self::build_default()?;
+        Ok(DEFAULT.get_or_init(|| connector).clone())
+    }
+
+    #[cfg(feature = "rustls-native-roots")]
+    fn build_default() -> Result<TlsConnector, TlsError> {
+        Self::with_platform_roots()
+    }
+
+    #[cfg(all(feature = "rustls-webpki-roots", not(feature = "rustls-native-roots")))]
+    fn build_default() -> Result<TlsConnector, TlsError> {
+        Ok(Self::with_webpki_roots())
+    }
+
+    #[cfg(not(any(feature = "rustls-native-roots", feature = "rustls-webpki-roots")))]
+    fn build_default() -> Result<TlsConnector, TlsError> {
+        Err(TlsError::NoRoots(
+            "no roots feature (rustls-native-roots, rustls-webpki-roots): pass ClientBuilder::tls".to_owned(),
+        ))
+    }
+}
+
+/// The SNI name (and the name the certificate is checked against) for a URL host: a DNS
+/// name, or an IP address (IPv6 with or without its brackets).
+pub(crate) fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, TlsError> {
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    rustls::pki_types::ServerName::try_from(bare.to_owned()).map_err(|_| TlsError::InvalidServerName(host.to_owned()))
 }
 
 /// A server's TLS settings, cheap to clone.

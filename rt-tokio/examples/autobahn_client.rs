@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     })
 }
 
-async fn echo(mut ws: tether_tokio::WebSocket) {
+async fn echo(mut ws: tether_tokio::WebSocket<tether_tokio::MaybeTlsStream>) {
     while let Ok(Some(message)) = ws.recv().await {
         if ws.send(message).await.is_err() {
             break;

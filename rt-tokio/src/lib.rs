@@ -1,5 +1,6 @@
-//! `tether-tokio`: Tether WebSockets on tokio — the `Runtime` impl, the IO compat shim and
-//! type aliases. The connection API itself lives in `tether-rt` and is identical on every
+//! `tether-tokio`: Tether WebSockets on tokio — the `Runtime` impl, the IO compat shim,
+//! the plain-or-TLS stream (`MaybeTlsStream`, tokio-rustls with feature `rustls`) and type
+//! aliases. The connection API itself lives in `tether-rt` and is identical on every
 //! runtime; protocol rules live in `tether-proto`.
 //!
 //! ```no_run
@@ -31,12 +32,14 @@
 #![warn(rust_2018_idioms, unreachable_pub)]
 
 mod compat;
+mod stream;
 
 use std::future::Future;
 use std::io;
 use std::time::Instant;
 
 pub use compat::Compat;
+pub use stream::MaybeTlsStream;
 
 /// The tokio runtime, as the `R` parameter of `tether_rt` types (you rarely name it).
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,6 +88,29 @@ impl tether_rt::Runtime for Tokio {
     fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
         // Detached: the server layer tracks its tasks itself.
         drop(tokio::spawn(future));
+    }
+
+    type MaybeTls = MaybeTlsStream;
+
+    fn plain(tcp: tokio::net::TcpStream) -> MaybeTlsStream {
+        MaybeTlsStream::Plain(tcp)
+    }
+
+    #[cfg(feature = "rustls")]
+    fn tls_connect(
+        tcp: tokio::net::TcpStream,
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        name: tokio_rustls::rustls::pki_types::ServerName<'static>,
+    ) -> impl Future<Output = io::Result<MaybeTlsStream>> + Send {
+        stream::tls_connect(tcp, config, name)
+    }
+
+    #[cfg(feature = "rustls")]
+    fn tls_accept(
+        tcp: tokio::net::TcpStream,
+        config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> impl Future<Output = io::Result<MaybeTlsStream>> + Send {
+        stream::tls_accept(tcp, config)
     }
 }
 

@@ -70,7 +70,11 @@ pub(crate) async fn pair_with(client: Config, server: Config) -> (Ws, Ws) {
             .await
             .expect("accept")
     });
-    let client = ClientBuilder::<R>::new(&format!("ws://{addr}/")).config(client).connect().await.expect("connect");
+    // `connect_on` over the runtime's TCP stream, so both ends have the same type (`connect`
+    // hands back the plain-or-TLS stream; the handshake and TLS tests use it).
+    let stream = rt::connect(addr).await;
+    let client =
+        ClientBuilder::<R>::new(&format!("ws://{addr}/")).config(client).connect_on(stream).await.expect("connect");
     (client, accepted.await)
 }
 
