@@ -147,6 +147,18 @@ impl<R: Runtime> ClientBuilder<R> {
                 return Err(OpenError::TlsRequired);
             }
             let (host, port) = (request.host().to_owned(), request.port());
+            // TLS settings and the server name are checked before anything is connected.
+            #[cfg(feature = "rustls")]
+            let tls = match secure {
+                true => {
+                    let connector = match parts.tls {
+                        Some(connector) => connector,
+                        None => crate::TlsConnector::default_roots()?,
+                    };
+                    Some((connector.config(), crate::tls::server_name(&host)?))
+                }
+                false => None,
+            };
             // The handshake (and its deadline) starts before connecting: connecting (and
             // the TLS handshake) count.
             let mut started = Started::<R>::new(request, parts.config)?;
@@ -156,13 +168,8 @@ impl<R: Runtime> ClientBuilder<R> {
                 None => return Err(started.timed_out()),
             };
             #[cfg(feature = "rustls")]
-            let stream = if secure {
-                let connector = match parts.tls {
-                    Some(connector) => connector,
-                    None => crate::TlsConnector::default_roots()?,
-                };
-                let name = crate::tls::server_name(&host)?;
-                match with_deadline(&mut started.timer, R::tls_connect(tcp, connector.config(), name)).await {
+            let stream = if let Some((config, name)) = tls {
+                match with_deadline(&mut started.timer, R::tls_connect(tcp, config, name)).await {
                     Some(Ok(stream)) => stream,
                     Some(Err(e)) => return Err(OpenError::from_tls_io(e)),
                     None => return Err(started.timed_out()),

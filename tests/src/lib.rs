@@ -1,12 +1,13 @@
 //! `tether-tests`: helpers shared by the cross-runtime suite (`tests/suite/*.rs`, included
 //! by `tests/tests/{tokio,smol,async_std}.rs`): a deadline helper, a slow transport, and a
 //! scripted raw-TCP peer for hostile-peer tests, real-peer processes (`peer`) and memory
-//! measurement (`mem`). The tests themselves live in `suite/`; the frames a raw peer writes
+//! measurement (`mem`), test certificates (`pki`). The tests themselves live in `suite/`; the frames a raw peer writes
 //! and parses come from `tether-testkit`.
 #![deny(missing_docs)]
 
 pub mod mem;
 pub mod peer;
+pub mod pki;
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice, Read, Write};

@@ -31,6 +31,7 @@ mod rate_limit;
 mod serve;
 mod shutdown;
 mod slow;
+mod tls;
 
 /// A WebSocket over the runtime's TCP stream (or another stream).
 pub(crate) type Ws<S = Stream> = tether_rt::WebSocket<S, R>;
