@@ -1,21 +1,25 @@
 //! Echo server on async-std: `cargo run -p tether-async-std --example echo_server --
-//! 127.0.0.1:9001`. Prints `listening on ws://ADDR` once bound, then echoes every text and
+//! 127.0.0.1:9001 [--tls CERT.pem KEY.pem]`. Prints `listening on ws://ADDR` (`wss://` with `--tls`, which needs the `rustls`
+//! feature) once bound, then echoes every text and
 //! binary message on any number of concurrent connections (messages up to 64 MiB, frames up
 //! to 16 MiB). async-std has no stable current-thread executor, so tasks run on its global
 //! one.
 
 use async_std::net::{TcpListener, TcpStream};
-use tether_async_std::Error;
+use tether_async_std::{Error, MaybeTlsStream, OpenError};
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let (addr, tls) = args();
+    let acceptor = acceptor(tls)?;
+    let scheme = if acceptor.is_some() { "wss" } else { "ws" };
     async_std::task::block_on(async {
         let listener = TcpListener::bind(&addr).await?;
-        println!("listening on ws://{}", listener.local_addr()?);
+        println!("listening on {scheme}://{}", listener.local_addr()?);
         loop {
             let (tcp, _) = listener.accept().await?;
+            let acceptor = acceptor.clone();
             async_std::task::spawn(async move {
-                if let Err(e) = echo(tcp).await {
+                if let Err(e) = echo(tcp, acceptor).await {
                     eprintln!("connection failed: {e}");
                 }
             });
@@ -23,11 +27,10 @@ fn main() -> std::io::Result<()> {
     })
 }
 
-async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn echo(tcp: TcpStream, acceptor: Acceptor) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
     // The client-sized limits (Autobahn 9.* sends up to 16 MiB), not the server defaults.
-    let mut ws =
-        tether_async_std::Upgrade::read_with_config(tcp, tether_async_std::default_config()).await?.accept().await?;
+    let mut ws = upgrade(tcp, &acceptor).await?.accept().await?;
     match echo_messages(&mut ws).await {
         // The peer ending the connection, cleanly or not, is not a failure of the server.
         Err(Error::Closed(_)) => Ok(()),
@@ -35,9 +38,62 @@ async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + S
     }
 }
 
-async fn echo_messages(ws: &mut tether_async_std::WebSocket) -> Result<(), Error> {
+async fn echo_messages(ws: &mut tether_async_std::WebSocket<MaybeTlsStream>) -> Result<(), Error> {
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }
     Ok(())
+}
+
+/// `ADDR [--tls CERT.pem KEY.pem]`.
+fn args() -> (String, Option<(String, String)>) {
+    let (mut addr, mut tls) = ("127.0.0.1:9001".to_owned(), None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--tls" {
+            tls = args.next().zip(args.next());
+        } else {
+            addr = arg;
+        }
+    }
+    (addr, tls)
+}
+
+/// The TLS settings, when `--tls` was given.
+#[cfg(feature = "rustls")]
+type Acceptor = Option<tether_async_std::TlsAcceptor>;
+/// Without the `rustls` feature there is no TLS.
+#[cfg(not(feature = "rustls"))]
+type Acceptor = Option<NoTls>;
+/// No TLS settings can exist without the `rustls` feature.
+#[cfg(not(feature = "rustls"))]
+#[derive(Clone)]
+enum NoTls {}
+
+fn acceptor(tls: Option<(String, String)>) -> std::io::Result<Acceptor> {
+    #[cfg(feature = "rustls")]
+    return tls
+        .map(|(cert, key)| tether_async_std::TlsAcceptor::from_pem_files(cert, key).map_err(std::io::Error::other))
+        .transpose();
+    #[cfg(not(feature = "rustls"))]
+    match tls {
+        Some(_) => Err(std::io::Error::other("--tls needs the `rustls` feature")),
+        None => Ok(None),
+    }
+}
+
+/// The TLS handshake (with `--tls`) and the upgrade request, under one handshake deadline.
+async fn upgrade(tcp: TcpStream, acceptor: &Acceptor) -> Result<tether_async_std::Upgrade<MaybeTlsStream>, OpenError> {
+    match acceptor {
+        #[cfg(feature = "rustls")]
+        Some(acceptor) => {
+            tether_async_std::Upgrade::read_tls_with_config(tcp, acceptor, tether_async_std::default_config()).await
+        }
+        #[cfg(not(feature = "rustls"))]
+        Some(never) => match *never {},
+        None => {
+            tether_async_std::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), tether_async_std::default_config())
+                .await
+        }
+    }
 }

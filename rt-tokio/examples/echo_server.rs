@@ -1,22 +1,26 @@
 //! Echo server on tokio (current-thread runtime): `cargo run -p tether-tokio --example
-//! echo_server -- 127.0.0.1:9001`. Prints `listening on ws://ADDR` once bound, then echoes
+//! echo_server -- 127.0.0.1:9001 [--tls CERT.pem KEY.pem]`. Prints `listening on ws://ADDR` (`wss://` with `--tls`, which needs the `rustls`
+//! feature) once bound, then echoes
 //! every text and binary message on any number of concurrent connections. Used by the
 //! benchmarks and the Autobahn server run; messages up to 64 MiB (frames up to 16 MiB).
 //! Built with the `deflate` feature it accepts permessage-deflate (Autobahn 12.* and 13.*).
 
-use tether_tokio::Error;
+use tether_tokio::{Error, MaybeTlsStream, OpenError};
 use tokio::net::{TcpListener, TcpStream};
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".into());
+    let (addr, tls) = args();
+    let acceptor = acceptor(tls)?;
+    let scheme = if acceptor.is_some() { "wss" } else { "ws" };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = TcpListener::bind(&addr).await?;
-        println!("listening on ws://{}", listener.local_addr()?);
+        println!("listening on {scheme}://{}", listener.local_addr()?);
         loop {
             let (tcp, _) = listener.accept().await?;
+            let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                if let Err(e) = echo(tcp).await {
+                if let Err(e) = echo(tcp, acceptor).await {
                     eprintln!("connection failed: {e}");
                 }
             });
@@ -24,9 +28,9 @@ fn main() -> std::io::Result<()> {
     })
 }
 
-async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn echo(tcp: TcpStream, acceptor: Acceptor) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tcp.set_nodelay(true)?;
-    let mut ws = tether_tokio::Upgrade::read_with_config(tcp, config()).await?.accept().await?;
+    let mut ws = upgrade(tcp, &acceptor).await?.accept().await?;
     match echo_messages(&mut ws).await {
         // The peer ending the connection, cleanly or not, is not a failure of the server.
         Err(Error::Closed(_)) => Ok(()),
@@ -34,7 +38,7 @@ async fn echo(tcp: TcpStream) -> Result<(), Box<dyn std::error::Error + Send + S
     }
 }
 
-async fn echo_messages(ws: &mut tether_tokio::WebSocket) -> Result<(), Error> {
+async fn echo_messages(ws: &mut tether_tokio::WebSocket<MaybeTlsStream>) -> Result<(), Error> {
     while let Some(message) = ws.recv().await? {
         ws.send(message).await?;
     }
@@ -47,4 +51,52 @@ fn config() -> tether_tokio::Config {
     #[cfg(feature = "deflate")]
     let builder = builder.deflate(Some(tether_tokio::proto::DeflateConfig::default()));
     builder.build().expect("valid config")
+}
+
+/// `ADDR [--tls CERT.pem KEY.pem]`.
+fn args() -> (String, Option<(String, String)>) {
+    let (mut addr, mut tls) = ("127.0.0.1:9001".to_owned(), None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--tls" {
+            tls = args.next().zip(args.next());
+        } else {
+            addr = arg;
+        }
+    }
+    (addr, tls)
+}
+
+/// The TLS settings, when `--tls` was given.
+#[cfg(feature = "rustls")]
+type Acceptor = Option<tether_tokio::TlsAcceptor>;
+/// Without the `rustls` feature there is no TLS.
+#[cfg(not(feature = "rustls"))]
+type Acceptor = Option<NoTls>;
+/// No TLS settings can exist without the `rustls` feature.
+#[cfg(not(feature = "rustls"))]
+#[derive(Clone)]
+enum NoTls {}
+
+fn acceptor(tls: Option<(String, String)>) -> std::io::Result<Acceptor> {
+    #[cfg(feature = "rustls")]
+    return tls
+        .map(|(cert, key)| tether_tokio::TlsAcceptor::from_pem_files(cert, key).map_err(std::io::Error::other))
+        .transpose();
+    #[cfg(not(feature = "rustls"))]
+    match tls {
+        Some(_) => Err(std::io::Error::other("--tls needs the `rustls` feature")),
+        None => Ok(None),
+    }
+}
+
+/// The TLS handshake (with `--tls`) and the upgrade request, under one handshake deadline.
+async fn upgrade(tcp: TcpStream, acceptor: &Acceptor) -> Result<tether_tokio::Upgrade<MaybeTlsStream>, OpenError> {
+    match acceptor {
+        #[cfg(feature = "rustls")]
+        Some(acceptor) => tether_tokio::Upgrade::read_tls_with_config(tcp, acceptor, config()).await,
+        #[cfg(not(feature = "rustls"))]
+        Some(never) => match *never {},
+        None => tether_tokio::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), config()).await,
+    }
 }

@@ -1,0 +1,20 @@
+//! Client on async-std: `cargo run -p tether-async-std --example client -- URL [TEXT]` (with
+//! `--features rustls-native-roots` for `wss://`, trusting the platform's roots and
+//! `SSL_CERT_FILE`). Connects, sends TEXT (default `hello`), prints the reply, closes with
+//! 1000 and prints how the connection closed.
+
+use tether_async_std::CloseCode;
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().ok_or("usage: client URL [TEXT]")?;
+    let text = args.next().unwrap_or_else(|| "hello".to_owned());
+    async_std::task::block_on(async {
+        let mut ws = tether_async_std::connect(&url).await?;
+        ws.send_text(text).await?;
+        println!("{}", ws.recv_text().await?);
+        ws.close(CloseCode::NORMAL, "bye").await?;
+        println!("closed: {:?}", ws.closed());
+        Ok(())
+    })
+}
