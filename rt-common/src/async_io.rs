@@ -109,7 +109,7 @@ macro_rules! async_io_runtime {
         }
 
         /// A TCP stream, or TLS over one: what [`connect`] hands back (`ws://` or `wss://`)
-        /// and what [`Upgrade::read_tls`](tether_rt::Upgrade::read_tls) reads from.
+        /// and what `Upgrade::read_tls` (feature `rustls`) reads from.
         #[derive(Debug)]
         #[non_exhaustive]
         pub enum MaybeTlsStream {

@@ -122,7 +122,7 @@ impl<R: Runtime> ClientBuilder<R> {
     /// within [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout).
     ///
     /// # Errors
-    /// [`OpenError::Tls`] when the TLS handshake failed (a refused certificate says why,
+    /// `OpenError::Tls` (feature `rustls`) when the TLS handshake failed (a refused certificate says why,
     /// also via `OpenError::certificate_problem`); [`OpenError::TlsRequired`] for `wss://`
     /// without the `rustls` feature; [`OpenError::Handshake`] for an invalid URL
     /// or header, or a server that did not answer 101

@@ -48,7 +48,7 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     fn spawn<F: Future<Output = ()> + Send + 'static>(future: F);
 
     /// The stream [`ClientBuilder::connect`](crate::ClientBuilder::connect) hands back and
-    /// [`Upgrade::read_tls`](crate::Upgrade::read_tls) reads from: the runtime's TCP stream,
+    /// `Upgrade::read_tls` (feature `rustls`) reads from: the runtime's TCP stream,
     /// or TLS over it (with the adapter's feature `rustls`).
     type MaybeTls: Send + Unpin + 'static;
 

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// A TCP stream, or TLS over one: what [`connect`](crate::connect) hands back (`ws://` or
-/// `wss://`) and what [`Upgrade::read_tls`](tether_rt::Upgrade::read_tls) reads from.
+/// `wss://`) and what `Upgrade::read_tls` (feature `rustls`) reads from.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MaybeTlsStream {
