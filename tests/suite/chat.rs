@@ -14,11 +14,11 @@ use super::*;
 #[path = "../../server/examples/chat_app/app.rs"]
 mod app;
 
-async fn join(addr: SocketAddr, room: &str, name: &str) -> Ws {
+async fn join(addr: SocketAddr, room: &str, name: &str) -> ClientWs {
     ClientBuilder::<R>::new(&format!("ws://{addr}/ws/{room}?name={name}")).connect().await.expect("join")
 }
 
-async fn next(ws: &mut Ws) -> Value {
+async fn next(ws: &mut ClientWs) -> Value {
     let text = ws.recv_text().await.expect("a frame");
     serde_json::from_str(&text).expect("JSON")
 }

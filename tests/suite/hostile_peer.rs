@@ -226,7 +226,7 @@ fn answer_101(mut s: std::net::TcpStream, edit: impl FnOnce(String) -> String) -
 }
 
 /// Connects our client to a raw server that answers with `edit`ed 101; returns the result.
-async fn connect_to_edited_101(edit: fn(String) -> String) -> Result<Ws, OpenError> {
+async fn connect_to_edited_101(edit: fn(String) -> String) -> Result<ClientWs, OpenError> {
     let (addr, server) = raw_server(move |s| {
         let mut s = answer_101(s, edit);
         raw::read_to_end(&mut s)

@@ -36,6 +36,9 @@ mod tls;
 /// A WebSocket over the runtime's TCP stream (or another stream).
 pub(crate) type Ws<S = Stream> = tether_rt::WebSocket<S, R>;
 
+/// What `ClientBuilder::connect` hands back: TCP, or TLS over it.
+pub(crate) type ClientWs = Ws<<R as tether_rt::Runtime>::MaybeTls>;
+
 /// Run a test body on the runtime, failing it if it takes more than 30 s.
 pub(crate) fn run<F: Future>(f: F) -> F::Output {
     run_for(Duration::from_secs(30), f)
