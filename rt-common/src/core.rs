@@ -284,6 +284,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         self.conn.send(message).map_err(Error::Send)
     }
 
+    /// Queue one message without compressing it, even under permessage-deflate (no IO).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn start_send_uncompressed(&mut self, message: Message) -> Result<(), Error> {
+        self.check_send()?;
+        self.conn.send_uncompressed(message).map_err(Error::Send)
+    }
+
     /// Queue one text message copied from `text` (no IO).
     pub(crate) fn start_send_text(&mut self, text: &str) -> Result<(), Error> {
         self.check_send()?;

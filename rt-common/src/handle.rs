@@ -221,6 +221,12 @@ impl<A: Access> Handle<A> {
         self.send_with(defer, move |core| core.start_send(message))
     }
 
+    /// `send` without compression, even under permessage-deflate.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn send_uncompressed(self, message: Message, defer: bool) -> impl Future<Output = Result<(), Error>> {
+        self.send_with(defer, move |core| core.start_send_uncompressed(message))
+    }
+
     /// `send` for a text message copied from `text`.
     pub(crate) fn send_text<'a>(self, text: &'a str, defer: bool) -> impl Future<Output = Result<(), Error>> + 'a
     where
@@ -478,6 +484,33 @@ macro_rules! send_api {
             // The inner future itself, as `recv` returns its own: the message is moved into it
             // once, not first into an `async fn` wrapper's state.
             self.handle().send(message, $defer)
+        }
+
+        /// Send a text or binary message without compressing it, even when
+        /// permessage-deflate was negotiated (RSV1 clear; the peer reads it as any message).
+        /// For payloads that are already compressed (JPEG, gzip, …), and for secrets that
+        /// must not share a compression context with bytes an attacker chooses (RFC 7692 §9:
+        /// CRIME and BREACH). Without deflate in use it is [`send`](Self::send). Pings,
+        /// pongs and closes go as `send` sends them (control frames are never compressed).
+        ///
+        /// ```no_run
+        /// # async fn f<S, R: tether_rt::Runtime>(mut ws: tether_rt::WebSocket<S, R>, jpeg: Vec<u8>) -> Result<(), tether_rt::Error>
+        /// # where R::Io<S>: tether_rt::Transport {
+        /// use tether_rt::Message;
+        /// ws.send(Message::text("compressed when deflate is on")).await?;
+        /// ws.send_uncompressed(Message::binary(jpeg)).await?; // already compressed
+        /// # Ok(()) }
+        /// ```
+        ///
+        /// # Errors
+        /// As [`send`](Self::send).
+        ///
+        /// # Cancel safety
+        /// As [`send`](Self::send).
+        #[cfg(feature = "deflate")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+        pub fn send_uncompressed(&$($mut)? self, message: Message) -> impl std::future::Future<Output = Result<(), Error>> + '_ {
+            self.handle().send_uncompressed(message, $defer)
         }
 
         /// Send a text message copied from `text` (a `&str`, `String`, [`Utf8Bytes`], …):

@@ -44,6 +44,48 @@
 //! ping after 20 s without inbound traffic, and the connection closed (reported as 1006,
 //! [`CloseCause::IdleTimeout`]) if nothing arrives within 20 s more. See
 //! [`default_config`] (clients) and [`server_config`] (servers: smaller size limits).
+//!
+//! # permessage-deflate
+//! Compression (RFC 7692) needs the `deflate` cargo feature (of this crate or of an
+//! adapter) and a [`DeflateConfig`] in the connection's [`Config`]
+//! ([`ConfigBuilder::deflate`]); both are off by default. The same configuration serves
+//! both roles:
+//!
+//! - a **client** offers it: give the configuration to
+//!   [`ClientBuilder::config`];
+//! - a **server** accepts the first offer it can honour: the configuration given to
+//!   [`Upgrade::read_with_config`] (or [`Upgrade::read_with_permit`]) decides, whatever
+//!   [`AcceptOptions`] are passed to accept. Without it every offer is declined.
+//!
+//! [`WebSocket::deflate`] then tells what was agreed (`None`: the peer did not offer or
+//! declined it, and nothing is compressed). Every message of at least
+//! [`DeflateConfig::min_size`] bytes is compressed, except those sent with
+//! [`send_uncompressed`](WebSocket::send_uncompressed) (already compressed payloads,
+//! secrets). Received messages are limited by
+//! [`Config::max_message_size`] *after* decompression (a bomb fails with 1009). Each
+//! connection that compresses holds a compressor and a decompressor; smaller windows
+//! ([`DeflateConfig::window_bits`], [`DeflateConfig::peer_window_bits`]) or no context
+//! takeover trade compression for memory.
+//!
+#![cfg_attr(feature = "deflate", doc = "```no_run")]
+#![cfg_attr(not(feature = "deflate"), doc = "```ignore")]
+//! # async fn f<R: tether_rt::Runtime, S>(tcp: S) -> Result<(), Box<dyn std::error::Error>>
+//! # where R::Io<S>: tether_rt::Transport, R::Io<R::MaybeTls>: tether_rt::Transport {
+//! use tether_rt::{ClientBuilder, DeflateConfig, Upgrade};
+//! let config = tether_rt::default_config()
+//!     .to_builder()
+//!     .deflate(Some(DeflateConfig::default().peer_window_bits(12)))
+//!     .build()?;
+//!
+//! // server (with tether_tokio: `tether_tokio::Upgrade::read_with_config(tcp, config)`)
+//! let ws = Upgrade::<S, R>::read_with_config(tcp, config.clone()).await?.accept().await?;
+//! println!("agreed: {:?}", ws.deflate()); // None when the client did not offer it
+//!
+//! // client (with tether_tokio: `tether_tokio::client(url).config(config)`)
+//! let mut ws = ClientBuilder::<R>::new("ws://127.0.0.1:9001/").config(config).connect().await?;
+//! ws.send_text("compressed if the server agreed").await?;
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -75,6 +117,9 @@ pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
 pub use shutdown::{Shutdown, Triggered};
 pub use split::{Reader, Sender};
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+pub use tether_proto::{DeflateConfig, DeflateParams};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::{CertificateProblem, TlsAcceptor, TlsConnector, TlsError};
@@ -147,6 +192,12 @@ macro_rules! adapter_surface {
             Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
             PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, Shutdown, State, Triggered, Utf8Bytes,
         };
+
+        /// permessage-deflate settings and what a handshake agreed (the adapter's feature
+        /// `deflate`; see [`tether_rt`'s docs](tether_rt#permessage-deflate)).
+        #[cfg(feature = "deflate")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+        pub use $crate::{DeflateConfig, DeflateParams};
 
         /// TLS configuration shared with every adapter (the adapter's feature `rustls`).
         #[cfg(feature = "rustls")]

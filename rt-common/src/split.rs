@@ -78,6 +78,13 @@ where
         self.handle.lock().closed()
     }
 
+    /// As [`WebSocket::deflate`].
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn deflate(&self) -> Option<tether_proto::DeflateParams> {
+        self.handle.lock().connection().deflate().copied()
+    }
+
     /// As [`WebSocket::transport_error`].
     pub fn transport_error(&self) -> Option<std::io::ErrorKind> {
         self.handle.lock().transport_error()
@@ -136,6 +143,13 @@ where
     /// As [`WebSocket::closed`].
     pub fn closed(&self) -> Option<Closed> {
         self.handle.lock().closed()
+    }
+
+    /// As [`WebSocket::deflate`].
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn deflate(&self) -> Option<tether_proto::DeflateParams> {
+        self.handle.lock().connection().deflate().copied()
     }
 
     /// Whether messages can no longer be sent: our close frame is queued, or the

@@ -166,6 +166,16 @@ where
         self.protocol.as_deref()
     }
 
+    /// The permessage-deflate parameters the handshake agreed on, or `None` when the
+    /// connection does not compress (not configured on this side, not offered or declined by
+    /// the peer). Enable it with [`ConfigBuilder::deflate`](tether_proto::ConfigBuilder::deflate)
+    /// (see [the crate docs](crate#permessage-deflate)).
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
+    pub fn deflate(&self) -> Option<tether_proto::DeflateParams> {
+        self.slot.read(|core| core.connection().deflate().copied())
+    }
+
     /// The kind of the transport error that ended the connection, if one did (the ending
     /// itself is reported as [`Error::Closed`] with
     /// [`CloseCause::TransportError`](tether_proto::CloseCause::TransportError)).
