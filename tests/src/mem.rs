@@ -1,7 +1,8 @@
 //! Memory and descriptor helpers for the per-connection memory tests (hostile peers A13, G9):
-//! this process's resident set size, live heap bytes (a counting global allocator for the
-//! test binaries), returning freed memory to the OS, and raising the open-file limit. The
-//! tests themselves live in `suite/limits.rs`.
+//! this process's resident set size, live heap bytes and their high-water mark (a counting
+//! global allocator for the test binaries), returning freed memory to the OS, and raising
+//! the open-file limit. The tests themselves live in `suite/limits.rs` and
+//! `suite/deflate.rs`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -11,6 +12,14 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The most `LIVE` has been since the last [`reset_peak`].
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+/// Count `delta` more live bytes, raising the high-water mark.
+fn grow(delta: isize) {
+    let now = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -22,7 +31,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded as is (the caller upholds `alloc`'s contract).
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            grow(layout.size() as isize);
         }
         p
     }
@@ -31,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded as is.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            grow(layout.size() as isize);
         }
         p
     }
@@ -46,7 +55,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded as is.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            grow(new_size as isize - layout.size() as isize);
         }
         p
     }
@@ -55,6 +64,17 @@ unsafe impl GlobalAlloc for Counting {
 /// Heap bytes allocated and not yet freed by this process (Rust allocations only).
 pub fn heap_bytes() -> usize {
     LIVE.load(Ordering::Relaxed).max(0) as usize
+}
+
+/// The most heap bytes were live at once since the last [`reset_peak`] (Rust allocations
+/// only).
+pub fn peak_heap_bytes() -> usize {
+    PEAK.load(Ordering::Relaxed).max(0) as usize
+}
+
+/// Start a new high-water mark for [`peak_heap_bytes`] at the live bytes of now.
+pub fn reset_peak() {
+    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
 
 /// Give freed heap memory back to the OS (glibc's `malloc_trim`), so that a baseline

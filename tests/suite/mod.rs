@@ -19,6 +19,7 @@ pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 mod chat;
 mod close;
 mod deadlines;
+mod deflate;
 mod flow;
 mod handshake;
 mod hostile;
