@@ -2,8 +2,10 @@
 
 Starts Chromium (127.0.0.1 only, throwaway profile), and over the DevTools protocol runs a
 conversation in a page against an echo server at URL: text, unicode, empty, binary, empty
-binary, 1 MiB binary, then a close with code 4001. Prints one JSON line with the outcome
-and exits 0 only if every echo matched and the close was clean.
+binary, 1 MiB binary, a compressible 60 KB JSON text twice, then a close with code 4001.
+Prints one JSON line with the outcome (and the `Sec-WebSocket-Extensions` the server
+agreed to: browsers always offer permessage-deflate) and exits 0 only if every echo
+matched and the close was clean.
 
     python browser_check.py ws://127.0.0.1:PORT/path
 """
@@ -29,9 +31,11 @@ async (url) => {
   const next = () => new Promise((res) => { if (queue.length) res(queue.shift()); else waiter = res; });
   const closed = new Promise((res) => { ws.onclose = (e) => res({ code: e.code, reason: e.reason, clean: e.wasClean }); });
   await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('connection failed')); });
+  const extensions = ws.extensions;
   const big = new Uint8Array(1 << 20);
   for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 255;
-  const cases = ['hello', 'h\u00e9llo w\u00f6rld \u2713 \u{1F600}', '', new Uint8Array([0, 1, 2]), new Uint8Array(0), big];
+  const compressible = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: 'item ' + (i % 17) })));
+  const cases = ['hello', 'h\u00e9llo w\u00f6rld \u2713 \u{1F600}', '', new Uint8Array([0, 1, 2]), new Uint8Array(0), big, compressible, compressible];
   const equal = (a, b) => {
     if (typeof a === 'string') return a === b;
     if (!(b instanceof ArrayBuffer)) return false;
@@ -46,7 +50,7 @@ async (url) => {
   }
   ws.close(4001, 'bye from chromium');
   const close = await closed;
-  return JSON.stringify({ mismatches, close });
+  return JSON.stringify({ mismatches, close, extensions });
 }
 """
 

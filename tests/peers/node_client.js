@@ -22,7 +22,11 @@ const sendNext = () => {
     ws.ping(Buffer.from('interop-ping'));
   }
 };
-ws.on('open', sendNext);
+ws.on('open', () => {
+  // permessage-deflate is offered by default; say what the server agreed to.
+  console.log(`extensions ${ws.extensions}`);
+  sendNext();
+});
 ws.on('message', (data, isBinary) => {
   const [expected, binary] = script[step];
   const want = Buffer.isBuffer(expected) ? expected : Buffer.from(expected, 'utf8');

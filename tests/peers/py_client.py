@@ -11,6 +11,9 @@ async def main(url):
     huge = bytes(range(256)) * ((16 << 20) // 256)
     script = ["hello", "héllo wörld ✓ 😀", "", b"\x00\x01\x02", b"", big, huge]
     async with connect(url, max_size=32 << 20, ping_interval=None, open_timeout=10, close_timeout=10) as ws:
+        # permessage-deflate is offered by default; say what the server agreed to.
+        names = ",".join(ext.name for ext in ws.protocol.extensions)
+        print(f"extensions {names}", flush=True)
         for message in script:
             await ws.send(message)
             echo = await asyncio.wait_for(ws.recv(), 30)

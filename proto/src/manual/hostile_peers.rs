@@ -589,7 +589,8 @@
 //! `connection::deflate_tests::bombs_stop_at_the_limit` (16 MiB of zeros against 1 MiB,
 //! single-frame, in 100-byte fragments, and after two messages just under the limit),
 //! fuzz inputs `deflate:` (step `Bomb`, checking at most limit + 1 bytes held). Sockets:
-//! not covered yet.
+//! `deflate::a_compression_bomb_closes_with_1009_within_bounded_memory` (8 MiB of zeros
+//! against 512 KiB, 1009 on both sides, the process's peak heap within 2 MiB).
 //!
 //! **H2 · A bomb followed by corrupt data.** The bomb's limit fires first (1009); nothing
 //! after it is inflated. Engine: as H1 (the connection fails at the limit, so later
@@ -599,7 +600,7 @@
 //! only on a message's first frame); RSV2 and RSV3 stay reserved. Engine:
 //! `connection::deflate_tests::rsv1_misuse_fails_with_1002` (continuation, continuation of
 //! a compressed message, ping, close, RSV2, RSV1+RSV3), fuzz target `frame_decode`. Sockets:
-//! not covered yet.
+//! `deflate::corrupt_compressed_data_and_rsv1_misuse_close_the_connection`.
 //!
 //! **H4 · RSV1 on a data frame without deflate.** Fail with 1002. Engine:
 //! `frame::tests::reserved_bits_and_opcodes_rfc6455_5_2` (`c1 00`),
@@ -615,7 +616,7 @@
 //! ignored, as RFC 7692 §7.2.3.4 intends. Engine:
 //! `connection::deflate_tests::corrupt_streams_and_bad_text_fail_with_1007`,
 //! `connection::deflate_tests::rfc7692_examples_decode`, fuzz inputs `deflate:` (`Raw`,
-//! `Flipped`). Sockets: not covered yet.
+//! `Flipped`). Sockets: `deflate::corrupt_compressed_data_and_rsv1_misuse_close_the_connection`.
 //!
 //! **H6 · Compression context memory.** By zlib's formula about 256 KiB per connection
 //! for a 15-bit compressor at memory level 8 kept across messages, and a 32 KiB window for
@@ -638,8 +639,10 @@
 //! **H8 · Secrets compressed with attacker data.** Compression side channels (CRIME, BREACH;
 //! RFC 7692 §9). `Connection::send_uncompressed`
 //! sends a message plain, and a connection can take no context over. Engine:
-//! `connection::deflate_tests::rsv1_marks_first_frames_of_compressed_messages_only`. Not
-//! covered yet: the async layer does not expose `send_uncompressed`.
+//! `connection::deflate_tests::rsv1_marks_first_frames_of_compressed_messages_only`.
+//! Sockets: `WebSocket::send_uncompressed` and `Sender::send_uncompressed`,
+//! `deflate::rsv1_and_context_takeover_on_the_wire` (RSV1 clear, payload as is),
+//! `deflate::send_uncompressed_round_trips`.
 //!
 //! # I. Local API misuse
 //!
