@@ -1,6 +1,7 @@
 //! Autobahn|Testsuite client on async-std: `cargo run -p tether-async-std --example autobahn_client
 //! -- ws://127.0.0.1:9001 tether-async-std`. Asks the fuzzing server for the case count, runs
 //! every case echoing each message back, then asks it to update the reports.
+//! Built with the `deflate` feature it offers permessage-deflate (Autobahn 12.* and 13.*).
 
 use tether_async_std::CloseCode;
 
@@ -15,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("{count} cases");
         for case in 1..=count {
             let url = format!("{url}/runCase?case={case}&agent={agent}");
-            match tether_async_std::connect(&url).await {
+            match tether_async_std::client(&url).config(config()).connect().await {
                 Ok(ws) => echo(ws).await,
                 Err(e) => eprintln!("case {case}: {e}"),
             }
@@ -32,4 +33,12 @@ async fn echo(mut ws: tether_async_std::WebSocket<tether_async_std::MaybeTlsStre
             break;
         }
     }
+}
+
+/// The adapter's defaults, with permessage-deflate when the feature is built.
+fn config() -> tether_async_std::Config {
+    let builder = tether_async_std::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_async_std::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }

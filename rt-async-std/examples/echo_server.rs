@@ -4,6 +4,7 @@
 //! binary message on any number of concurrent connections (messages up to 64 MiB, frames up
 //! to 16 MiB). async-std has no stable current-thread executor, so tasks run on its global
 //! one.
+//! Built with the `deflate` feature it accepts permessage-deflate (Autobahn 12.* and 13.*).
 
 use async_std::net::{TcpListener, TcpStream};
 use tether_async_std::{Error, MaybeTlsStream, OpenError};
@@ -87,13 +88,22 @@ async fn upgrade(tcp: TcpStream, acceptor: &Acceptor) -> Result<tether_async_std
     match acceptor {
         #[cfg(feature = "rustls")]
         Some(acceptor) => {
-            tether_async_std::Upgrade::read_tls_with_config(tcp, acceptor, tether_async_std::default_config()).await
+            tether_async_std::Upgrade::read_tls_with_config(tcp, acceptor, config()).await
         }
         #[cfg(not(feature = "rustls"))]
         Some(never) => match *never {},
         None => {
-            tether_async_std::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), tether_async_std::default_config())
+            tether_async_std::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), config())
                 .await
         }
     }
+}
+
+/// The client-sized limits (Autobahn 9.* sends up to 16 MiB), not the server defaults, with
+/// permessage-deflate when the feature is built.
+fn config() -> tether_async_std::Config {
+    let builder = tether_async_std::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_async_std::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }

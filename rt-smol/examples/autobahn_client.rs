@@ -1,6 +1,7 @@
 //! Autobahn|Testsuite client on smol: `cargo run -p tether-smol --example autobahn_client
 //! -- ws://127.0.0.1:9001 tether-smol`. Asks the fuzzing server for the case count, runs
 //! every case echoing each message back, then asks it to update the reports.
+//! Built with the `deflate` feature it offers permessage-deflate (Autobahn 12.* and 13.*).
 
 use tether_smol::CloseCode;
 
@@ -15,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("{count} cases");
         for case in 1..=count {
             let url = format!("{url}/runCase?case={case}&agent={agent}");
-            match tether_smol::connect(&url).await {
+            match tether_smol::client(&url).config(config()).connect().await {
                 Ok(ws) => echo(ws).await,
                 Err(e) => eprintln!("case {case}: {e}"),
             }
@@ -32,4 +33,12 @@ async fn echo(mut ws: tether_smol::WebSocket<tether_smol::MaybeTlsStream>) {
             break;
         }
     }
+}
+
+/// The adapter's defaults, with permessage-deflate when the feature is built.
+fn config() -> tether_smol::Config {
+    let builder = tether_smol::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_smol::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }

@@ -3,6 +3,7 @@
 //! feature) once bound, then echoes
 //! every text and binary message on any number of concurrent connections (messages up to
 //! 64 MiB, frames up to 16 MiB).
+//! Built with the `deflate` feature it accepts permessage-deflate (Autobahn 12.* and 13.*).
 
 use smol::net::{TcpListener, TcpStream};
 use smol::LocalExecutor;
@@ -90,10 +91,19 @@ async fn upgrade(tcp: TcpStream, acceptor: &Acceptor) -> Result<tether_smol::Upg
     match acceptor {
         #[cfg(feature = "rustls")]
         Some(acceptor) => {
-            tether_smol::Upgrade::read_tls_with_config(tcp, acceptor, tether_smol::default_config()).await
+            tether_smol::Upgrade::read_tls_with_config(tcp, acceptor, config()).await
         }
         #[cfg(not(feature = "rustls"))]
         Some(never) => match *never {},
-        None => tether_smol::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), tether_smol::default_config()).await,
+        None => tether_smol::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), config()).await,
     }
+}
+
+/// The client-sized limits (Autobahn 9.* sends up to 16 MiB), not the server defaults, with
+/// permessage-deflate when the feature is built.
+fn config() -> tether_smol::Config {
+    let builder = tether_smol::default_config().to_builder();
+    #[cfg(feature = "deflate")]
+    let builder = builder.deflate(Some(tether_smol::DeflateConfig::default()));
+    builder.build().expect("valid config")
 }
