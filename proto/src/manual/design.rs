@@ -267,8 +267,8 @@
 //! at memory level 8, a 32 KiB window for a decompressor), which a server should choose
 //! knowingly;
 //! measured at the async layer (`benches/README.md`), a busy connection that keeps its
-//! context holds about 20-30 times the memory of one without deflate, which is why neither
-//! role offers or accepts it unless configured.
+//! context holds many times the memory of one without deflate, which is why neither role
+//! offers or accepts it unless configured.
 //!
 //! - **Settings are local.** `DeflateConfig` speaks of *our*
 //!   compressor and the *peer's*; the role decides which of RFC 7692's `server_*` /
