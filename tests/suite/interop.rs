@@ -149,7 +149,12 @@ fn our_client_with_deflate(program: &[&str], extra: &[&str], expected: Option<(u
         for message in script {
             ws.send(message.clone()).await.expect("send");
             let echo = ws.recv().await.expect("recv").expect("a message");
-            assert!(echo == message, "echo mismatch for a message of {} bytes", message_len(&message));
+            assert!(
+                echo == message,
+                "echo mismatch for a message of {} bytes: {}",
+                message_len(&message),
+                diff(&echo, &message)
+            );
         }
         ws.ping(&b"interop-ping"[..]).await.expect("ping");
         assert_eq!(ws.recv().await.unwrap(), Some(Message::Pong(Bytes::from_static(b"interop-ping"))));
@@ -179,6 +184,24 @@ fn our_client_with_deflate(program: &[&str], extra: &[&str], expected: Option<(u
         assert_eq!(ours.reason, "client bye", "the peer echoes the reason too");
         assert_eq!(ours.cause, CloseCause::LocallyInitiated);
     })
+}
+
+/// Where two messages differ: kinds, lengths and the first differing byte.
+fn diff(got: &Message, sent: &Message) -> String {
+    let bytes = |m: &Message| match m {
+        Message::Text(t) => t.as_str().as_bytes().to_vec(),
+        Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.to_vec(),
+        _ => Vec::new(),
+    };
+    let (g, s) = (bytes(got), bytes(sent));
+    let first = g.iter().zip(&s).position(|(a, b)| a != b);
+    let kind = |m: &Message| std::mem::discriminant(m);
+    format!(
+        "same kind {}, got {} bytes, sent {}, first difference at {first:?}",
+        kind(got) == kind(sent),
+        g.len(),
+        s.len()
+    )
 }
 
 fn message_len(message: &Message) -> usize {
