@@ -90,9 +90,7 @@ fn acceptor(tls: Option<(String, String)>) -> std::io::Result<Acceptor> {
 async fn upgrade(tcp: TcpStream, acceptor: &Acceptor) -> Result<tether_smol::Upgrade<MaybeTlsStream>, OpenError> {
     match acceptor {
         #[cfg(feature = "rustls")]
-        Some(acceptor) => {
-            tether_smol::Upgrade::read_tls_with_config(tcp, acceptor, config()).await
-        }
+        Some(acceptor) => tether_smol::Upgrade::read_tls_with_config(tcp, acceptor, config()).await,
         #[cfg(not(feature = "rustls"))]
         Some(never) => match *never {},
         None => tether_smol::Upgrade::read_with_config(MaybeTlsStream::Plain(tcp), config()).await,
