@@ -17,7 +17,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tether_rt::{
-    default_config, AcceptOptions, Config, HandshakeLimit, Header, OpenError, Request, Runtime, Shutdown, Transport,
+    server_config, AcceptOptions, Config, HandshakeLimit, Header, OpenError, Request, Runtime, Shutdown, Transport,
     Upgrade, WebSocket,
 };
 
@@ -40,8 +40,9 @@ type PageHandler = Arc<dyn Fn(&PageRequest<'_>) -> Response + Send + Sync>;
 
 /// What a route serves.
 enum Endpoint<R: Runtime> {
-    /// A WebSocket endpoint: its handler, and the connection's configuration.
-    Socket { handler: SocketHandler<R>, config: Option<Config> },
+    /// A WebSocket endpoint: its handler, and the connection's configuration (boxed: a
+    /// `Config` is large, and most routes have none of their own).
+    Socket { handler: SocketHandler<R>, config: Option<Box<Config>> },
     /// A plain page, answered at once.
     Page(PageHandler),
 }
@@ -393,12 +394,13 @@ where
     R: Runtime,
     R::Io<R::TcpStream>: Transport + Send,
 {
-    /// A server with no routes, the adapters' [`default_config`], a handshake limit of
+    /// A server with no routes, the server defaults ([`server_config`]: the smaller size
+    /// limits a server should hold every peer to), a handshake limit of
     /// [`DEFAULT_HANDSHAKE_LIMIT`], no per-IP cap and a [`DEFAULT_SHUTDOWN_TIMEOUT`].
     pub fn new() -> Self {
         Server {
             router: Router::new(),
-            config: default_config(),
+            config: server_config(),
             handshake_limit: DEFAULT_HANDSHAKE_LIMIT,
             per_ip: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -469,7 +471,7 @@ where
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: SocketHandler<R> = Arc::new(move |incoming| Box::pin(handler(incoming)));
-        self.router = self.router.route(template, Endpoint::Socket { handler, config });
+        self.router = self.router.route(template, Endpoint::Socket { handler, config: config.map(Box::new) });
         self
     }
 
@@ -735,8 +737,14 @@ async fn connection<R>(
                 let _ = request.accept().await;
                 return;
             }
-            let incoming =
-                Incoming { upgrade: request, params, template, peer, config, shutdown: shared.going_away.clone() };
+            let incoming = Incoming {
+                upgrade: request,
+                params,
+                template,
+                peer,
+                config: config.map(|config| *config),
+                shutdown: shared.going_away.clone(),
+            };
             handler(incoming).await;
         }
     }

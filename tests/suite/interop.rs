@@ -120,7 +120,7 @@ fn our_client_with_deflate(program: &[&str], extra: &[&str], expected: Option<(u
         } else {
             config()
         };
-        let agreed = |ws: &Ws| {
+        let agreed = |ws: &ClientWs| {
             ws.deflate().map(|p| (p.window_bits, p.peer_window_bits, p.no_context_takeover, p.peer_no_context_takeover))
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -75,7 +75,13 @@ async fn open(
     config: &Config,
     deflate: bool,
 ) -> Result<(Ws, Ws), Box<dyn std::error::Error>> {
-    let client = tether_tokio::client(url).config(config.clone()).connect();
+    // Over the plain TCP stream (`connect` would hand back a MaybeTlsStream), so both ends
+    // have one type.
+    let client = async {
+        let tcp = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+        tcp.set_nodelay(true)?;
+        Ok::<_, Box<dyn std::error::Error>>(tether_tokio::client(url).config(config.clone()).connect_on(tcp).await?)
+    };
     let server = async {
         let (tcp, _) = listener.accept().await?;
         Ok::<_, Box<dyn std::error::Error>>(
