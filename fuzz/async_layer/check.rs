@@ -116,7 +116,10 @@ pub(crate) fn output(wire: &Wire, role: Role, log: &SendLog, ending: Option<&Clo
     if close_sent && !wire.write_failed && !wire.write_stalled && !dropped_early && !lossy_ending {
         for (tag, outcome) in log.entries.iter().enumerate() {
             if *outcome == Outcome::Ok {
-                assert!(tags.binary_search(&(tag as u64)).is_ok(), "message {tag} was accepted (Ok) but never sent; ending {ending:?}");
+                assert!(
+                    tags.binary_search(&(tag as u64)).is_ok(),
+                    "message {tag} was accepted (Ok) but never sent; ending {ending:?}"
+                );
             }
         }
     }

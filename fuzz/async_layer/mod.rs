@@ -163,7 +163,9 @@ fn peer_bytes(frames: &[PeerFrame], peer_masks: bool) -> Vec<u8> {
                 let text = "t".repeat(usize::from(*n % 4096));
                 Frame::new(TEXT, text.as_bytes()).mask(key).encode_into(&mut out);
             }
-            PeerFrame::Binary(n) => Frame::new(BINARY, &vec![7; usize::from(*n % 4096)]).mask(key).encode_into(&mut out),
+            PeerFrame::Binary(n) => {
+                Frame::new(BINARY, &vec![7; usize::from(*n % 4096)]).mask(key).encode_into(&mut out)
+            }
             PeerFrame::Fragmented(count, size) => {
                 let chunk = vec![3; usize::from(*size)];
                 let count = count % 16 + 1;
@@ -198,7 +200,10 @@ fn poll_for<F: Future>(fut: F, budget: u8, wire: &std::sync::Mutex<Wire>) -> Opt
         }
         if wire.lock().unwrap().settled {
             settled_polls += 1;
-            assert!(settled_polls <= HANG_LIMIT, "an operation made no progress in {HANG_LIMIT} polls on a settled transport");
+            assert!(
+                settled_polls <= HANG_LIMIT,
+                "an operation made no progress in {HANG_LIMIT} polls on a settled transport"
+            );
             advance(SETTLED_TICK);
         } else {
             scripted_polls += 1;

@@ -57,6 +57,8 @@ impl tether_rt::Runtime for Virtual {
     type Io<S> = tether_rt::Plain<S>;
     type Sleep = VirtualSleep;
     type TcpStream = ScriptedIo;
+    type TcpListener = NoListener;
+    type MaybeTls = ScriptedIo;
 
     fn wrap<S>(stream: S) -> tether_rt::Plain<S> {
         tether_rt::Plain::new(stream)
@@ -77,7 +79,26 @@ impl tether_rt::Runtime for Virtual {
     fn connect_tcp(_host: &str, _port: u16) -> impl Future<Output = io::Result<ScriptedIo>> + Send {
         std::future::ready(Err(io::Error::new(io::ErrorKind::Unsupported, "no network in the harness")))
     }
+
+    fn accept_tcp(
+        listener: &NoListener,
+    ) -> impl Future<Output = io::Result<(ScriptedIo, std::net::SocketAddr)>> + Send + '_ {
+        async move { match *listener {} }
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {
+        // The harness drives its futures itself; nothing it runs spawns.
+        drop(future);
+    }
+
+    fn plain(tcp: ScriptedIo) -> ScriptedIo {
+        tcp
+    }
 }
+
+/// The harness has no network: no listener can exist.
+#[derive(Debug)]
+pub(crate) enum NoListener {}
 
 /// What the transport saw and did, shared with the harness after the socket is gone.
 #[derive(Debug, Default)]
