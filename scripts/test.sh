@@ -12,6 +12,9 @@ echo "== docs (broken intra-doc links and missing docs fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 
 echo "== the published crates package and build from their packages alone"
+# Cargo unpacks the packages it verifies into its registry cache and never refreshes an
+# unpacked copy of the same version: drop our crates' copies so a rerun verifies this tree.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/tether-*-0.*/
 cargo package --workspace --exclude tether-testkit --exclude tether-tests --exclude tether-benches \
     --allow-dirty --quiet
 
