@@ -8,8 +8,14 @@ agreed to: browsers always offer permessage-deflate) and exits 0 only if every e
 matched and the close was clean.
 
     python browser_check.py ws://127.0.0.1:PORT/path
+
+For wss://, TETHER_SPKI_DER_HEX names the server key's SubjectPublicKeyInfo (DER, hex):
+Chromium then accepts that one key's certificate (--ignore-certificate-errors-spki-list)
+and still refuses any other.
 """
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import re
@@ -84,6 +90,10 @@ async def main(url):
         "--disable-sync", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
         f"--user-data-dir={profile}", "about:blank",
     ]
+    spki = os.environ.get("TETHER_SPKI_DER_HEX")
+    if spki:
+        digest = base64.b64encode(hashlib.sha256(bytes.fromhex(spki)).digest()).decode()
+        args.insert(1, f"--ignore-certificate-errors-spki-list={digest}")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         port = None

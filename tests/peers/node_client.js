@@ -1,5 +1,6 @@
 // Client on Node `ws` that checks an echo server (Tether's interop tests).
 const crypto = require('crypto');
+const fs = require('fs');
 const WebSocket = require('ws');
 
 const url = process.argv[2];
@@ -12,7 +13,9 @@ const script = [
 const fail = (why) => { console.error(why); process.exit(1); };
 setTimeout(() => fail('timeout'), 120_000).unref();
 
-const ws = new WebSocket(url, { maxPayload: 32 << 20 });
+// wss://: trust the test CA named by TETHER_CA (a PEM file), nothing else.
+const ca = process.env.TETHER_CA ? [fs.readFileSync(process.env.TETHER_CA)] : undefined;
+const ws = new WebSocket(url, { maxPayload: 32 << 20, ca });
 let step = 0;
 const sendNext = () => {
   if (step < script.length) {

@@ -1,6 +1,7 @@
 """Client on Python `websockets` that checks an echo server (Tether's interop tests)."""
 import asyncio
 import os
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -10,7 +11,9 @@ async def main(url):
     big = os.urandom(1 << 20)
     huge = bytes(range(256)) * ((16 << 20) // 256)
     script = ["hello", "héllo wörld ✓ 😀", "", b"\x00\x01\x02", b"", big, huge]
-    async with connect(url, max_size=32 << 20, ping_interval=None, open_timeout=10, close_timeout=10) as ws:
+    # wss://: trust the test CA named by TETHER_CA (a PEM file), nothing else.
+    tls = ssl.create_default_context(cafile=os.environ["TETHER_CA"]) if url.startswith("wss:") else None
+    async with connect(url, ssl=tls, max_size=32 << 20, ping_interval=None, open_timeout=10, close_timeout=10) as ws:
         # permessage-deflate is offered by default; say what the server agreed to.
         names = ",".join(ext.name for ext in ws.protocol.extensions)
         print(f"extensions {names}", flush=True)

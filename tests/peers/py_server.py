@@ -1,5 +1,7 @@
 """Echo server on Python `websockets` for Tether's interop tests (127.0.0.1 only)."""
 import asyncio
+import os
+import ssl
 import sys
 
 from websockets.asyncio.server import serve
@@ -21,7 +23,12 @@ async def handler(ws):
 
 
 async def main(port):
-    async with serve(handler, "127.0.0.1", port, max_size=32 << 20, ping_interval=None):
+    # TLS (wss://) when TETHER_CERT and TETHER_KEY name a certificate and its key (PEM).
+    tls = None
+    if os.environ.get("TETHER_CERT"):
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(os.environ["TETHER_CERT"], os.environ["TETHER_KEY"])
+    async with serve(handler, "127.0.0.1", port, ssl=tls, max_size=32 << 20, ping_interval=None):
         print("listening", flush=True)
         await asyncio.sleep(120)  # bounded lifetime: the test kills us sooner
 

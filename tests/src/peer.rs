@@ -74,9 +74,15 @@ impl Peer {
     /// Start `program args…` from the workspace root, in its own process group, with
     /// `NODE_PATH` pointing at the installed Node modules.
     pub fn spawn(program: &str, args: &[&str]) -> Peer {
+        Peer::spawn_with_env(program, args, &[])
+    }
+
+    /// As [`spawn`](Self::spawn), with `env` added to the program's environment.
+    pub fn spawn_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Peer {
         let root = root();
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(&root)
             .env("NODE_PATH", root.join("target/peers/node/node_modules"))
             .env("PYTHONUNBUFFERED", "1")

@@ -16,6 +16,9 @@ pub struct Leaf {
     pub cert: String,
     /// Its private key, PEM.
     pub key: String,
+    /// The key's SubjectPublicKeyInfo, DER (what a browser pins with
+    /// `--ignore-certificate-errors-spki-list`, hashed).
+    pub spki_der: Vec<u8>,
 }
 
 impl Ca {
@@ -40,7 +43,11 @@ impl Ca {
         params.not_after = rcgen::date_time_ymd(until, 1, 1);
         let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
         let cert = params.signed_by(&key, &issuer).expect("signed");
-        Leaf { cert: cert.pem(), key: key.serialize_pem() }
+        Leaf {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+            spki_der: rcgen::PublicKeyData::subject_public_key_info(&key),
+        }
     }
 
     /// A leaf valid now (2020 to 2100) for 127.0.0.1 and localhost.

@@ -26,6 +26,7 @@ mod hostile;
 mod hostile_peer;
 mod hostile_sockets;
 mod interop;
+mod interop_tls;
 mod limits;
 mod messages;
 mod rate_limit;
