@@ -1,6 +1,7 @@
 //! Bounds on what many connections cost the server: the pending-handshake limit and the
 //! handshake deadline against idle pre-upgrade connections (hostile peers A13), and resident
-//! memory per pending handshake and per idle upgraded connection (A13, G9). Throughput and
+//! memory per pending handshake and per idle upgraded connection (A13, G9), and heap per
+//! connection when a thousand peers announce 16 MiB frames and trickle (C5). Throughput and
 //! the 4 KiB per-connection target belong to the benches, not here. Also the safe server
 //! defaults: announced frames beyond them are refused with 1009 from many peers at once.
 
@@ -136,12 +137,13 @@ fn pending_handshakes_are_bounded_and_closed_at_the_deadline() {
 const AHEAD: usize = 64;
 
 /// Open `n` raw TCP connections to `addr` from a thread, keeping at most [`AHEAD`] ahead of
-/// `accepted`; with `upgrade`, send a request on each and read every 101 head. Keeps them
-/// open until `release` fires.
+/// `accepted`; with `upgrade`, send a request on each and read every 101 head, then write
+/// `after` (frames) on each. Keeps them open until `release` fires.
 fn open_many(
     addr: SocketAddr,
     n: usize,
     upgrade: bool,
+    after: Vec<u8>,
     accepted: impl Fn() -> usize + Send + 'static,
     release: mpsc::Receiver<()>,
 ) -> (mpsc::Receiver<()>, std::thread::JoinHandle<()>) {
@@ -164,6 +166,11 @@ fn open_many(
                 s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 let head = raw::read_head(s);
                 assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            }
+            if !after.is_empty() {
+                for s in &mut conns {
+                    s.write_all(&after).expect("write after the upgrade");
+                }
             }
         }
         opened_tx.send(()).unwrap();
@@ -216,7 +223,7 @@ fn pending_handshake_memory_per_connection() {
         let server = rt::spawn(accept_loop(listener, N, limit.clone(), config()));
         let (release, release_rx) = mpsc::channel();
         let counter = limit.clone();
-        let (opened, peer) = open_many(addr, N, false, move || counter.pending(), release_rx);
+        let (opened, peer) = open_many(addr, N, false, Vec::new(), move || counter.pending(), release_rx);
         until(Duration::from_secs(10), "every connection opened", || opened.try_recv().is_ok()).await;
         until(Duration::from_secs(10), "a permit for every connection", || limit.pending() == N).await;
         let tasks = server.await;
@@ -259,7 +266,7 @@ fn idle_upgraded_connection_memory() {
             tasks
         });
         let (release, release_rx) = mpsc::channel();
-        let (opened, peer) = open_many(addr, N, true, move || accepted.load(Ordering::Relaxed), release_rx);
+        let (opened, peer) = open_many(addr, N, true, Vec::new(), move || accepted.load(Ordering::Relaxed), release_rx);
         until(Duration::from_secs(20), "every connection upgraded", || opened.try_recv().is_ok()).await;
         until(Duration::from_secs(5), "every server task parked", || upgraded.load(Ordering::Relaxed) == N).await;
         let tasks = server.await;
@@ -270,6 +277,67 @@ fn idle_upgraded_connection_memory() {
         for task in tasks {
             let closed = task.await.expect("ended");
             assert_eq!(closed.cause, CloseCause::TransportEof);
+        }
+    })
+}
+
+#[test]
+fn a_thousand_peers_announcing_16_mib_frames_cost_what_they_sent() {
+    // Hostile peers C5 at scale, under the client-sized limits (16 MiB frames allowed, so
+    // nothing refuses the header): every peer announces a 16 MiB - 1 frame and sends a few
+    // KiB of it. The server holds what arrived (its read buffer grows with bytes received,
+    // never with a header's promise), so the heap grows by what was sent plus a small
+    // constant per connection, not by 16 GiB.
+    const N: usize = 1000;
+    const SENT: usize = 4 << 10;
+    mem::raise_nofile((4 * N + 256) as _);
+    let mut frame = tether_testkit::Frame::new(BINARY, b"").announce((16 << 20) - 1).mask(Some([1, 2, 3, 4])).encode();
+    frame.extend(std::iter::repeat_n(0x5a_u8, SENT));
+    run_alone(Duration::from_secs(40), async {
+        let (listener, addr) = rt::listen().await;
+        let upgraded = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let before = baseline();
+        let counter = upgraded.clone();
+        let accepts = accepted.clone();
+        let server = rt::spawn(async move {
+            let mut tasks = Vec::with_capacity(N);
+            for _ in 0..N {
+                let stream = rt::accept(&listener).await;
+                accepts.fetch_add(1, Ordering::Relaxed);
+                let counter = counter.clone();
+                tasks.push(rt::spawn(async move {
+                    let ws = Upgrade::<Stream, R>::read_with_config(stream, config())
+                        .await
+                        .expect("read")
+                        .accept()
+                        .await
+                        .expect("accept");
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    echo(ws).await
+                }));
+            }
+            tasks
+        });
+        let (release, release_rx) = mpsc::channel();
+        let sent = frame.len();
+        let (opened, peer) = open_many(addr, N, true, frame, move || accepted.load(Ordering::Relaxed), release_rx);
+        until(Duration::from_secs(20), "every connection upgraded and written", || opened.try_recv().is_ok()).await;
+        until(Duration::from_secs(5), "every server task parked", || upgraded.load(Ordering::Relaxed) == N).await;
+        let tasks = server.await;
+        // Let every connection read what its peer sent.
+        sleep::<R>(Duration::from_millis(300)).await;
+        let heap = mem::heap_bytes().saturating_sub(before.heap) / N;
+        println!("16 MiB announced, {sent} B sent: {heap} B heap per connection ({N} connections)");
+        assert!(
+            heap <= 2 * sent + PER_CONNECTION_BOUND,
+            "{heap} B of heap per connection for {sent} B sent (bound {} B)",
+            2 * sent + PER_CONNECTION_BOUND
+        );
+        release.send(()).unwrap();
+        peer.join().unwrap();
+        for task in tasks {
+            assert!(task.await.is_some(), "every connection ended when its peer went away");
         }
     })
 }

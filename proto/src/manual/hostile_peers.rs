@@ -241,7 +241,11 @@
 //! `connection::tests::announced_length_reserves_nothing`,
 //! `connection::tests::keepalive_detects_dead_peer`. Sockets:
 //! `hostile_sockets::a_raw_peer_is_not_left_hanging_when_it_stops_mid_header` (every
-//! runtime). Not covered yet: a thousand such connections at once, over sockets.
+//! runtime), and at scale `limits::a_thousand_peers_announcing_16_mib_frames_cost_what_they_sent`
+//! (1 000 peers under the client-sized limits each announce 16 MiB − 1 and send 4 KiB: the
+//! heap grows by at most twice what was sent plus 16 KiB per connection). Under the server
+//! defaults such a header is refused at once with 1009:
+//! `limits::server_defaults_refuse_announced_16_mib_frames_from_many_peers_with_1009`.
 //!
 //! **C6 · Non-minimal lengths.** `7e 00 05` for a 5-byte payload. Accepted (RFC 6455 §5.2
 //! binds senders), never emitted. Engine: `frame::tests::non_minimal_length_accepted`,
