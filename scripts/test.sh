@@ -48,6 +48,10 @@ echo "== Autobahn|Testsuite 12.* and 13.* (permessage-deflate): tokio, both role
 AUTOBAHN_PARALLEL=1 bash tests/autobahn.sh --deflate tokio
 autobahn_runs=$((autobahn_runs + 2))
 
+echo "== Autobahn|Testsuite 1.* to 10.* over TLS (wss://): tokio, both roles"
+bash tests/autobahn.sh --tls tokio
+autobahn_runs=$((autobahn_runs + 2))
+
 echo "== soak, 2 minutes: mixed load on every runtime; memory plateaus, descriptors return"
 bash scripts/soak.sh 2
 soak_runs=3

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Autobahn|Testsuite conformance: every runtime adapter, as server and as client.
 #
-#   bash tests/autobahn.sh [--deflate] [RUNTIME ...]   (default: tokio async-std smol)
+#   bash tests/autobahn.sh [--deflate] [--tls] [RUNTIME ...]   (default: tokio async-std smol)
 #
 # Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
 # Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
 # Cases 1.* through 10.* by default. With --deflate the examples are built with the
 # adapters' `deflate` feature (they then offer / accept permessage-deflate) and the cases
 # default to 12.* and 13.* (permessage-deflate); AUTOBAHN_CASES="*" runs everything with it.
+# With --tls everything runs over TLS (wss://): a CA and a certificate for 127.0.0.1 are
+# made in the suite's venv (Python `cryptography`), the echo server gets `--tls CERT KEY`,
+# the suite's fuzzing server serves wss:// with them, and the examples are built with
+# `rustls-native-roots` so the client trusts the CA through SSL_CERT_FILE.
 # Each combination's wall time is printed with its verdict.
 # Prints one line per combination and exits non-zero unless every case is OK and every
 # close verdict is OK (only the suite's purely informational cases 7.1.6, 7.13.1 and
@@ -26,14 +30,24 @@ SUITE="$ROOT/tests/autobahn"
 VENV="$ROOT/target/autobahn-venv"
 OUT="${AUTOBAHN_OUT:-$ROOT/target/autobahn}"
 FEATURES=()
-if [ "${1:-}" = "--deflate" ]; then
+DEFLATE=""
+TLS=""
+while [ "${1:-}" = "--deflate" ] || [ "${1:-}" = "--tls" ]; do
+    [ "$1" = "--deflate" ] && DEFLATE=1
+    [ "$1" = "--tls" ] && TLS=1
     shift
-    FEATURES=(--features deflate)
+done
+if [ -n "$DEFLATE" ]; then
+    FEATURES+=(deflate)
     CASES="${AUTOBAHN_CASES:-12.*,13.*}"
     EXCLUDE="${AUTOBAHN_EXCLUDE:-}"
 else
     CASES="${AUTOBAHN_CASES:-*}"
     EXCLUDE="${AUTOBAHN_EXCLUDE:-12.*,13.*}"
+fi
+[ -n "$TLS" ] && FEATURES+=(rustls-native-roots)
+if [ ${#FEATURES[@]} -gt 0 ]; then
+    FEATURES=(--features "$(IFS=,; echo "${FEATURES[*]}")")
 fi
 RUNTIMES=("$@")
 [ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(tokio async-std smol)
@@ -48,6 +62,48 @@ if [ ! -x "$VENV/bin/wstest" ] || [ "$(cat "$VENV/.tether-installed" 2>/dev/null
     echo "$stamp" >"$VENV/.tether-installed"
 fi
 export AUTOBAHN_VENV="$VENV" WSTEST_TIMEOUT="${WSTEST_TIMEOUT:-900}"
+
+SCHEME=ws
+SERVER_TLS=()
+if [ -n "$TLS" ]; then
+    SCHEME=wss
+    PKI="$OUT-tls"
+    mkdir -p "$PKI"
+    "$VENV/bin/python" - "$PKI" <<'PYEOF'
+# A test CA and a certificate for 127.0.0.1 signed by it (a CA certificate cannot be a
+# server's own: rustls refuses it), valid for a day.
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+out = sys.argv[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+ca_key = ec.generate_private_key(ec.SECP256R1())
+ca = (x509.CertificateBuilder().subject_name(name("Tether Autobahn CA")).issuer_name(name("Tether Autobahn CA"))
+      .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+      .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+      .sign(ca_key, hashes.SHA256()))
+key = ec.generate_private_key(ec.SECP256R1())
+leaf = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256()))
+open(f"{out}/ca.pem", "wb").write(ca.public_bytes(serialization.Encoding.PEM))
+open(f"{out}/cert.pem", "wb").write(leaf.public_bytes(serialization.Encoding.PEM))
+open(f"{out}/key.pem", "wb").write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PYEOF
+    SERVER_TLS=(--tls "$PKI/cert.pem" "$PKI/key.pem")
+    # The fuzzing server (client role) serves wss:// with the same certificate; the client
+    # trusts the CA through the platform roots' SSL_CERT_FILE.
+    export AUTOBAHN_TLS_CERT="$PKI/cert.pem" AUTOBAHN_TLS_KEY="$PKI/key.pem" SSL_CERT_FILE="$PKI/ca.pem"
+fi
 
 # The examples share names across adapters, so take each build's own executable path.
 example_path() {  # package example
@@ -111,8 +167,8 @@ for rt in "${RUNTIMES[@]}"; do
         port="$(free_port)"
         dir="$OUT/$rt-server"
         rm -rf "$dir"
-        bash "$SUITE/run.sh" server "ws://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
-            "$server_bin" "127.0.0.1:$port" >"$OUT-$rt-server.log" 2>&1 || true
+        bash "$SUITE/run.sh" server "$SCHEME://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
+            "$server_bin" "127.0.0.1:$port" ${SERVER_TLS[@]+"${SERVER_TLS[@]}"} >"$OUT-$rt-server.log" 2>&1 || true
     }
     client_role() {
         local port dir
@@ -120,7 +176,7 @@ for rt in "${RUNTIMES[@]}"; do
         dir="$OUT/$rt-client"
         rm -rf "$dir"
         bash "$SUITE/run.sh" client "$port" "$dir" "$CASES" "$EXCLUDE" -- \
-            "$client_bin" "ws://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
+            "$client_bin" "$SCHEME://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
     }
     start=$SECONDS
     if [ -n "${AUTOBAHN_PARALLEL:-}" ]; then
