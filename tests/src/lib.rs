@@ -143,6 +143,28 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Slow<S> {
     }
 }
 
+/// Reads pass through to the wrapped stream, for both IO trait families: the test
+/// transports below differ only in how they write.
+macro_rules! read_passes_through {
+    ($name:ident) => {
+        impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for $name<S> {
+            fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.0).poll_read(cx, buf)
+            }
+        }
+
+        impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for $name<S> {
+            fn poll_read(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                Pin::new(&mut self.0).poll_read(cx, buf)
+            }
+        }
+    };
+}
+
 /// A transport whose shutdown never completes (and never wakes the task): reads and writes
 /// pass through, `poll_close` / `poll_shutdown` stay `Pending` forever — like a TLS
 /// close_notify queued to a peer that stopped reading. Implements both the futures-io and
@@ -150,11 +172,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Slow<S> {
 #[derive(Debug)]
 pub struct NeverCloses<S>(pub S);
 
-impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for NeverCloses<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
+read_passes_through!(NeverCloses);
 
 impl<S: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for NeverCloses<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -165,16 +183,6 @@ impl<S: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for NeverCloses<S
     }
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Pending
-    }
-}
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NeverCloses<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
@@ -196,11 +204,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for NeverCloses<S> 
 #[derive(Debug)]
 pub struct NeverWrites<S>(pub S);
 
-impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for NeverWrites<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
+read_passes_through!(NeverWrites);
 
 impl<S: Unpin> futures_io::AsyncWrite for NeverWrites<S> {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
@@ -211,16 +215,6 @@ impl<S: Unpin> futures_io::AsyncWrite for NeverWrites<S> {
     }
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Pending
-    }
-}
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for NeverWrites<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
