@@ -450,7 +450,8 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     /// Queues `message` for one member, under the same policy as a broadcast.
     ///
     /// # Errors
-    /// [`UnknownMember`] if the member is gone (or is evicted by this send).
+    /// [`UnknownMember`] if the member is gone. A send that finds its queue full under
+    /// [`SlowPolicy::Disconnect`] evicts it and answers `Ok` with `evicted: 1`.
     pub fn send_to(&self, id: MemberId, message: Message) -> Result<Delivery, UnknownMember> {
         let delivery = self.deliver(
             |state| state.members.get_key_value(&id).map(|(id, m)| (id, &m.queue)).into_iter().collect(),
