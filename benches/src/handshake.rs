@@ -9,9 +9,15 @@ pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /// The request the load generators send for `path`.
 pub fn client_request(host: &str, path: &str) -> String {
+    client_request_offering(host, path, None)
+}
+
+/// The request for `path`, offering `extensions` (a `Sec-WebSocket-Extensions` value).
+pub fn client_request_offering(host: &str, path: &str, extensions: Option<&str>) -> String {
+    let offer = extensions.map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n")).unwrap_or_default();
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     )
 }
 
@@ -25,10 +31,24 @@ pub async fn upgrade(
     addr: std::net::SocketAddr,
     path: &str,
 ) -> Result<(tokio::net::TcpStream, Vec<u8>), Box<dyn std::error::Error>> {
+    let (stream, _head, leftover) = upgrade_offering(addr, path, None).await?;
+    Ok((stream, leftover))
+}
+
+/// As [`upgrade`], offering `extensions`; also returns the response head (to read what
+/// the server agreed to).
+///
+/// # Errors
+/// As [`upgrade`].
+pub async fn upgrade_offering(
+    addr: std::net::SocketAddr,
+    path: &str,
+    extensions: Option<&str>,
+) -> Result<(tokio::net::TcpStream, String, Vec<u8>), Box<dyn std::error::Error>> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    stream.write_all(client_request(&addr.to_string(), path).as_bytes()).await?;
+    stream.write_all(client_request_offering(&addr.to_string(), path, extensions).as_bytes()).await?;
     let mut buf = Vec::with_capacity(1024);
     loop {
         if stream.read_buf(&mut buf).await? == 0 {
@@ -38,7 +58,8 @@ pub async fn upgrade(
             if !buf.starts_with(b"HTTP/1.1 101") {
                 return Err(format!("handshake refused: {}", String::from_utf8_lossy(&buf[..end])).into());
             }
-            return Ok((stream, buf.split_off(end)));
+            let rest = buf.split_off(end);
+            return Ok((stream, String::from_utf8_lossy(&buf).into_owned(), rest));
         }
         if buf.len() > 16 << 10 {
             return Err("handshake response too long".into());

@@ -3,9 +3,14 @@
 //! throughput (N connections × M messages in flight), ping-pong latency (one connection,
 //! p50/p99), and idle memory (open N upgraded connections, read the server's VmRSS). Prints
 //! one `key=value` line per run for `run.sh`; no tables here. Loopback only, bounded in time.
+//! The `deflate` mode is throughput with permessage-deflate offered: compressible JSON-like
+//! text of SIZE bytes, compressed once here (each message on its own, which a server
+//! inflates whatever context mode it agreed), and the server's compressed echoes counted
+//! whatever their length.
 //!
 //! ```text
 //! loadgen throughput ADDR CONNS INFLIGHT SIZE SECS
+//! loadgen deflate    ADDR CONNS INFLIGHT SIZE SECS
 //! loadgen latency    ADDR SIZE COUNT
 //! loadgen idle       ADDR CONNS SERVER_PID
 //! ```
@@ -16,10 +21,10 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tether_benches::handshake::upgrade;
+use tether_benches::handshake::{upgrade, upgrade_offering};
 use tether_benches::procfs::{own_cpu_secs, vm_rss_kib};
 use tether_benches::stats::percentile;
-use tether_testkit::{parse_header, Chunker, Frame, BINARY};
+use tether_testkit::{parse_header, Chunker, Frame, BINARY, TEXT};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 type Error = Box<dyn std::error::Error>;
@@ -41,16 +46,18 @@ async fn run(args: &[String]) -> Result<String, Error> {
         return Err("the load generator only targets loopback addresses".into());
     }
     match mode {
-        "throughput" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64)).await,
+        "throughput" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64), false).await,
+        "deflate" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64), true).await,
         "latency" => latency(addr, num(2)?, num(3)?).await,
         "idle" => idle(addr, num(2)?, num(3)?).await,
-        _ => Err("usage: loadgen throughput|latency|idle ADDR ...".into()),
+        _ => Err("usage: loadgen throughput|deflate|latency|idle ADDR ...".into()),
     }
 }
 
 /// Counts complete server frames in a byte stream that arrives in arbitrary pieces.
 struct FrameCounter {
-    expect_len: usize,
+    /// The length every frame must have; `None`: compressed echoes, any length.
+    expect_len: Option<usize>,
     /// Bytes still to skip of the frame in progress.
     skip: usize,
     /// A header split across reads.
@@ -58,7 +65,7 @@ struct FrameCounter {
 }
 
 impl FrameCounter {
-    fn new(expect_len: usize) -> Self {
+    fn new(expect_len: Option<usize>) -> Self {
         FrameCounter { expect_len, skip: 0, partial: Vec::new() }
     }
 
@@ -92,7 +99,11 @@ impl FrameCounter {
                 return Ok(done);
             };
             self.partial.clear();
-            if h.opcode != BINARY || h.mask.is_some() || h.len != self.expect_len || !h.fin {
+            let expected = match self.expect_len {
+                Some(len) => h.opcode == BINARY && h.rsv == 0 && h.len == len,
+                None => h.opcode == TEXT && (h.rsv == 0 || h.rsv == 0b100),
+            };
+            if !expected || h.mask.is_some() || !h.fin {
                 return Err(format!("unexpected frame from server: {h:?}").into());
             }
             data = &data[consumed..];
@@ -114,23 +125,76 @@ fn message_batch(size: usize, count: usize) -> Vec<u8> {
     out
 }
 
+/// Compressible text of `size` bytes, shaped like a JSON API's records (ASCII).
+fn json_text(size: usize) -> Vec<u8> {
+    let mut out = b"[".to_vec();
+    let mut i = 0u32;
+    while out.len() < size {
+        let record = format!(
+            r#"{{"id":{i},"name":"item {}","tags":["alpha","beta"],"price":{}.{:02},"in_stock":{}}},"#,
+            i % 17,
+            i % 100,
+            i % 97,
+            i % 3 == 0
+        );
+        out.extend_from_slice(record.as_bytes());
+        i += 1;
+    }
+    out.truncate(size);
+    out
+}
+
+/// `count` masked text frames carrying `json_text(size)` compressed as one permessage-deflate
+/// message (RSV1, raw DEFLATE at level 6 with a 2^15 window, the sync-flush tail removed).
+fn deflate_batch(size: usize, count: usize) -> Result<Vec<u8>, Error> {
+    let text = json_text(size);
+    let mut deflate = flate2::Compress::new(flate2::Compression::new(6), false);
+    let mut compressed = Vec::with_capacity(size + 64);
+    deflate.compress_vec(&text, &mut compressed, flate2::FlushCompress::Sync)?;
+    while deflate.total_in() < text.len() as u64 || !compressed.ends_with(&[0, 0, 0xff, 0xff]) {
+        compressed.reserve(size + 64);
+        let consumed = deflate.total_in() as usize;
+        deflate.compress_vec(&text[consumed..], &mut compressed, flate2::FlushCompress::Sync)?;
+    }
+    compressed.truncate(compressed.len() - 4);
+    let mut keys = Chunker::new(7, 0);
+    let mut out = Vec::new();
+    for _ in 0..count {
+        Frame::new(TEXT, &compressed).rsv(0b100).mask(Some(keys.mask_key())).encode_into(&mut out);
+    }
+    Ok(out)
+}
+
 async fn throughput(
     addr: SocketAddr,
     conns: usize,
     inflight: usize,
     size: usize,
     secs: Duration,
+    deflate: bool,
 ) -> Result<String, Error> {
-    let batch = Rc::new(message_batch(size, inflight));
+    let batch = Rc::new(if deflate { deflate_batch(size, inflight)? } else { message_batch(size, inflight) });
     let frame_len = batch.len() / inflight;
     let echoed = Rc::new(Cell::new(0u64));
     let stop = Rc::new(Cell::new(false));
     let mut tasks = Vec::new();
+    let mut agreed = String::new();
     for _ in 0..conns {
-        let (mut stream, leftover) = upgrade(addr, "/").await?;
+        let (mut stream, leftover) = if deflate {
+            let (stream, head, leftover) =
+                upgrade_offering(addr, "/", Some("permessage-deflate; client_max_window_bits")).await?;
+            let Some(line) = head.lines().find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-extensions:"))
+            else {
+                return Err("the server did not agree to permessage-deflate".into());
+            };
+            agreed = line.split_once(':').map_or("", |(_, v)| v.trim()).replace(' ', "");
+            (stream, leftover)
+        } else {
+            upgrade(addr, "/").await?
+        };
         let (batch, echoed, stop) = (batch.clone(), echoed.clone(), stop.clone());
         tasks.push(tokio::task::spawn_local(async move {
-            let mut counter = FrameCounter::new(size);
+            let mut counter = FrameCounter::new((!deflate).then_some(size));
             let mut done = counter.feed(&leftover)?;
             stream.write_all(&batch).await?;
             let mut buf = vec![0u8; 256 << 10];
@@ -172,9 +236,11 @@ async fn throughput(
     }
     let rate = count as f64 / elapsed.as_secs_f64();
     let gen_cpu = (cpu1 - cpu0) / elapsed.as_secs_f64() * 100.0;
+    let mode = if deflate { "deflate" } else { "throughput" };
+    let agreed = if deflate { format!(" agreed={agreed} wire_bytes={frame_len}") } else { String::new() };
     Ok(format!(
-        "mode=throughput conns={conns} inflight={inflight} size={size} msgs_per_sec={rate:.0} mib_per_sec={:.2} \
-         gen_cpu_pct={gen_cpu:.0}",
+        "mode={mode} conns={conns} inflight={inflight} size={size} msgs_per_sec={rate:.0} mib_per_sec={:.2} \
+         gen_cpu_pct={gen_cpu:.0}{agreed}",
         rate * size as f64 / f64::from(1 << 20)
     ))
 }
@@ -185,7 +251,7 @@ async fn latency(addr: SocketAddr, size: usize, count: usize) -> Result<String, 
         return Err("unexpected bytes after the handshake".into());
     }
     let frame = message_batch(size, 1);
-    let mut counter = FrameCounter::new(size);
+    let mut counter = FrameCounter::new(Some(size));
     let mut buf = vec![0u8; 256 << 10];
     let warmup = count / 10;
     let mut samples = Vec::with_capacity(count);
@@ -225,7 +291,7 @@ async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Erro
     {
         let (mut stream, _) = upgrade(addr, "/").await?;
         stream.write_all(&message_batch(16, 1)).await?;
-        let mut counter = FrameCounter::new(16);
+        let mut counter = FrameCounter::new(Some(16));
         let mut buf = [0u8; 256];
         loop {
             let n = stream.read(&mut buf).await?;
