@@ -25,14 +25,13 @@ async fn server_upgrade(mut req: Request<Incoming>) -> yawc::Result<yawc::HttpRe
     tokio::spawn(async move {
         let Ok(mut ws) = fut.await else { return };
         while let Some(frame) = ws.next().await {
-            match frame.opcode() {
-                OpCode::Text | OpCode::Binary => {
-                    if ws.send(frame).await.is_err() {
-                        break;
-                    }
-                }
-                OpCode::Close => break,
-                _ => {}
+            let sent = match frame.opcode() {
+                OpCode::Text | OpCode::Binary => ws.send(frame).await.is_ok(),
+                OpCode::Close => false,
+                _ => true,
+            };
+            if !sent {
+                break;
             }
         }
     });
