@@ -18,6 +18,8 @@ pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// `MIN_STEP`), never past the message limit.
 const MAX_STEP: usize = 256 << 10;
 const MIN_STEP: usize = 4 << 10;
+/// How many times its input a frame's first decompression step makes room for.
+const EXPANSION_GUESS: usize = 8;
 
 /// Why decompression stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,9 +139,13 @@ impl DeflateState {
         }
         let bits = self.params.peer_window_bits.max(MIN_WINDOW_BITS);
         let inflater = self.decompressor.get_or_insert_with(|| Inflate::new(false, bits));
+        // The first step guesses the output from the input (text and JSON inflate several
+        // times over), so a typical frame inflates in one or two calls; later steps double.
+        let mut guess = Some(input.len().saturating_mul(EXPANSION_GUESS));
         loop {
             let len = out.len();
-            let room = len.clamp(MIN_STEP, MAX_STEP).min((max + 1).saturating_sub(len));
+            let want = guess.take().unwrap_or(len);
+            let room = want.clamp(MIN_STEP, MAX_STEP).min((max + 1).saturating_sub(len));
             if room == 0 {
                 return Err(InflateFault::TooLarge { size: len });
             }
