@@ -1,4 +1,5 @@
-//! The inputs of the framing benchmarks: runs of masked client frames and text mixes. The
+//! The inputs of the framing benchmarks: runs of masked client frames and text mixes, and
+//! the compressible JSON-like text of the deflate benchmarks. The
 //! frames are encoded by hand with `tether-testkit` (no WebSocket library), as are the load
 //! generator's requests and the raw reference echo's frames; measuring does not live here.
 
@@ -32,6 +33,25 @@ pub fn mixed_text(len: usize) -> Vec<u8> {
     while out.len() < len {
         out.push(b'.');
     }
+    out
+}
+
+/// Compressible text of `size` bytes, shaped like a JSON API's records (ASCII).
+pub fn json_text(size: usize) -> Vec<u8> {
+    let mut out = b"[".to_vec();
+    let mut i = 0u32;
+    while out.len() < size {
+        let record = format!(
+            r#"{{"id":{i},"name":"item {}","tags":["alpha","beta"],"price":{}.{:02},"in_stock":{}}},"#,
+            i % 17,
+            i % 100,
+            i % 97,
+            i % 3 == 0
+        );
+        out.extend_from_slice(record.as_bytes());
+        i += 1;
+    }
+    out.truncate(size);
     out
 }
 

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use tether_benches::frames::json_text;
 use tether_benches::handshake::{upgrade, upgrade_offering};
 use tether_benches::procfs::{own_cpu_secs, vm_rss_kib};
 use tether_benches::stats::percentile;
@@ -122,25 +123,6 @@ fn message_batch(size: usize, count: usize) -> Vec<u8> {
     for _ in 0..count {
         Frame::new(BINARY, &payload).mask(Some(keys.mask_key())).encode_into(&mut out);
     }
-    out
-}
-
-/// Compressible text of `size` bytes, shaped like a JSON API's records (ASCII).
-fn json_text(size: usize) -> Vec<u8> {
-    let mut out = b"[".to_vec();
-    let mut i = 0u32;
-    while out.len() < size {
-        let record = format!(
-            r#"{{"id":{i},"name":"item {}","tags":["alpha","beta"],"price":{}.{:02},"in_stock":{}}},"#,
-            i % 17,
-            i % 100,
-            i % 97,
-            i % 3 == 0
-        );
-        out.extend_from_slice(record.as_bytes());
-        i += 1;
-    }
-    out.truncate(size);
     out
 }
 
