@@ -62,8 +62,8 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-echo "| server | size | messages/s (median of $ROUNDS) | Tether ÷ this | server CPU % | server RSS MiB | agreed |"
-echo "|---|---:|---:|---:|---:|---:|---|"
+echo "| server | size | messages/s (median of $ROUNDS) | Tether ÷ this | echo payload B | server CPU % | server RSS MiB | agreed |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for size in $SIZES; do
   median() { grep "server=$1 " "$OUT/deflate.txt" | grep " size=$size " | sed -n "s/.*msgs_per_sec=\([0-9]*\).*/\1/p" | sort -n \
     | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
@@ -72,6 +72,6 @@ for size in $SIZES; do
     m=$(median "$s")
     last=$(grep "server=$s " "$OUT/deflate.txt" | grep " size=$size " | tail -n1 || true)
     ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
-    echo "| $s | $size B | $m | $ratio | $(get cpu_pct "$last") | $(( $(get rss_kib "$last" || echo 0) / 1024 )) | $(get agreed "$last") |"
+    echo "| $s | $size B | $m | $ratio | $(get echo_payload_bytes "$last") | $(get cpu_pct "$last") | $(( $(get rss_kib "$last" || echo 0) / 1024 )) | $(get agreed "$last") |"
   done
 done

@@ -63,11 +63,14 @@ struct FrameCounter {
     skip: usize,
     /// A header split across reads.
     partial: Vec<u8>,
+    /// Frames seen with RSV1 set (compressed), and their payload bytes.
+    compressed: u64,
+    compressed_bytes: u64,
 }
 
 impl FrameCounter {
     fn new(expect_len: Option<usize>) -> Self {
-        FrameCounter { expect_len, skip: 0, partial: Vec::new() }
+        FrameCounter { expect_len, skip: 0, partial: Vec::new(), compressed: 0, compressed_bytes: 0 }
     }
 
     /// Feed received bytes; returns how many frames completed.
@@ -109,6 +112,10 @@ impl FrameCounter {
             }
             data = &data[consumed..];
             self.skip = h.len;
+            if h.rsv == 0b100 {
+                self.compressed += 1;
+                self.compressed_bytes += h.len as u64;
+            }
             if h.len == 0 {
                 done += 1;
             }
@@ -158,6 +165,8 @@ async fn throughput(
     let batch = Rc::new(if deflate { deflate_batch(size, inflight)? } else { message_batch(size, inflight) });
     let frame_len = batch.len() / inflight;
     let echoed = Rc::new(Cell::new(0u64));
+    // Compressed echoes and their bytes, over every connection (deflate mode).
+    let compressed = Rc::new(Cell::new((0u64, 0u64)));
     let stop = Rc::new(Cell::new(false));
     let mut tasks = Vec::new();
     let mut agreed = String::new();
@@ -174,7 +183,7 @@ async fn throughput(
         } else {
             upgrade(addr, "/").await?
         };
-        let (batch, echoed, stop) = (batch.clone(), echoed.clone(), stop.clone());
+        let (batch, echoed, stop, compressed) = (batch.clone(), echoed.clone(), stop.clone(), compressed.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut counter = FrameCounter::new((!deflate).then_some(size));
             let mut done = counter.feed(&leftover)?;
@@ -184,6 +193,9 @@ async fn throughput(
                 // Each completed echo is answered by one new message: `inflight` stay out.
                 if done > 0 {
                     echoed.set(echoed.get() + done as u64);
+                    let (n, bytes) = compressed.get();
+                    compressed.set((n + counter.compressed, bytes + counter.compressed_bytes));
+                    (counter.compressed, counter.compressed_bytes) = (0, 0);
                     if stop.get() {
                         return Ok::<(), Error>(());
                     }
@@ -219,7 +231,13 @@ async fn throughput(
     let rate = count as f64 / elapsed.as_secs_f64();
     let gen_cpu = (cpu1 - cpu0) / elapsed.as_secs_f64() * 100.0;
     let mode = if deflate { "deflate" } else { "throughput" };
-    let agreed = if deflate { format!(" agreed={agreed} wire_bytes={frame_len}") } else { String::new() };
+    let (n, bytes) = compressed.get();
+    let echo_bytes = bytes.checked_div(n).unwrap_or(0);
+    let agreed = if deflate {
+        format!(" agreed={agreed} wire_bytes={frame_len} compressed_echoes={n} echo_payload_bytes={echo_bytes}")
+    } else {
+        String::new()
+    };
     Ok(format!(
         "mode={mode} conns={conns} inflight={inflight} size={size} msgs_per_sec={rate:.0} mib_per_sec={:.2} \
          gen_cpu_pct={gen_cpu:.0}{agreed}",
