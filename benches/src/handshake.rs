@@ -30,13 +30,14 @@ pub fn client_request_offering(host: &str, path: &str, extensions: Option<&str>)
 pub async fn upgrade(
     addr: std::net::SocketAddr,
     path: &str,
-) -> Result<(tokio::net::TcpStream, Vec<u8>), Box<dyn std::error::Error>> {
+) -> Result<(crate::tls::Stream, Vec<u8>), Box<dyn std::error::Error>> {
     let (stream, _head, leftover) = upgrade_offering(addr, path, None).await?;
     Ok((stream, leftover))
 }
 
 /// As [`upgrade`], offering `extensions`; also returns the response head (to read what
-/// the server agreed to).
+/// the server agreed to). Over TLS when `LOADGEN_TLS_CA` names a CA file
+/// ([`crate::tls::connect`]).
 ///
 /// # Errors
 /// As [`upgrade`].
@@ -44,10 +45,9 @@ pub async fn upgrade_offering(
     addr: std::net::SocketAddr,
     path: &str,
     extensions: Option<&str>,
-) -> Result<(tokio::net::TcpStream, String, Vec<u8>), Box<dyn std::error::Error>> {
+) -> Result<(crate::tls::Stream, String, Vec<u8>), Box<dyn std::error::Error>> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
+    let mut stream = crate::tls::connect(addr).await?;
     stream.write_all(client_request_offering(&addr.to_string(), path, extensions).as_bytes()).await?;
     let mut buf = Vec::with_capacity(1024);
     loop {

@@ -13,3 +13,4 @@ pub mod mem_stream;
 pub mod procfs;
 pub mod serve;
 pub mod stats;
+pub mod tls;

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use tether_benches::handshake::upgrade;
 use tether_benches::procfs::own_cpu_secs;
 use tether_benches::stats::percentile;
+use tether_benches::tls::Stream as TcpStream;
 use tether_testkit::{parse_header, Frame, BINARY};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 type Error = Box<dyn std::error::Error>;
 
