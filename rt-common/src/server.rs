@@ -478,13 +478,42 @@ where
         Box::pin(Self::read_tls_inner(tcp, acceptor, config, Some(permit))).await
     }
 
+    /// As [`read_request`](Upgrade::read_request) over TLS: the TLS handshake over `tcp`,
+    /// then a request that may be plain HTTP (a page, a 404) or an upgrade, all within
+    /// [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout). What a
+    /// server that serves pages and sockets on one TLS port reads with.
+    ///
+    /// # Errors
+    /// As [`read_tls_with_config`](Self::read_tls_with_config).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: dropping the future drops the stream (and releases the permit).
+    pub async fn read_request_tls(
+        tcp: R::TcpStream,
+        acceptor: &crate::TlsAcceptor,
+        config: Config,
+        permit: Option<HandshakePermit>,
+    ) -> Result<Self, OpenError> {
+        let started = ServerStart::<R>::with_handshake(ServerHandshake::with_plain_http(config.clone()), &config);
+        Box::pin(Self::tls_then_read(tcp, acceptor, started, permit)).await
+    }
+
     async fn read_tls_inner(
         tcp: R::TcpStream,
         acceptor: &crate::TlsAcceptor,
         config: Config,
         permit: Option<HandshakePermit>,
     ) -> Result<Self, OpenError> {
-        let mut started = ServerStart::<R>::new(config);
+        Self::tls_then_read(tcp, acceptor, ServerStart::<R>::new(config), permit).await
+    }
+
+    /// The TLS handshake, then the request, on one started handshake clock.
+    async fn tls_then_read(
+        tcp: R::TcpStream,
+        acceptor: &crate::TlsAcceptor,
+        mut started: ServerStart<R>,
+        permit: Option<HandshakePermit>,
+    ) -> Result<Self, OpenError> {
         let stream = match with_deadline(&mut started.timer, R::tls_accept(tcp, acceptor.config())).await {
             Some(Ok(stream)) => stream,
             Some(Err(e)) => return Err(OpenError::from_tls_io(e)),

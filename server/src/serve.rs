@@ -167,7 +167,7 @@ impl PageRequest<'_> {
 /// [`respond`](Self::respond) (401 or 403 before accepting, for example). The accepted
 /// connection closes with 1001 (Going Away) when the server shuts down.
 pub struct Incoming<R: Runtime> {
-    upgrade: Upgrade<R::TcpStream, R>,
+    upgrade: Upgrade<R::MaybeTls, R>,
     params: Params<'static, 'static>,
     template: Arc<str>,
     peer: SocketAddr,
@@ -188,7 +188,7 @@ impl<R: Runtime> fmt::Debug for Incoming<R> {
 impl<R> Incoming<R>
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport,
+    R::Io<R::MaybeTls>: Transport,
 {
     /// The path parameters of the route, decoded (`/ws/{room}` → `room`).
     pub fn params(&self) -> &Params<'static, 'static> {
@@ -244,7 +244,7 @@ where
     }
 
     /// The pending upgrade itself.
-    pub fn upgrade(&self) -> &Upgrade<R::TcpStream, R> {
+    pub fn upgrade(&self) -> &Upgrade<R::MaybeTls, R> {
         &self.upgrade
     }
 
@@ -255,7 +255,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept(self) -> Result<WebSocket<R::TcpStream, R>, OpenError> {
+    pub async fn accept(self) -> Result<WebSocket<R::MaybeTls, R>, OpenError> {
         self.accept_with(AcceptOptions::new()).await
     }
 
@@ -268,7 +268,7 @@ where
     ///
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
-    pub async fn accept_with(self, options: AcceptOptions) -> Result<WebSocket<R::TcpStream, R>, OpenError> {
+    pub async fn accept_with(self, options: AcceptOptions) -> Result<WebSocket<R::MaybeTls, R>, OpenError> {
         let Incoming { upgrade, config, shutdown, .. } = self;
         let options = match config {
             Some(config) if options.chosen_config().is_none() => options.config(config),
@@ -339,7 +339,7 @@ pub struct Served {
 ///
 /// ```no_run
 /// # async fn f<R: tether_rt::Runtime>(listener: R::TcpListener)
-/// # where R::Io<R::TcpStream>: tether_rt::Transport + Send {
+/// # where R::Io<R::MaybeTls>: tether_rt::Transport + Send {
 /// use tether_server::{Response, Server};
 /// let server = Server::<R>::new()
 ///     .page("/", |_| Response::html("<h1>hello</h1>"))
@@ -366,6 +366,8 @@ pub struct Server<R: Runtime> {
     handshake_limit: usize,
     per_ip: Option<usize>,
     shutdown_timeout: Duration,
+    #[cfg(feature = "rustls")]
+    tls: Option<tether_rt::TlsAcceptor>,
 }
 
 impl<R: Runtime> fmt::Debug for Server<R> {
@@ -382,7 +384,7 @@ impl<R: Runtime> fmt::Debug for Server<R> {
 impl<R> Default for Server<R>
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport + Send,
+    R::Io<R::MaybeTls>: Transport + Send,
 {
     fn default() -> Self {
         Self::new()
@@ -392,7 +394,7 @@ where
 impl<R> Server<R>
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport + Send,
+    R::Io<R::MaybeTls>: Transport + Send,
 {
     /// A server with no routes, the server defaults ([`server_config`]: the smaller size
     /// limits a server should hold every peer to), a handshake limit of
@@ -404,7 +406,20 @@ where
             handshake_limit: DEFAULT_HANDSHAKE_LIMIT,
             per_ip: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            #[cfg(feature = "rustls")]
+            tls: None,
         }
+    }
+
+    /// Serve over TLS (`https://` pages, `wss://` sockets) with `acceptor`: every
+    /// connection's TLS handshake and request are read under one
+    /// [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout); a client that
+    /// speaks plain HTTP to the port, or fails the handshake, is dropped.
+    #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
+    pub fn tls(mut self, acceptor: tether_rt::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
     }
 
     /// The configuration requests are read with (its handshake limits and deadline) and
@@ -502,6 +517,8 @@ where
         let shared = Arc::new(Shared {
             router: self.router,
             config: self.config,
+            #[cfg(feature = "rustls")]
+            tls: self.tls,
             per_ip: self.per_ip.map(|max| PerIp { max, live: Mutex::new(HashMap::new()) }),
             going_away: Shutdown::new(),
             abort: Shutdown::new(),
@@ -584,6 +601,9 @@ where
 struct Shared<R: Runtime> {
     router: Router<Endpoint<R>>,
     config: Config,
+    /// The TLS acceptor, when serving over TLS.
+    #[cfg(feature = "rustls")]
+    tls: Option<tether_rt::TlsAcceptor>,
     per_ip: Option<PerIp>,
     /// Triggered when serving stops: accepted connections close with 1001.
     going_away: Shutdown,
@@ -678,6 +698,25 @@ impl Tasks {
     }
 }
 
+/// The request on a new connection: over TLS when the server has an acceptor (the TLS
+/// handshake and the request under one deadline), else over the plain stream.
+async fn read_request<R>(
+    shared: &Shared<R>,
+    stream: R::TcpStream,
+    permit: tether_rt::HandshakePermit,
+) -> Result<Upgrade<R::MaybeTls, R>, OpenError>
+where
+    R: Runtime,
+    R::Io<R::MaybeTls>: Transport + Send,
+{
+    #[cfg(feature = "rustls")]
+    if let Some(acceptor) = &shared.tls {
+        return Upgrade::<R::MaybeTls, R>::read_request_tls(stream, acceptor, shared.config.clone(), Some(permit))
+            .await;
+    }
+    Upgrade::<R::MaybeTls, R>::read_request(R::plain(stream), shared.config.clone(), Some(permit)).await
+}
+
 /// One connection: read its request, route it, answer or hand it to the route's handler.
 async fn connection<R>(
     shared: Arc<Shared<R>>,
@@ -686,11 +725,10 @@ async fn connection<R>(
     permit: tether_rt::HandshakePermit,
 ) where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport + Send,
+    R::Io<R::MaybeTls>: Transport + Send,
 {
     let ip_slot = shared.per_ip.as_ref().map(|per_ip| per_ip.enter(peer.ip()));
-    let Ok(request) = Upgrade::<R::TcpStream, R>::read_request(stream, shared.config.clone(), Some(permit)).await
-    else {
+    let Ok(request) = read_request(&shared, stream, permit).await else {
         // Invalid or too slow: answered (400, 431) or dropped by the handshake.
         return;
     };

@@ -352,3 +352,47 @@ fn a_full_handshake_limit_closes_new_connections_unread() {
         assert!(served.refused >= 1, "{served:?}");
     })
 }
+
+#[test]
+fn a_tls_server_serves_wss_routes_and_drops_plain_http_and_shuts_down_with_1001() {
+    use tether_rt::{TlsAcceptor, TlsConnector};
+    use tether_tests::pki::Ca;
+    run(async {
+        let ca = Ca::new("Tether serve CA");
+        let leaf = ca.leaf();
+        let acceptor = TlsAcceptor::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).expect("acceptor");
+        let server = start(Server::<R>::new().tls(acceptor).socket("/echo/{id}", |incoming| async move {
+            let id = incoming.params().get("id").unwrap_or_default().to_owned();
+            let Ok(mut ws) = incoming.accept().await else { return };
+            let _ = ws.send_text(format!("hello {id}")).await;
+            echo(ws).await;
+        }))
+        .await;
+        let url = format!("wss://127.0.0.1:{}/echo/7", server.addr.port());
+        let connector = TlsConnector::with_roots_from_pem(ca.pem.as_bytes()).expect("connector");
+        let mut ws = ClientBuilder::<R>::new(&url).tls(connector.clone()).connect().await.expect("wss connect");
+        assert_eq!(ws.recv_text().await.unwrap(), "hello 7");
+        ws.send_text("over TLS").await.unwrap();
+        assert_eq!(ws.recv_text().await.unwrap(), "over TLS");
+
+        // Plain HTTP to the TLS port: no answer in clear text, the connection is dropped.
+        let answer = http(server.addr, &get("/echo/7")).await;
+        assert!(!answer.starts_with("HTTP/1.1"), "a TLS port answered plain HTTP: {answer:?}");
+
+        // A ws:// client to the TLS port fails to open, with a typed error.
+        let plain = ClientBuilder::<R>::new(&format!("ws://127.0.0.1:{}/echo/8", server.addr.port())).connect().await;
+        assert!(plain.is_err(), "a plain upgrade succeeded on the TLS port");
+
+        // Shutdown: the live wss connection gets 1001 and serve returns.
+        let shutdown = server.shutdown.clone();
+        let served = rt::spawn(server.stop());
+        // A receive ends cleanly (`Ok(None)`) once the server's close handshake completes.
+        assert!(matches!(ws.recv().await, Ok(None)), "the close handshake completed cleanly");
+        let closed = ws.closed().expect("closed");
+        assert_eq!(closed.code, CloseCode::GOING_AWAY, "{closed:?}");
+        assert_eq!(closed.cause, CloseCause::PeerInitiated, "{closed:?}");
+        let served = served.await;
+        drop(shutdown);
+        assert_eq!(served.abandoned, 0, "{served:?}");
+    })
+}

@@ -47,7 +47,7 @@ fn member_config() -> Config {
 pub async fn run<R>(listener: R::TcpListener) -> Served
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport + Send,
+    R::Io<R::MaybeTls>: Transport + Send,
 {
     server::<R>().serve(listener, ctrl_c()).await
 }
@@ -56,7 +56,7 @@ where
 pub fn server<R>() -> Server<R>
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport + Send,
+    R::Io<R::MaybeTls>: Transport + Send,
 {
     // The default hub bounds: a member whose queue passes 1024 messages is disconnected
     // (1013, Try Again Later).
@@ -72,7 +72,7 @@ where
 async fn member<R>(rooms: Rooms, incoming: Incoming<R>)
 where
     R: Runtime,
-    R::Io<R::TcpStream>: Transport,
+    R::Io<R::MaybeTls>: Transport,
 {
     let room = incoming.params().get("room").unwrap_or_default().trim().to_owned();
     let name = incoming.query().ok().and_then(|q| q.get("name").map(|n| n.trim().to_owned())).unwrap_or_default();
