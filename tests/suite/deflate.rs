@@ -326,16 +326,38 @@ fn corrupt_compressed_data_and_rsv1_misuse_close_the_connection() {
 
 /// Hostile peers H1 over sockets: 8 MiB of zeros compressed to a few KiB, sent to a server
 /// that accepts messages up to 512 KiB, fails with 1009 on both sides, and the whole
-/// process's heap never grows by more than a few times the limit while it is inflated.
+/// process's heap never grows by more than a few times the limit while it is inflated —
+/// in one frame, fragmented into 1 KiB compressed frames, and after a first message on the
+/// same context (the bomb then reaches back into the window the first one filled).
 #[test]
 fn a_compression_bomb_closes_with_1009_within_bounded_memory() {
+    bomb(with_deflate(DeflateConfig::default()), false);
+}
+
+#[test]
+fn a_fragmented_compression_bomb_closes_with_1009_within_bounded_memory() {
+    let fragmenting = with_deflate(DeflateConfig::default()).to_builder().fragment_size(Some(1024)).build().unwrap();
+    bomb(fragmenting, false);
+}
+
+#[test]
+fn a_compression_bomb_across_context_takeover_closes_with_1009_within_bounded_memory() {
+    bomb(with_deflate(DeflateConfig::default()), true);
+}
+
+fn bomb(client_config: Config, after_a_first_message: bool) {
     const LIMIT: usize = 512 << 10;
     const BOMB: usize = 8 << 20;
     run_alone(Duration::from_secs(60), async {
         let server_config =
             short(|b| b.deflate(Some(DeflateConfig::default())).max_message_size(LIMIT).max_frame_size(LIMIT));
-        let (mut client, mut server) = pair_with(with_deflate(DeflateConfig::default()), server_config).await;
+        let (mut client, mut server) = pair_with(client_config, server_config).await;
         assert!(server.deflate().is_some());
+        if after_a_first_message {
+            // 64 KiB of zeros, within the limit: the server's window is now full of them.
+            client.send(Message::binary(vec![0u8; 64 << 10])).await.expect("send");
+            assert_eq!(server.recv_bytes().await.expect("the first message").len(), 64 << 10);
+        }
         // Compressed as it is queued; the plain 8 MiB are freed before the measurement.
         client.feed(Message::binary(vec![0u8; BOMB])).await.expect("feed");
         let queued = client.buffered_transmit();

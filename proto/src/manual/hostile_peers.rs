@@ -594,7 +594,11 @@
 //! single-frame, in 100-byte fragments, and after two messages just under the limit),
 //! fuzz inputs `deflate:` (step `Bomb`, checking at most limit + 1 bytes held). Sockets:
 //! `deflate::a_compression_bomb_closes_with_1009_within_bounded_memory` (8 MiB of zeros
-//! against 512 KiB, 1009 on both sides, the process's peak heap within 2 MiB).
+//! against 512 KiB, 1009 on both sides, the process's peak heap within 2 MiB), and the same
+//! bomb in 1 KiB compressed fragments
+//! (`deflate::a_fragmented_compression_bomb_closes_with_1009_within_bounded_memory`) and
+//! after a first 64 KiB message on the same context
+//! (`deflate::a_compression_bomb_across_context_takeover_closes_with_1009_within_bounded_memory`).
 //!
 //! **H2 · A bomb followed by corrupt data.** The bomb's limit fires first (1009); nothing
 //! after it is inflated. Engine: as H1 (the connection fails at the limit, so later
