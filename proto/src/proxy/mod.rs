@@ -207,6 +207,11 @@ pub enum ProxyError {
     /// A proxy URL (given, or from the environment) could not be parsed.
     #[error("invalid proxy URL: {0}")]
     InvalidProxyUrl(&'static str),
+    /// Bytes of the tunnel arrived with the proxy's answer, before the client had sent
+    /// anything through it: neither TLS nor the WebSocket handshake lets the server speak
+    /// first, so a driver that has nowhere to put them reports this.
+    #[error("the tunnel delivered {0} bytes before the client spoke")]
+    UnexpectedTunnelData(usize),
 }
 
 /// Opens a tunnel to `host:port` through a [`Proxy`]: queue its request at creation, feed
