@@ -28,6 +28,7 @@ mod hostile_sockets;
 mod interop;
 mod limits;
 mod messages;
+mod proxy;
 mod rate_limit;
 mod serve;
 mod shutdown;
