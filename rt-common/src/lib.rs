@@ -70,7 +70,8 @@
 #![cfg_attr(feature = "deflate", doc = "```no_run")]
 #![cfg_attr(not(feature = "deflate"), doc = "```ignore")]
 //! # async fn f<R: tether_rt::Runtime, S>(tcp: S) -> Result<(), Box<dyn std::error::Error>>
-//! # where R::Io<S>: tether_rt::Transport, R::Io<R::MaybeTls>: tether_rt::Transport {
+//! # where R::Io<S>: tether_rt::Transport, R::Io<R::MaybeTls>: tether_rt::Transport,
+//! #     for<'a> R::Io<&'a mut R::TcpStream>: tether_rt::Transport {
 //! use tether_rt::{ClientBuilder, DeflateConfig, Upgrade};
 //! let config = tether_rt::default_config()
 //!     .to_builder()
