@@ -4,6 +4,8 @@
 #   target/peers/node   npm folder with ws (npm registry)
 # With --browser, also Debian's chromium package (system-wide, needs root; it is the
 # browser the DevTools driver tests/peers/browser_check.py starts headless).
+# With --proxies, also Debian's tinyproxy (HTTP CONNECT) and microsocks (SOCKS5), the real
+# proxies tests/suite/proxy.rs starts on loopback (system-wide, needs root).
 # Prints nothing on success when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +27,30 @@ if [ ! -f "$PEERS/node/node_modules/ws/package.json" ]; then
     (cd "$PEERS/node" && npm install --silent --no-audit --no-fund >/dev/null)
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+browser=0
+proxies=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) browser=1 ;;
+        --proxies) proxies=1 ;;
+        *) echo "setup-peers.sh: unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup-peers.sh: installing chromium needs root (apt-get install chromium)" >&2
         exit 1
     fi
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ "$proxies" = 1 ] && ! { command -v tinyproxy && command -v microsocks; } >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup-peers.sh: installing the test proxies needs root (apt-get install tinyproxy microsocks)" >&2
+        exit 1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy microsocks >/dev/null
 fi

@@ -1,16 +1,18 @@
 //! `ClientBuilder`: the client side of the opening handshake over a runtime stream —
-//! `connect(url)` through the runtime's DNS and TCP, then TLS for `wss://` (feature
-//! `rustls`, through the runtime's TLS stream), all under the one handshake deadline; or
-//! over a stream the caller supplies. Building and validating HTTP is
-//! `tether_proto::ClientHandshake`'s; TLS configuration is `tls.rs`'s.
+//! `connect(url)` through the runtime's DNS and TCP, through a proxy when one applies (given,
+//! or from the environment), then TLS for `wss://` (feature `rustls`, through the runtime's
+//! TLS stream), all under the one handshake deadline; or over a stream the caller supplies.
+//! Building and validating HTTP is `tether_proto::ClientHandshake`'s; TLS configuration is
+//! `tls.rs`'s; the proxy exchange is `proxy.rs`'s.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use tether_proto::{ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError};
+use tether_proto::{ApiMisuse, ClientHandshake, ClientRequest, Config, HandshakeError, Proxy, ProxyEnv};
 
 use crate::io::{read_until, with_deadline, write_transmit};
+use crate::proxy::{open_tunnel, ProxyChoice};
 use crate::runtime::{Clock, Runtime, Transport};
 use crate::server::timed_out;
 use crate::{default_config, OpenError, WebSocket};
@@ -21,7 +23,7 @@ use crate::{default_config, OpenError, WebSocket};
 ///
 /// ```no_run
 /// # async fn f<R: tether_rt::Runtime>() -> Result<(), tether_rt::OpenError>
-/// # where R::Io<R::MaybeTls>: tether_rt::Transport {
+/// # where R::Io<R::MaybeTls>: tether_rt::Transport, for<'a> R::Io<&'a mut R::TcpStream>: tether_rt::Transport {
 /// let ws = tether_rt::ClientBuilder::<R>::new("ws://127.0.0.1:9001/chat")
 ///     .protocol("chat")
 ///     .header("Authorization", "Bearer x")
@@ -41,6 +43,7 @@ pub struct ClientBuilder<R> {
 struct Parts {
     request: Result<ClientRequest, HandshakeError>,
     config: Option<Config>,
+    proxy: ProxyChoice,
     #[cfg(feature = "rustls")]
     tls: Option<crate::TlsConnector>,
 }
@@ -76,6 +79,7 @@ impl<R: Runtime> ClientBuilder<R> {
             parts: Box::new(Parts {
                 request,
                 config: None,
+                proxy: ProxyChoice::default(),
                 #[cfg(feature = "rustls")]
                 tls: None,
             }),
@@ -117,11 +121,53 @@ impl<R: Runtime> ClientBuilder<R> {
         self
     }
 
+    /// Connect through `proxy` (an HTTP proxy asked with `CONNECT`, or SOCKS5), whatever the
+    /// environment says (`NO_PROXY` included). Parse one with
+    /// [`Proxy::from_url`](tether_proto::Proxy::from_url):
+    /// `http://[user:password@]host:port`, `socks5://…` or `socks5h://…`.
+    ///
+    /// SOCKS5 always sends the target's name to the proxy, which resolves it (remote DNS,
+    /// what curl does for `socks5h://`): `socks5://` is treated the same, so no name is
+    /// looked up on this machine, where the proxy's network may not resolve it alike.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.parts.proxy = ProxyChoice::Fixed(proxy);
+        self
+    }
+
+    /// Connect directly, whatever the environment's proxy variables say.
+    pub fn no_proxy(mut self) -> Self {
+        self.parts.proxy = ProxyChoice::Direct;
+        self
+    }
+
+    /// Choose the proxy from these settings (as the process environment's are read by
+    /// default), for example `ProxyEnv::from_lookup` over a configuration file's values.
+    pub fn proxy_env(mut self, env: ProxyEnv) -> Self {
+        self.parts.proxy = ProxyChoice::Env(env);
+        self
+    }
+
     /// Resolve the URL's host, connect over the runtime's TCP, run the TLS handshake for
     /// `wss://` (SNI from the URL's host, ALPN `http/1.1`) and the WebSocket handshake, all
     /// within [`Config::handshake_timeout`](tether_proto::Config::handshake_timeout).
     ///
+    /// # Proxies
+    /// Unless [`proxy`](Self::proxy), [`no_proxy`](Self::no_proxy) or
+    /// [`proxy_env`](Self::proxy_env) says otherwise, the process environment is honoured as
+    /// curl honours it (see [`ProxyEnv`]): `wss://` through `https_proxy` (or
+    /// `HTTPS_PROXY`), `ws://` through `http_proxy`, either falling back to `all_proxy` (or
+    /// `ALL_PROXY`), hosts in `no_proxy` (or `NO_PROXY`) reached directly. Through a proxy,
+    /// the TCP connection goes to the proxy, the tunnel is opened (HTTP `CONNECT` or SOCKS5),
+    /// and TLS (SNI and certificate check for the URL's host) and the WebSocket handshake
+    /// run through it, all within the same deadline.
+    ///
     /// # Errors
+    /// [`OpenError::Proxy`] when the proxy refused or botched the tunnel (a
+    /// [`ProxyError`](tether_proto::ProxyError): a non-2xx answer to `CONNECT` with its
+    /// status — 407 for missing or wrong credentials —, a SOCKS5 failure reply, refused
+    /// credentials, a malformed answer, the deadline passing during the exchange, or an
+    /// environment variable that holds no valid proxy URL), [`OpenError::ProxyUnreachable`]
+    /// when the proxy could not be connected to;
     /// `OpenError::Tls` (feature `rustls`) when the TLS handshake failed (a refused certificate says why,
     /// also via `OpenError::certificate_problem`); [`OpenError::TlsRequired`] for `wss://`
     /// without the `rustls` feature; [`OpenError::Handshake`] for an invalid URL
@@ -135,6 +181,7 @@ impl<R: Runtime> ClientBuilder<R> {
     pub async fn connect(self) -> Result<WebSocket<R::MaybeTls, R>, OpenError>
     where
         R::Io<R::MaybeTls>: Transport,
+        for<'a> R::Io<&'a mut R::TcpStream>: Transport,
     {
         // Boxed: the handshake's state stays out of the caller's future, which would
         // otherwise be that large for the whole life of the connection.
@@ -147,6 +194,7 @@ impl<R: Runtime> ClientBuilder<R> {
                 return Err(OpenError::TlsRequired);
             }
             let (host, port) = (request.host().to_owned(), request.port());
+            let proxy = parts.proxy.resolve(secure, &host)?;
             // TLS settings and the server name are checked before anything is connected.
             #[cfg(feature = "rustls")]
             let tls = match secure {
@@ -162,10 +210,21 @@ impl<R: Runtime> ClientBuilder<R> {
             // The handshake (and its deadline) starts before connecting: connecting (and
             // the TLS handshake) count.
             let mut started = Started::<R>::new(request, parts.config)?;
-            let tcp = with_deadline(&mut started.timer, R::connect_tcp(&host, port)).await;
-            let tcp = match tcp {
-                Some(tcp) => tcp?,
-                None => return Err(started.timed_out()),
+            let tcp = match &proxy {
+                None => match with_deadline(&mut started.timer, R::connect_tcp(&host, port)).await {
+                    Some(tcp) => tcp?,
+                    None => return Err(started.timed_out()),
+                },
+                Some(proxy) => {
+                    let tcp = with_deadline(&mut started.timer, R::connect_tcp(proxy.host(), proxy.port())).await;
+                    let mut tcp = match tcp {
+                        Some(tcp) => tcp.map_err(OpenError::ProxyUnreachable)?,
+                        None => return Err(started.timed_out()),
+                    };
+                    let (clock, timer, timeout) = (&started.clock, &mut started.timer, started.timeout);
+                    open_tunnel(&mut R::wrap(&mut tcp), proxy, &host, port, clock, timer, timeout).await?;
+                    tcp
+                }
             };
             #[cfg(feature = "rustls")]
             let stream = if let Some((config, name)) = tls {

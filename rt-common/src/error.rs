@@ -4,7 +4,7 @@
 
 use std::io;
 
-use tether_proto::{Closed, HandshakeError, Header, Message, SendError};
+use tether_proto::{Closed, HandshakeError, Header, Message, ProxyError, SendError};
 
 /// What an operation on an open connection (receive, send, close) can fail with.
 ///
@@ -92,6 +92,19 @@ pub enum OpenError {
     #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     #[error("TLS handshake failed: {0}")]
     Tls(#[from] crate::TlsError),
+    /// The proxy did not open the tunnel (a client through a proxy): it refused `CONNECT`
+    /// ([`ProxyError::Refused`] with the status, 407 for missing or wrong credentials; or
+    /// use [`OpenError::proxy_status`]), SOCKS5 failed ([`ProxyError::Socks5Failed`] with
+    /// the reply code, [`ProxyError::NoAcceptableAuth`], [`ProxyError::AuthRejected`]), it
+    /// answered malformed bytes, the handshake deadline passed during the exchange
+    /// ([`ProxyError::Timeout`]), or the proxy setting is not a valid proxy URL
+    /// ([`ProxyError::InvalidProxyUrl`]).
+    #[error("proxy: {0}")]
+    Proxy(#[from] ProxyError),
+    /// The proxy itself could not be reached (resolving or connecting to it failed: refused,
+    /// unreachable). What happened after that is [`OpenError::Proxy`] or [`OpenError::Io`].
+    #[error("could not connect to the proxy: {0}")]
+    ProxyUnreachable(#[source] io::Error),
 }
 
 impl OpenError {
@@ -131,8 +144,20 @@ impl OpenError {
         }
     }
 
-    /// Whether the handshake's deadline passed.
+    /// The HTTP status a proxy answered `CONNECT` with, when it refused the tunnel (407:
+    /// credentials missing or wrong).
+    pub fn proxy_status(&self) -> Option<u16> {
+        match self {
+            OpenError::Proxy(ProxyError::Refused { status, .. }) => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the handshake's deadline passed (during the proxy exchange too).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, OpenError::Handshake(HandshakeError::Timeout { .. }))
+        matches!(
+            self,
+            OpenError::Handshake(HandshakeError::Timeout { .. }) | OpenError::Proxy(ProxyError::Timeout { .. })
+        )
     }
 }

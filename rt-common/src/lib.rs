@@ -70,7 +70,8 @@
 #![cfg_attr(feature = "deflate", doc = "```no_run")]
 #![cfg_attr(not(feature = "deflate"), doc = "```ignore")]
 //! # async fn f<R: tether_rt::Runtime, S>(tcp: S) -> Result<(), Box<dyn std::error::Error>>
-//! # where R::Io<S>: tether_rt::Transport, R::Io<R::MaybeTls>: tether_rt::Transport {
+//! # where R::Io<S>: tether_rt::Transport, R::Io<R::MaybeTls>: tether_rt::Transport,
+//! #     for<'a> R::Io<&'a mut R::TcpStream>: tether_rt::Transport {
 //! use tether_rt::{ClientBuilder, DeflateConfig, Upgrade};
 //! let config = tether_rt::default_config()
 //!     .to_builder()
@@ -98,6 +99,7 @@ mod error;
 mod handle;
 mod io;
 mod limit;
+mod proxy;
 mod runtime;
 mod server;
 mod shutdown;
@@ -133,8 +135,8 @@ pub use websocket::WebSocket;
 
 pub use tether_proto::{
     AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed, Config, ConfigBuilder, Connection,
-    HandshakeError, Header, Message, PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request,
-    SendError, State, Utf8Bytes,
+    HandshakeError, Header, Message, NoProxy, PeerMisbehaved, ProtocolError, Proxy, ProxyEnv, ProxyError, ProxyKind,
+    Rate, RateKind, RateLimit, RatePolicy, Request, SendError, Socks5Reply, State, Utf8Bytes,
 };
 
 /// The engine crate, for what is not re-exported here.
@@ -190,7 +192,7 @@ macro_rules! adapter_surface {
         pub use $crate::{
             default_config, server_config, proto, AcceptOptions, ApiMisuse, Bytes, ClientRequest, CloseCause, CloseCode, Closed,
             Config, ConfigBuilder, Connection, Error, OpenError, HandshakeError, HandshakeLimit, HandshakePermit, Header, Message,
-            PeerMisbehaved, ProtocolError, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, Shutdown, State, Triggered, Utf8Bytes,
+            NoProxy, PeerMisbehaved, ProtocolError, Proxy, ProxyEnv, ProxyError, ProxyKind, Socks5Reply, Rate, RateKind, RateLimit, RatePolicy, Request, SendError, Shutdown, State, Triggered, Utf8Bytes,
         };
 
         /// permessage-deflate settings and what a handshake agreed (the adapter's feature
@@ -247,7 +249,8 @@ macro_rules! adapter_surface {
 
         #[doc = concat!("Connect to a `ws://` or `wss://` URL over TCP (DNS through ", $name, "), TLS for")]
         /// `wss://` (feature `rustls`, trust roots per the `rustls-*-roots` features), and run
-        /// the handshake, all under the handshake deadline.
+        /// the handshake, all under the handshake deadline; through the proxy the environment
+        /// names, if any (see [`tether_rt::ClientBuilder::connect`]).
         ///
         /// # Errors
         /// As [`tether_rt::ClientBuilder::connect`].
@@ -276,7 +279,8 @@ macro_rules! adapter_surface {
             Box::pin(async move { Upgrade::read_tls(tcp, acceptor).await?.accept().await }).await
         }
 
-        /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, `.tls()`, then
+        /// A client builder for `url`: `.protocol()`, `.header()`, `.config()`, `.tls()`,
+        /// `.proxy()`, `.no_proxy()`, then
         /// `.connect()` or `.connect_on(stream)`.
         pub fn client(url: &str) -> ClientBuilder {
             ClientBuilder::new(url)

@@ -1,7 +1,9 @@
 //! Client on tokio: `cargo run -p tether-tokio --example client -- URL [TEXT]` (with
 //! `--features rustls-native-roots` for `wss://`, trusting the platform's roots and
 //! `SSL_CERT_FILE`). Connects, sends TEXT (default `hello`), prints the reply, closes with
-//! 1000 and prints how the connection closed.
+//! 1000 and prints how the connection closed. Proxies come from the environment as curl reads
+//! them (`https_proxy` for `wss://`, `http_proxy` for `ws://`, `all_proxy`, `no_proxy`;
+//! `http://`, `socks5://` or `socks5h://` proxies).
 
 use tether_tokio::CloseCode;
 

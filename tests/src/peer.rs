@@ -1,5 +1,5 @@
-//! Real-peer process plumbing for the interop tests: running `scripts/setup-peers.sh` once
-//! per test binary, starting a peer program from `tests/peers/`, reading its output without
+//! Real-peer process plumbing for the interop and proxy tests: running
+//! `scripts/setup-peers.sh` once per test binary, starting a peer program from `tests/peers/`, reading its output without
 //! blocking the runtime, and killing it (and anything it started) when the test ends. The
 //! peer programs themselves and the interop tests (`suite/interop.rs`) live elsewhere.
 
@@ -27,18 +27,28 @@ pub fn root() -> PathBuf {
 pub fn ensure_setup(browser: bool) {
     static PLAIN: OnceLock<Result<(), String>> = OnceLock::new();
     static BROWSER: OnceLock<Result<(), String>> = OnceLock::new();
-    let cell = if browser { &BROWSER } else { &PLAIN };
+    setup_once(if browser { &BROWSER } else { &PLAIN }, if browser { Some("--browser") } else { None });
+}
+
+/// Run `scripts/setup-peers.sh --proxies` once per test binary, which installs the real
+/// proxies `tinyproxy` and `microsocks` (Debian packages, needs root when they are missing);
+/// as [`ensure_setup`], a failure fails every caller — the proxy tests never pass without
+/// their proxies.
+pub fn ensure_proxies() {
+    static PROXIES: OnceLock<Result<(), String>> = OnceLock::new();
+    setup_once(&PROXIES, Some("--proxies"));
+}
+
+fn setup_once(cell: &OnceLock<Result<(), String>>, flag: Option<&str>) {
     let result = cell.get_or_init(|| {
         let mut command = Command::new("bash");
         command.arg("scripts/setup-peers.sh").current_dir(root());
-        if browser {
-            command.arg("--browser");
-        }
+        command.args(flag);
         match command.output() {
             Ok(out) if out.status.success() => Ok(()),
             Ok(out) => Err(format!(
                 "scripts/setup-peers.sh{} failed ({}):\n{}{}",
-                if browser { " --browser" } else { "" },
+                flag.map(|f| format!(" {f}")).unwrap_or_default(),
                 out.status,
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)

@@ -29,6 +29,7 @@ mod interop;
 mod interop_tls;
 mod limits;
 mod messages;
+mod proxy;
 mod rate_limit;
 mod serve;
 mod shutdown;

@@ -76,7 +76,8 @@ impl ProxyEnv {
 /// whitespace), case-insensitive; `*` alone matches every host; a name matches itself and
 /// its subdomains (`example.com` and `.example.com` both match `example.com` and
 /// `a.example.com`, not `badexample.com`); an IP address matches itself, and an address with
-/// a prefix length (`10.0.0.0/8`, `fd00::/8`) matches its block. Ports are not compared.
+/// a prefix length (`10.0.0.0/8`, `fd00::/8`) matches its block. An entry may carry a port
+/// (`example.com:8080`, `[::1]:443`), which is not compared.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NoProxy {
     all: bool,
@@ -96,7 +97,8 @@ impl NoProxy {
             }
             let (addr, prefix) = match entry.split_once('/') {
                 Some((addr, prefix)) => (addr, Some(prefix)),
-                None => (entry, None),
+                // `host:port`, `a.b.c.d:port` or `[v6]:port`: the port is not compared.
+                None => (split_host_port(entry).map_or(entry, |(host, _)| host), None),
             };
             let addr = addr.trim_start_matches('[').trim_end_matches(']');
             if let Ok(ip) = addr.parse::<IpAddr>() {
@@ -109,7 +111,7 @@ impl NoProxy {
                 continue;
             }
             if prefix.is_none() {
-                let name = entry.trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+                let name = addr.trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
                 if !name.is_empty() {
                     out.names.push(name);
                 }

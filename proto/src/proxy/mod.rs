@@ -27,8 +27,10 @@ use crate::PeerMisbehaved;
 pub enum ProxyKind {
     /// `http://`: an HTTP proxy asked to open a tunnel with `CONNECT`.
     HttpConnect,
-    /// `socks5://` (names resolved by the client, as curl does) or `socks5h://` (names sent
-    /// to the proxy, which resolves them: `remote_dns`).
+    /// `socks5://` (curl resolves names itself) or `socks5h://` (names sent to the proxy,
+    /// which resolves them: `remote_dns`). [`ProxyHandshake`] sends whatever host it is
+    /// given — a name goes out as a name — so resolving first is the driver's choice; Tether's
+    /// client does not, it lets the proxy resolve for both.
     Socks5 {
         /// Whether the proxy resolves the target's name.
         remote_dns: bool,
@@ -207,6 +209,11 @@ pub enum ProxyError {
     /// A proxy URL (given, or from the environment) could not be parsed.
     #[error("invalid proxy URL: {0}")]
     InvalidProxyUrl(&'static str),
+    /// Bytes of the tunnel arrived with the proxy's answer, before the client had sent
+    /// anything through it: neither TLS nor the WebSocket handshake lets the server speak
+    /// first, so a driver that has nowhere to put them reports this.
+    #[error("the tunnel delivered {0} bytes before the client spoke")]
+    UnexpectedTunnelData(usize),
 }
 
 /// Opens a tunnel to `host:port` through a [`Proxy`]: queue its request at creation, feed

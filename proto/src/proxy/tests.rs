@@ -298,6 +298,12 @@ fn no_proxy_matching() {
     assert!(NoProxy::parse("*").matches("anything"));
     assert!(!NoProxy::parse("").matches("anything"));
     assert!(NoProxy::parse("0.0.0.0/0").matches("8.8.8.8"));
+    // An entry's optional port is accepted and not compared.
+    let n = NoProxy::parse("example.com:8080, 127.0.0.1:9000, [::1]:443");
+    for yes in ["example.com", "a.example.com", "127.0.0.1", "::1"] {
+        assert!(n.matches(yes), "{yes}");
+    }
+    assert!(!n.matches("example.org"));
 }
 
 mod hostile {
