@@ -1,8 +1,8 @@
 //! The chat server of the `chat_server` examples (`server/examples/chat_app/`, included
 //! here as it is) over real sockets: the page, the 400 for a missing name and 403 for a
 //! foreign origin, JSON messages and presence within a room and never across rooms, the
-//! per-member rate limit (1008 for a flooder, the room goes on), and
-//! 1001 for every member at shutdown.
+//! per-member rate limit (1008 for a flooder, the room goes on), 1001 for every member at
+//! shutdown, and the page itself in headless Chromium (`tests/peers/browser_chat.py`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -164,6 +164,68 @@ fn a_flooding_member_is_closed_with_1008_and_the_room_goes_on() {
         for mut member in [bob, ada] {
             assert!(matches!(member.recv().await, Ok(None)), "a clean close");
         }
+        let served = served.await;
+        assert_eq!(served.abandoned, 0, "{served:?}");
+    })
+}
+
+/// The chat page in headless Chromium (`tests/peers/browser_chat.py`, driven over the
+/// DevTools protocol like the interop tests' browser): ada and bob join `lobby` in two pages
+/// and see each other's lines, join events and member list in the DOM; cy, in a third page
+/// in `elsewhere`, sees none of it. A screenshot of ada's page is kept at
+/// `<target dir>/chat-screenshot-<runtime>.png` (its path is printed). Like the Chromium
+/// interop tests, it fails (never skips) when `scripts/setup-peers.sh --browser` cannot
+/// install the browser.
+#[test]
+fn chat_page_in_headless_chromium() {
+    use tether_tests::peer::{self, Peer};
+    const LIMIT: Duration = Duration::from_secs(120);
+    run_for(LIMIT, async {
+        peer::ensure_setup(true);
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { app::server::<R>().serve(listener, signal).await });
+
+        let runtime = std::any::type_name::<R>().rsplit("::").next().unwrap_or("rt").to_lowercase();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| peer::root().join("target"), Into::into);
+        let screenshot = peer::root().join(target).join(format!("chat-screenshot-{runtime}.png"));
+        let _ = std::fs::remove_file(&screenshot);
+        let base = format!("http://{addr}/");
+        let shot = screenshot.to_str().expect("a UTF-8 path");
+        let mut browser = Peer::spawn(peer::PYTHON, &["tests/peers/browser_chat.py", &base, shot]);
+        let status = browser.wait::<R>(LIMIT - Duration::from_secs(10)).await;
+        let output = browser.output();
+        assert!(status.success(), "browser_chat.py failed ({status}):\n{output}");
+        let line = output.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no outcome:\n{output}"));
+        let pages: Value = serde_json::from_str(line).expect("JSON outcome");
+
+        let lobby_log = |me: &str| {
+            let mut log = vec![json!("event:ada joined")];
+            log.extend([json!("event:bob joined"), json!("message:ada|hello from ada")]);
+            log.extend([json!("message:bob|hi ada"), json!("message:ada|bye")]);
+            // bob's page starts at its own join.
+            if me == "bob" {
+                log.remove(0);
+            }
+            Value::Array(log)
+        };
+        for me in ["ada", "bob"] {
+            let page = &pages[me];
+            assert_eq!(page["status"], format!("in lobby as {me}"), "{me}: {page}");
+            assert_eq!(page["members"], json!(["ada", "bob"]), "{me}: {page}");
+            assert_eq!(page["log"], lobby_log(me), "{me}: {page}");
+        }
+        let cy = &pages["cy"];
+        assert_eq!(cy["status"], "in elsewhere as cy", "{cy}");
+        assert_eq!(cy["members"], json!(["cy"]), "{cy}");
+        assert_eq!(cy["log"], json!(["event:cy joined", "message:cy|anyone here?"]), "{cy}");
+
+        let png = std::fs::read(&screenshot).unwrap_or_else(|e| panic!("{}: {e}", screenshot.display()));
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG: {}", screenshot.display());
+        println!("chat screenshot: {}", screenshot.display());
+
+        shutdown.trigger();
         let served = served.await;
         assert_eq!(served.abandoned, 0, "{served:?}");
     })
