@@ -2,7 +2,8 @@
 //! [`HandshakeLimit`] and an optional per-IP cap, a task per connection, routes whose
 //! handler gets the pending upgrade ([`Incoming`]) and decides, plain-page routes
 //! ([`Response`]), the standard HTTP answers (404, 405, 426, 429), and graceful shutdown
-//! (1001 to every live connection, a deadline, then the rest dropped). What does not live
+//! (1001 to every live connection, a deadline, then the rest dropped), feeding the
+//! counters of `stats.rs`. What does not live
 //! here: route matching (`router.rs`), the handshake and the connection (`tether-rt`), and
 //! anything naming a runtime (the adapters re-export this module with theirs filled in).
 
@@ -23,6 +24,7 @@ use tether_rt::{
 
 use crate::params::{InvalidQuery, Params, Query};
 use crate::router::Router;
+use crate::stats::{Open, OpenedMark, ServerStats};
 
 /// Handshakes in progress a [`Server`] allows by default ([`Server::handshake_limit`]).
 pub const DEFAULT_HANDSHAKE_LIMIT: usize = 1024;
@@ -173,6 +175,7 @@ pub struct Incoming<R: Runtime> {
     peer: SocketAddr,
     config: Option<Config>,
     shutdown: Shutdown,
+    mark: OpenedMark,
 }
 
 impl<R: Runtime> fmt::Debug for Incoming<R> {
@@ -269,12 +272,13 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept_with(self, options: AcceptOptions) -> Result<WebSocket<R::TcpStream, R>, OpenError> {
-        let Incoming { upgrade, config, shutdown, .. } = self;
+        let Incoming { upgrade, config, shutdown, mark, .. } = self;
         let options = match config {
             Some(config) if options.chosen_config().is_none() => options.config(config),
             _ => options,
         };
         let mut ws = upgrade.accept_with(&options).await?;
+        mark.opened();
         ws.close_on(&shutdown);
         Ok(ws)
     }
@@ -288,6 +292,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), OpenError> {
+        self.mark.answered();
         self.upgrade.respond(status, &[("Content-Type", "text/plain; charset=utf-8")], body).await
     }
 
@@ -300,6 +305,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn respond(self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<(), OpenError> {
+        self.mark.answered();
         self.upgrade.respond(status, headers, body).await
     }
 }
@@ -366,6 +372,7 @@ pub struct Server<R: Runtime> {
     handshake_limit: usize,
     per_ip: Option<usize>,
     shutdown_timeout: Duration,
+    stats: ServerStats,
 }
 
 impl<R: Runtime> fmt::Debug for Server<R> {
@@ -404,7 +411,15 @@ where
             handshake_limit: DEFAULT_HANDSHAKE_LIMIT,
             per_ip: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            stats: ServerStats::default(),
         }
+    }
+
+    /// The server's counters (connections accepted, open, refused; WebSockets opened and
+    /// open; HTTP answers): a handle to keep before [`serve`](Self::serve) consumes the
+    /// server, readable while it runs and after. See [`ServerStats`].
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// The configuration requests are read with (its handshake limits and deadline) and
@@ -506,6 +521,7 @@ where
             going_away: Shutdown::new(),
             abort: Shutdown::new(),
             tasks: Tasks::default(),
+            stats: self.stats,
         });
         let limit = HandshakeLimit::new(self.handshake_limit);
         let mut served = Served::default();
@@ -526,11 +542,13 @@ where
                 Some(Ok((stream, peer))) => {
                     let Ok(permit) = limit.try_acquire() else {
                         served.refused += 1;
+                        shared.stats.refused();
                         drop(stream);
                         continue;
                     };
                     served.accepted += 1;
-                    let task = connection::<R>(shared.clone(), stream, peer, permit);
+                    let open = shared.stats.connection();
+                    let task = connection::<R>(shared.clone(), stream, peer, permit, open);
                     let guard = shared.tasks.enter();
                     let abort = shared.abort.triggered();
                     R::spawn(async move {
@@ -590,6 +608,7 @@ struct Shared<R: Runtime> {
     /// Triggered at the shutdown deadline: the tasks still running are dropped.
     abort: Shutdown,
     tasks: Tasks,
+    stats: ServerStats,
 }
 
 /// Live connections per address, for the per-IP cap.
@@ -684,6 +703,7 @@ async fn connection<R>(
     stream: R::TcpStream,
     peer: SocketAddr,
     permit: tether_rt::HandshakePermit,
+    mut open: Open,
 ) where
     R: Runtime,
     R::Io<R::TcpStream>: Transport + Send,
@@ -695,6 +715,8 @@ async fn connection<R>(
         return;
     };
     if let Some(Err(_)) = &ip_slot {
+        shared.stats.refused_per_ip();
+        shared.stats.answered();
         let _ = request.respond(429, TEXT, b"too many connections from this address").await;
         return;
     }
@@ -705,6 +727,7 @@ async fn connection<R>(
     let (endpoint, template, params) = match routed {
         Ok(routed) => routed,
         Err(no_match) => {
+            shared.stats.answered();
             let _ = request.respond(no_match.status(), TEXT, no_match.to_string().as_bytes()).await;
             return;
         }
@@ -712,28 +735,34 @@ async fn connection<R>(
     match endpoint {
         Endpoint::Page(page) => {
             if !matches!(request.method(), "GET" | "HEAD") {
+                shared.stats.answered();
                 let _ = request.respond(405, &[("Allow", "GET, HEAD")], b"").await;
                 return;
             }
             let response = page(&PageRequest { request: request.request(), params: &params, peer });
             if !response.headers.iter().all(|(n, v)| sendable_header(n, v)) {
+                shared.stats.answered();
                 let _ = request.respond(500, TEXT, b"the page's response has an invalid header").await;
                 return;
             }
             let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            shared.stats.answered();
             let _ = request.respond(response.status, &headers, &response.body).await;
         }
         Endpoint::Socket { handler, config } => {
             if request.method() != "GET" {
+                shared.stats.answered();
                 let _ = request.respond(405, &[("Allow", "GET")], b"").await;
                 return;
             }
             if !request.wants_websocket() {
+                shared.stats.answered();
                 let _ = request.respond(426, &[("Upgrade", "websocket")], b"this endpoint speaks WebSocket").await;
                 return;
             }
             if !request.is_upgrade() {
                 // An invalid upgrade: `accept` writes its standard answer (400, 426).
+                shared.stats.answered();
                 let _ = request.accept().await;
                 return;
             }
@@ -744,6 +773,7 @@ async fn connection<R>(
                 peer,
                 config: config.map(|config| *config),
                 shutdown: shared.going_away.clone(),
+                mark: open.mark(),
             };
             handler(incoming).await;
         }
