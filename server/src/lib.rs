@@ -13,6 +13,13 @@
 //! decides to accept or reject it. [`Server::stats`] hands out lock-free counters of what
 //! the server does ([`ServerStats`]); the hub counts its own ([`Hub::stats`]).
 //!
+//! With the `tracing` feature, each connection runs in a `connection` span (INFO) with the
+//! fields `peer` (the address), `route` (the template, a low-cardinality label) and `params`
+//! (the decoded path parameters), both recorded once the request is routed; inside it, INFO
+//! events `websocket opened` (with the agreed `protocol`) and `websocket closed (its handler
+//! returned)`, and DEBUG events for refusals (handshake limit full, per-IP cap). No
+//! subscriber is installed: the application picks one.
+//!
 //! ```
 //! use tether_server::{Query, Router};
 //!

@@ -279,6 +279,8 @@ where
         };
         let mut ws = upgrade.accept_with(&options).await?;
         mark.opened();
+        #[cfg(feature = "tracing")]
+        tracing::info!(protocol = ws.protocol().unwrap_or(""), "websocket opened");
         ws.close_on(&shutdown);
         Ok(ws)
     }
@@ -543,12 +545,25 @@ where
                     let Ok(permit) = limit.try_acquire() else {
                         served.refused += 1;
                         shared.stats.refused();
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(peer = %peer, "refused: the handshake limit is full");
                         drop(stream);
                         continue;
                     };
                     served.accepted += 1;
                     let open = shared.stats.connection();
                     let task = connection::<R>(shared.clone(), stream, peer, permit, open);
+                    // One span per connection: its route and parameters are recorded once routed.
+                    #[cfg(feature = "tracing")]
+                    let task = tracing::Instrument::instrument(
+                        task,
+                        tracing::info_span!(
+                            "connection",
+                            peer = %peer,
+                            route = tracing::field::Empty,
+                            params = tracing::field::Empty
+                        ),
+                    );
                     let guard = shared.tasks.enter();
                     let abort = shared.abort.triggered();
                     R::spawn(async move {
@@ -716,6 +731,8 @@ async fn connection<R>(
     };
     if let Some(Err(_)) = &ip_slot {
         shared.stats.refused_per_ip();
+        #[cfg(feature = "tracing")]
+        tracing::debug!("answered 429: the address is at its per-IP cap");
         shared.stats.answered();
         let _ = request.respond(429, TEXT, b"too many connections from this address").await;
         return;
@@ -725,7 +742,15 @@ async fn connection<R>(
         .at(request.path())
         .map(|found| (found.handler().clone(), Arc::<str>::from(found.template()), found.into_params().into_owned()));
     let (endpoint, template, params) = match routed {
-        Ok(routed) => routed,
+        Ok(routed) => {
+            #[cfg(feature = "tracing")]
+            {
+                let span = tracing::Span::current();
+                span.record("route", &*routed.1);
+                span.record("params", tracing::field::debug(&routed.2));
+            }
+            routed
+        }
         Err(no_match) => {
             shared.stats.answered();
             let _ = request.respond(no_match.status(), TEXT, no_match.to_string().as_bytes()).await;
@@ -776,6 +801,10 @@ async fn connection<R>(
                 mark: open.mark(),
             };
             handler(incoming).await;
+            #[cfg(feature = "tracing")]
+            if open.websocket_opened() {
+                tracing::info!("websocket closed (its handler returned)");
+            }
         }
     }
     drop(ip_slot);

@@ -106,6 +106,14 @@ impl Open {
     }
 }
 
+impl Open {
+    /// Whether the connection's upgrade was accepted.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn websocket_opened(&self) -> bool {
+        self.websocket.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+}
+
 impl Drop for Open {
     fn drop(&mut self) {
         self.stats.inner.closed.fetch_add(1, Ordering::Relaxed);
