@@ -3,9 +3,10 @@
 //! handler gets the pending upgrade ([`Incoming`]) and decides, plain-page routes
 //! ([`Response`]), the standard HTTP answers (404, 405, 426, 429), and graceful shutdown
 //! (1001 to every live connection, a deadline, then the rest dropped), feeding the
-//! counters of `stats.rs`. What does not live
-//! here: route matching (`router.rs`), the handshake and the connection (`tether-rt`), and
-//! anything naming a runtime (the adapters re-export this module with theirs filled in).
+//! counters of `stats.rs` (and, with the `tracing` feature, a span per connection). What
+//! does not live here: route matching (`router.rs`), the handshake and the connection
+//! (`tether-rt`), and anything naming a runtime (the adapters re-export this module with
+//! theirs filled in).
 
 use std::collections::HashMap;
 use std::fmt;

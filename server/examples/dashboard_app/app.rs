@@ -97,9 +97,8 @@ where
     let evicted = {
         // Reading only keeps the connection answered (pings, the close); subscribers send
         // nothing.
-        let receive = pin!(async { while let Ok(Some(_)) = reader.recv().await {} });
-        let forward = pin!(mailbox.forward(&sender));
-        let (mut receive, mut forward) = (receive, forward);
+        let mut receive = pin!(async { while let Ok(Some(_)) = reader.recv().await {} });
+        let mut forward = pin!(mailbox.forward(&sender));
         poll_fn(|cx| {
             if receive.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(false);
