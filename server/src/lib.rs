@@ -10,7 +10,15 @@
 //! The [`Server`] looks the request path up ([`Router::at`]): no route is answered with
 //! [`NoMatch::status`] (404, or 400 for a path that is not valid percent-encoded UTF-8);
 //! a socket route's handler gets the [`Params`] with the pending upgrade ([`Incoming`]) and
-//! decides to accept or reject it.
+//! decides to accept or reject it. [`Server::stats`] hands out lock-free counters of what
+//! the server does ([`ServerStats`]); the hub counts its own ([`Hub::stats`]).
+//!
+//! With the `tracing` feature, each connection runs in a `connection` span (INFO) with the
+//! fields `peer` (the address), `route` (the template, a low-cardinality label) and `params`
+//! (the decoded path parameters), both recorded once the request is routed; inside it, INFO
+//! events `websocket opened` (with the agreed `protocol`) and `websocket closed (its handler
+//! returned)`, and DEBUG events for refusals (handshake limit full, per-IP cap). No
+//! subscriber is installed: the application picks one.
 //!
 //! ```
 //! use tether_server::{Query, Router};
@@ -38,9 +46,11 @@ mod hub;
 mod params;
 mod router;
 mod serve;
+mod stats;
 
 pub use hub::{Delivery, Forwarded, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
 
 pub use params::{InvalidQuery, ParamError, Params, Query};
 pub use router::{Match, NoMatch, Router, TemplateError};
 pub use serve::{Incoming, PageRequest, Response, Served, Server, DEFAULT_HANDSHAKE_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use stats::{ServerStats, StatsSnapshot};

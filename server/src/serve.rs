@@ -2,9 +2,11 @@
 //! [`HandshakeLimit`] and an optional per-IP cap, a task per connection, routes whose
 //! handler gets the pending upgrade ([`Incoming`]) and decides, plain-page routes
 //! ([`Response`]), the standard HTTP answers (404, 405, 426, 429), and graceful shutdown
-//! (1001 to every live connection, a deadline, then the rest dropped). What does not live
-//! here: route matching (`router.rs`), the handshake and the connection (`tether-rt`), and
-//! anything naming a runtime (the adapters re-export this module with theirs filled in).
+//! (1001 to every live connection, a deadline, then the rest dropped), feeding the
+//! counters of `stats.rs` (and, with the `tracing` feature, a span per connection). What
+//! does not live here: route matching (`router.rs`), the handshake and the connection
+//! (`tether-rt`), and anything naming a runtime (the adapters re-export this module with
+//! theirs filled in).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +25,7 @@ use tether_rt::{
 
 use crate::params::{InvalidQuery, Params, Query};
 use crate::router::Router;
+use crate::stats::{Open, OpenedMark, ServerStats};
 
 /// Handshakes in progress a [`Server`] allows by default ([`Server::handshake_limit`]).
 pub const DEFAULT_HANDSHAKE_LIMIT: usize = 1024;
@@ -173,6 +176,7 @@ pub struct Incoming<R: Runtime> {
     peer: SocketAddr,
     config: Option<Config>,
     shutdown: Shutdown,
+    mark: OpenedMark,
 }
 
 impl<R: Runtime> fmt::Debug for Incoming<R> {
@@ -269,12 +273,15 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn accept_with(self, options: AcceptOptions) -> Result<WebSocket<R::MaybeTls, R>, OpenError> {
-        let Incoming { upgrade, config, shutdown, .. } = self;
+        let Incoming { upgrade, config, shutdown, mark, .. } = self;
         let options = match config {
             Some(config) if options.chosen_config().is_none() => options.config(config),
             _ => options,
         };
         let mut ws = upgrade.accept_with(&options).await?;
+        mark.opened();
+        #[cfg(feature = "tracing")]
+        tracing::info!(protocol = ws.protocol().unwrap_or(""), "websocket opened");
         ws.close_on(&shutdown);
         Ok(ws)
     }
@@ -288,6 +295,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn reject(self, status: u16, body: &[u8]) -> Result<(), OpenError> {
+        self.mark.answered();
         self.upgrade.respond(status, &[("Content-Type", "text/plain; charset=utf-8")], body).await
     }
 
@@ -300,6 +308,7 @@ where
     /// # Cancel safety
     /// Not cancel safe: dropping the future drops the stream.
     pub async fn respond(self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<(), OpenError> {
+        self.mark.answered();
         self.upgrade.respond(status, headers, body).await
     }
 }
@@ -368,6 +377,7 @@ pub struct Server<R: Runtime> {
     shutdown_timeout: Duration,
     #[cfg(feature = "rustls")]
     tls: Option<tether_rt::TlsAcceptor>,
+    stats: ServerStats,
 }
 
 impl<R: Runtime> fmt::Debug for Server<R> {
@@ -408,6 +418,7 @@ where
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             #[cfg(feature = "rustls")]
             tls: None,
+            stats: ServerStats::default(),
         }
     }
 
@@ -420,6 +431,13 @@ where
     pub fn tls(mut self, acceptor: tether_rt::TlsAcceptor) -> Self {
         self.tls = Some(acceptor);
         self
+    }
+
+    /// The server's counters (connections accepted, open, refused; WebSockets opened and
+    /// open; HTTP answers): a handle to keep before [`serve`](Self::serve) consumes the
+    /// server, readable while it runs and after. See [`ServerStats`].
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// The configuration requests are read with (its handshake limits and deadline) and
@@ -523,6 +541,7 @@ where
             going_away: Shutdown::new(),
             abort: Shutdown::new(),
             tasks: Tasks::default(),
+            stats: self.stats,
         });
         let limit = HandshakeLimit::new(self.handshake_limit);
         let mut served = Served::default();
@@ -543,11 +562,26 @@ where
                 Some(Ok((stream, peer))) => {
                     let Ok(permit) = limit.try_acquire() else {
                         served.refused += 1;
+                        shared.stats.refused();
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(peer = %peer, "refused: the handshake limit is full");
                         drop(stream);
                         continue;
                     };
                     served.accepted += 1;
-                    let task = connection::<R>(shared.clone(), stream, peer, permit);
+                    let open = shared.stats.connection();
+                    let task = connection::<R>(shared.clone(), stream, peer, permit, open);
+                    // One span per connection: its route and parameters are recorded once routed.
+                    #[cfg(feature = "tracing")]
+                    let task = tracing::Instrument::instrument(
+                        task,
+                        tracing::info_span!(
+                            "connection",
+                            peer = %peer,
+                            route = tracing::field::Empty,
+                            params = tracing::field::Empty
+                        ),
+                    );
                     let guard = shared.tasks.enter();
                     let abort = shared.abort.triggered();
                     R::spawn(async move {
@@ -610,6 +644,7 @@ struct Shared<R: Runtime> {
     /// Triggered at the shutdown deadline: the tasks still running are dropped.
     abort: Shutdown,
     tasks: Tasks,
+    stats: ServerStats,
 }
 
 /// Live connections per address, for the per-IP cap.
@@ -723,6 +758,7 @@ async fn connection<R>(
     stream: R::TcpStream,
     peer: SocketAddr,
     permit: tether_rt::HandshakePermit,
+    mut open: Open,
 ) where
     R: Runtime,
     R::Io<R::MaybeTls>: Transport + Send,
@@ -733,6 +769,10 @@ async fn connection<R>(
         return;
     };
     if let Some(Err(_)) = &ip_slot {
+        shared.stats.refused_per_ip();
+        #[cfg(feature = "tracing")]
+        tracing::debug!("answered 429: the address is at its per-IP cap");
+        shared.stats.answered();
         let _ = request.respond(429, TEXT, b"too many connections from this address").await;
         return;
     }
@@ -741,8 +781,17 @@ async fn connection<R>(
         .at(request.path())
         .map(|found| (found.handler().clone(), Arc::<str>::from(found.template()), found.into_params().into_owned()));
     let (endpoint, template, params) = match routed {
-        Ok(routed) => routed,
+        Ok(routed) => {
+            #[cfg(feature = "tracing")]
+            {
+                let span = tracing::Span::current();
+                span.record("route", &*routed.1);
+                span.record("params", tracing::field::debug(&routed.2));
+            }
+            routed
+        }
         Err(no_match) => {
+            shared.stats.answered();
             let _ = request.respond(no_match.status(), TEXT, no_match.to_string().as_bytes()).await;
             return;
         }
@@ -750,28 +799,34 @@ async fn connection<R>(
     match endpoint {
         Endpoint::Page(page) => {
             if !matches!(request.method(), "GET" | "HEAD") {
+                shared.stats.answered();
                 let _ = request.respond(405, &[("Allow", "GET, HEAD")], b"").await;
                 return;
             }
             let response = page(&PageRequest { request: request.request(), params: &params, peer });
             if !response.headers.iter().all(|(n, v)| sendable_header(n, v)) {
+                shared.stats.answered();
                 let _ = request.respond(500, TEXT, b"the page's response has an invalid header").await;
                 return;
             }
             let headers: Vec<(&str, &str)> = response.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            shared.stats.answered();
             let _ = request.respond(response.status, &headers, &response.body).await;
         }
         Endpoint::Socket { handler, config } => {
             if request.method() != "GET" {
+                shared.stats.answered();
                 let _ = request.respond(405, &[("Allow", "GET")], b"").await;
                 return;
             }
             if !request.wants_websocket() {
+                shared.stats.answered();
                 let _ = request.respond(426, &[("Upgrade", "websocket")], b"this endpoint speaks WebSocket").await;
                 return;
             }
             if !request.is_upgrade() {
                 // An invalid upgrade: `accept` writes its standard answer (400, 426).
+                shared.stats.answered();
                 let _ = request.accept().await;
                 return;
             }
@@ -782,8 +837,13 @@ async fn connection<R>(
                 peer,
                 config: config.map(|config| *config),
                 shutdown: shared.going_away.clone(),
+                mark: open.mark(),
             };
             handler(incoming).await;
+            #[cfg(feature = "tracing")]
+            if open.websocket_opened() {
+                tracing::info!("websocket closed (its handler returned)");
+            }
         }
     }
     drop(ip_slot);

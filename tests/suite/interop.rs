@@ -120,6 +120,10 @@ fn our_client_with_deflate(program: &[&str], extra: &[&str], expected: Option<(u
         } else {
             config()
         };
+        // Control messages are surfaced below (to see the pong of our own ping): keepalive
+        // off, or a keepalive pong, once the conversation passes its interval on a loaded
+        // machine, arrives where an echo is expected.
+        let client_config = client_config.to_builder().keepalive_interval(None).build().expect("valid config");
         let agreed = |ws: &ClientWs| {
             ws.deflate().map(|p| (p.window_bits, p.peer_window_bits, p.no_context_takeover, p.peer_no_context_takeover))
         };

@@ -18,6 +18,7 @@ pub(crate) use tether_tests::{raw, sleep, timeout, Slow};
 
 mod chat;
 mod close;
+mod dashboard;
 mod deadlines;
 mod deflate;
 mod flow;

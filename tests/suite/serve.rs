@@ -2,7 +2,7 @@
 //! plain pages, the standard HTTP answers (404, 405, 426, 429), refusals before accepting
 //! (401, 403), per-route configuration, the per-IP cap, and graceful shutdown (every live
 //! connection sees 1001 and `serve` returns; a handler that ignores its socket is dropped at
-//! the deadline).
+//! the deadline), and the counters of `Server::stats`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tether_rt::Shutdown;
-use tether_server::{Response, Served, Server};
+use tether_server::{Response, Served, Server, ServerStats, StatsSnapshot};
 
 use super::*;
 
@@ -394,5 +394,92 @@ fn a_tls_server_serves_wss_routes_and_drops_plain_http_and_shuts_down_with_1001(
         let served = served.await;
         drop(shutdown);
         assert_eq!(served.abandoned, 0, "{served:?}");
+    })
+}
+
+/// Wait (bounded) until the server's counters satisfy `ok`; they are updated by the
+/// connection tasks, a moment after the client sees the outcome.
+async fn stats_until(stats: &ServerStats, what: &str, ok: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
+    for _ in 0..2000 {
+        let now = stats.snapshot();
+        if ok(&now) {
+            return now;
+        }
+        sleep::<R>(Duration::from_millis(5)).await;
+    }
+    panic!("the counters never showed {what}: {:?}", stats.snapshot());
+}
+
+#[test]
+fn server_stats_count_connections_websockets_answers_and_refusals() {
+    run(async {
+        let server = Server::<R>::new()
+            .max_connections_per_ip(Some(2))
+            .page("/", |_| Response::html("<p>hi</p>"))
+            .socket("/ws/{x}", |incoming| async move {
+                if incoming.params().get("x") == Some("no") {
+                    let _ = incoming.reject(403, b"no").await;
+                } else {
+                    echo_handler(incoming).await;
+                }
+            });
+        let stats = server.stats();
+        assert_eq!(stats.snapshot(), StatsSnapshot::default());
+        let server = start(server).await;
+        let addr = server.addr;
+
+        assert!(http(addr, &get("/")).await.starts_with("HTTP/1.1 200 "));
+        assert!(http(addr, &get("/nope")).await.starts_with("HTTP/1.1 404 "));
+        let err = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/no")).connect().await.unwrap_err();
+        assert_eq!(err.http_status(), Some(403), "{err}");
+        let now = stats_until(&stats, "three answered connections ended", |s| s.accepted == 3 && s.open == 0).await;
+        assert_eq!((now.answered, now.websockets_opened), (3, 0), "{now:?}");
+
+        let mut a = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/a")).connect().await.expect("a");
+        let mut b = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/b")).connect().await.expect("b");
+        let now = stats_until(&stats, "two websockets open", |s| s.websockets_open == 2).await;
+        assert_eq!((now.websockets_opened, now.open, now.accepted), (2, 2, 5), "{now:?}");
+
+        // A third connection from 127.0.0.1 is past the cap of 2.
+        let err = ClientBuilder::<R>::new(&format!("ws://{addr}/ws/c")).connect().await.unwrap_err();
+        assert_eq!(err.http_status(), Some(429), "{err}");
+        let now = stats_until(&stats, "the 429 counted", |s| s.refused_per_ip == 1 && s.open == 2).await;
+        assert_eq!(now.answered, 4, "{now:?}");
+
+        a.close(CloseCode::NORMAL, "").await.unwrap();
+        let now = stats_until(&stats, "one websocket left", |s| s.websockets_open == 1).await;
+        assert_eq!((now.websockets_opened, now.open), (2, 1), "{now:?}");
+
+        server.shutdown.trigger();
+        assert!(matches!(b.recv().await, Ok(None)), "b is sent 1001");
+        let served = server.served.await;
+        assert_eq!(served.abandoned, 0, "{served:?}");
+        let end = stats.snapshot();
+        assert_eq!((end.accepted, end.refused_per_ip, end.answered, end.websockets_opened), (6, 1, 4, 2), "{end:?}");
+        assert_eq!((end.open, end.websockets_open, end.refused), (0, 0, 0), "{end:?}");
+    })
+}
+
+#[test]
+fn server_stats_count_connections_refused_by_the_handshake_limit() {
+    run(async {
+        let server = Server::<R>::new().handshake_limit(1).socket("/", echo_handler);
+        let stats = server.stats();
+        let server = start(server).await;
+        let addr = server.addr;
+        let idle = std::thread::spawn(move || {
+            let mut s = raw::connect(addr);
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = s.write_all(b"G");
+        });
+        stats_until(&stats, "the idle connection accepted", |s| s.accepted == 1).await;
+        assert_eq!(http(addr, &get("/")).await, "");
+        let now = stats_until(&stats, "one refusal", |s| s.refused == 1).await;
+        assert_eq!(now.accepted, 1, "a refused connection is not accepted: {now:?}");
+        while !idle.is_finished() {
+            sleep::<R>(Duration::from_millis(5)).await;
+        }
+        server.stop().await;
+        assert_eq!(stats.snapshot().open, 0);
     })
 }

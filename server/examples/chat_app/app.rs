@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tether_rt::{default_config, Config, Message, Runtime, Transport};
+use tether_rt::{default_config, Config, Message, RateLimit, Runtime, Transport};
 use tether_server::{Forwarded, Hub, HubConfig, Incoming, Response, Served, Server};
 
 /// The chat page: HTML and JavaScript, no build step.
@@ -24,6 +24,9 @@ type Rooms = Hub<String, String>;
 const MAX_NAME: usize = 32;
 const MAX_ROOM: usize = 64;
 
+/// What one member may send: 100 messages per second, 200 at once, closed with 1008 beyond.
+pub const MEMBER_RATE: RateLimit = RateLimit::messages(100, 200).close();
+
 /// How long the server waits, after Ctrl-C, for every member to answer its 1001.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -34,11 +37,9 @@ fn member_config() -> Config {
         // A chat line is small; refuse anything bigger than 64 KiB (closed with 1009).
         .max_message_size(64 << 10)
         .max_frame_size(64 << 10)
-        // ---- RATE LIMIT (integration point) -------------------------------------------
-        // Per member: 100 messages/s, burst 200, past it the connection is closed with 1008
-        // (Policy Violation). Set it here, on this builder, once the engine's `Config` has
-        // its rate-limit settings; the chat does not limit rates itself.
-        // ---------------------------------------------------------------------------------
+        // Per member: 100 messages/s, burst 200; a member past it is closed with 1008
+        // (Policy Violation, `CloseCause::RateLimitExceeded`). The others are not affected.
+        .rate_limit(MEMBER_RATE)
         .build()
         .unwrap_or_else(|_| default_config())
 }
