@@ -80,10 +80,8 @@ impl tether_rt::Runtime for Virtual {
         std::future::ready(Err(io::Error::new(io::ErrorKind::Unsupported, "no network in the harness")))
     }
 
-    fn accept_tcp(
-        listener: &NoListener,
-    ) -> impl Future<Output = io::Result<(ScriptedIo, std::net::SocketAddr)>> + Send + '_ {
-        async move { match *listener {} }
+    async fn accept_tcp(listener: &NoListener) -> io::Result<(ScriptedIo, std::net::SocketAddr)> {
+        match *listener {}
     }
 
     fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) {

@@ -157,7 +157,11 @@ async fn raw_server() -> SocketAddr {
     addr
 }
 
-async fn tether_client(url: &str, protocols: &[&str], deflate: bool) -> tether_tokio::WebSocket<tether_tokio::MaybeTlsStream> {
+async fn tether_client(
+    url: &str,
+    protocols: &[&str],
+    deflate: bool,
+) -> tether_tokio::WebSocket<tether_tokio::MaybeTlsStream> {
     let mut builder = tether_tokio::ClientBuilder::new(url).config(client_config(deflate));
     for p in protocols {
         builder = builder.protocol(p);
@@ -167,7 +171,10 @@ async fn tether_client(url: &str, protocols: &[&str], deflate: bool) -> tether_t
 
 /// Text, binary, 1 MiB of binary and 1 MiB of compressible text, each echoed; then a
 /// close with 1000 that the server sees as the peer's.
-async fn exchange(mut ws: tether_tokio::WebSocket<tether_tokio::MaybeTlsStream>, seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
+async fn exchange(
+    mut ws: tether_tokio::WebSocket<tether_tokio::MaybeTlsStream>,
+    seen: &mut mpsc::UnboundedReceiver<Seen>,
+) -> Seen {
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let text: String = "tether over http ".repeat((1 << 20) / 17);
     let messages = [
@@ -178,7 +185,8 @@ async fn exchange(mut ws: tether_tokio::WebSocket<tether_tokio::MaybeTlsStream>,
     ];
     for m in messages {
         ws.send(m.clone()).await.expect("send");
-        let echoed = tokio::time::timeout(STEP, ws.recv()).await.expect("echo in time").expect("recv").expect("a message");
+        let echoed =
+            tokio::time::timeout(STEP, ws.recv()).await.expect("echo in time").expect("recv").expect("a message");
         assert_eq!(echoed, m);
     }
     ws.close(CloseCode::NORMAL, "done").await.expect("close");
