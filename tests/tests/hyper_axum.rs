@@ -3,7 +3,8 @@
 //! real sockets — echo of text, binary and 1 MiB, subprotocol choice, permessage-deflate
 //! agreed and round-tripping, the close handshake (1000) seen by the server, the client's
 //! first frame sent with the request (hyper must replay it), and error answers identical
-//! (status and headers) to the raw path's for bad requests.
+//! (status and headers) to the raw path's for bad requests; and Python `websockets` and
+//! Node `ws` clients (`tests/peers/`, installed by `scripts/setup-peers.sh`) against axum.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -34,9 +35,9 @@ fn run(f: impl Future<Output = ()>) {
     rt.block_on(async { tokio::time::timeout(LIMIT, f).await.expect("test exceeded its limit") });
 }
 
-/// Server and client configuration: room for 1 MiB messages, optionally deflate.
+/// Server configuration: room for the peers' 16 MiB messages, optionally deflate.
 fn config(deflate: bool) -> Config {
-    let mut b = tether_tokio::server_config().to_builder().max_message_size(4 << 20).max_frame_size(4 << 20);
+    let mut b = tether_tokio::server_config().to_builder().max_message_size(32 << 20).max_frame_size(32 << 20);
     if deflate {
         b = b.deflate(Some(DeflateConfig::default()));
     }
@@ -398,4 +399,52 @@ fn axum_other_routes_still_work() {
         let (status, _) = answer(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
         assert_eq!(status, 200);
     });
+}
+
+// ----- real peers against axum -----
+
+/// A peer client (`tests/peers/`) against the axum echo route: it must exit 0, report
+/// permessage-deflate exactly when the route's Config has it (the peers always offer it),
+/// and hear our echo of its 4001 close, which the server saw as the peer's.
+fn peer_against_axum(deflate: bool, program: &[&str], name: &str) {
+    run(async {
+        tether_tests::peer::ensure_setup(false);
+        let (addr, mut seen) = axum_server(deflate).await;
+        let url = format!("ws://{addr}/ws/42");
+        let mut args: Vec<&str> = program[1..].to_vec();
+        args.push(&url);
+        let mut client = tether_tests::peer::Peer::spawn(program[0], &args);
+        let status = client.wait::<tether_tokio::Tokio>(LIMIT - Duration::from_secs(10)).await;
+        let output = client.output();
+        assert!(status.success(), "{name} client failed ({status}):\n{output}");
+        let line = output.lines().find(|l| l.starts_with("extensions")).unwrap_or_default();
+        assert_eq!(line.contains("permessage-deflate"), deflate, "{name} reports {line:?}:\n{output}");
+        let line = output.lines().find(|l| l.starts_with("closed ")).unwrap_or_default();
+        assert_eq!(line.trim_end(), "closed 4001", "{output}");
+        let seen = tokio::time::timeout(STEP, seen.recv()).await.expect("report in time").expect("report");
+        assert_eq!(seen.deflate, deflate);
+        let closed = seen.closed.expect("ended");
+        assert_eq!((closed.code.as_u16(), closed.cause), (4001, CloseCause::PeerInitiated));
+        assert_eq!(closed.reason, format!("bye from {name}"));
+    });
+}
+
+#[test]
+fn python_client_against_axum() {
+    peer_against_axum(false, &[tether_tests::peer::PYTHON, "tests/peers/py_client.py"], "python");
+}
+
+#[test]
+fn python_client_against_axum_with_deflate() {
+    peer_against_axum(true, &[tether_tests::peer::PYTHON, "tests/peers/py_client.py"], "python");
+}
+
+#[test]
+fn node_client_against_axum() {
+    peer_against_axum(false, &["node", "tests/peers/node_client.js"], "node");
+}
+
+#[test]
+fn node_client_against_axum_with_deflate() {
+    peer_against_axum(true, &["node", "tests/peers/node_client.js"], "node");
 }
