@@ -7,7 +7,10 @@
 //! The two halves:
 //! - the opening handshake: [`ServerHandshake`] (parse a request, then accept or reject it)
 //!   and [`ClientHandshake`] (build a request, validate the response). Both hand over a
-//!   [`Connection`] with any bytes that followed the HTTP head;
+//!   [`Connection`] with any bytes that followed the HTTP head. With the `http` feature the
+//!   server side also speaks the `http` crate's types, for WebSockets inside HTTP servers
+//!   (`Request::from_http`, `ServerHandshake::accept_http`, `HandshakeError::http_response`:
+//!   the same checks and answers);
 //! - the [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the close
 //!   handshake, limits and timers.
 //!
