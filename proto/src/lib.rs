@@ -7,7 +7,10 @@
 //! The two halves:
 //! - the opening handshake: [`ServerHandshake`] (parse a request, then accept or reject it)
 //!   and [`ClientHandshake`] (build a request, validate the response). Both hand over a
-//!   [`Connection`] with any bytes that followed the HTTP head;
+//!   [`Connection`] with any bytes that followed the HTTP head. With the `http` feature the
+//!   server side also speaks the `http` crate's types, for WebSockets inside HTTP servers
+//!   (`Request::from_http`, `ServerHandshake::accept_http`, `HandshakeError::http_response`:
+//!   the same checks and answers);
 //! - the [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the close
 //!   handshake, limits and timers.
 //!
@@ -90,7 +93,9 @@ pub use deflate::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS
 pub use error::DeflateResponseFault;
 pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
-pub use handshake::{AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake};
+pub use handshake::{
+    accept_key, AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake,
+};
 pub use message::{Message, Utf8Bytes};
 pub use proxy::{NoProxy, Proxy, ProxyEnv, ProxyError, ProxyHandshake, ProxyKind, Socks5Reply};
 pub use rate_limit::{Rate, RateKind, RateLimit, RatePolicy};

@@ -1,6 +1,7 @@
 //! `tether-tokio`: Tether WebSockets on tokio — the `Runtime` impl, the IO compat shim,
-//! the plain-or-TLS stream (`MaybeTlsStream`, tokio-rustls with feature `rustls`) and type
-//! aliases. The connection API itself lives in `tether-rt` and is identical on every
+//! the plain-or-TLS stream (`MaybeTlsStream`, tokio-rustls with feature `rustls`), type
+//! aliases, and WebSockets inside hyper (feature `hyper`, module `hyper`) and axum (feature
+//! `axum`, module `axum`). The connection API itself lives in `tether-rt` and is identical on every
 //! runtime; protocol rules live in `tether-proto`.
 //!
 //! ```no_run
@@ -31,7 +32,13 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod compat;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 mod stream;
 
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! The opening handshake (RFC 6455 §4), both roles: the shared [`Header`] type, the
 //! `Sec-WebSocket-Accept` computation and the module map. Parsing lives in `http.rs`, the
-//! server in `server.rs`, the client in `client.rs`, URL parsing in `url.rs`; framing lives
+//! server in `server.rs` (its `http` crate conversions in `http_interop.rs`), the client in
+//! `client.rs`, URL parsing in `url.rs`; framing lives
 //! in the connection, not here.
 //!
 //! Both roles read the peer's HTTP head through the same incremental reader: every byte is
@@ -17,6 +18,8 @@
 
 mod client;
 pub(crate) mod http;
+#[cfg(feature = "http")]
+mod http_interop;
 mod server;
 mod url;
 
@@ -60,9 +63,15 @@ impl Header {
 /// The GUID that RFC 6455 §1.3 appends to the key before hashing.
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (§4.2.2).
-/// The key is hashed as sent (its base64 text), not decoded.
-pub(crate) fn accept_key(key: &[u8]) -> String {
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: base64(SHA-1(key + GUID)) (RFC 6455
+/// §4.2.2). The key is hashed as sent (its base64 text, surrounding whitespace removed),
+/// not decoded. For servers that write their own 101 response; [`ServerHandshake`] and
+/// its `http` conversions use it already.
+///
+/// ```
+/// assert_eq!(tether_proto::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
     let mut sha = sha1::Sha1::new();
     sha.update(key);
     sha.update(ACCEPT_GUID);

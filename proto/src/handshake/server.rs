@@ -392,6 +392,17 @@ impl ServerHandshake {
     /// - [`ApiMisuse::ProtocolNotOffered`] if the chosen subprotocol was not offered;
     /// - [`ApiMisuse::InvalidHeader`] for an extra header that cannot be sent.
     pub fn accept(self, options: &AcceptOptions) -> Result<Connection, HandshakeError> {
+        self.into_connection(options, true).map(|(_, conn)| conn)
+    }
+
+    /// `accept`'s work: the 101 response bytes and the connection, which carries the
+    /// response in its transmit queue when `queue_response` (the raw path) and not otherwise
+    /// (an HTTP server writes the response itself, see the `http` feature).
+    pub(crate) fn into_connection(
+        self,
+        options: &AcceptOptions,
+        queue_response: bool,
+    ) -> Result<(Vec<u8>, Connection), HandshakeError> {
         if self.answered && self.progress.error().is_none() {
             return Err(ApiMisuse::AlreadyAnswered.into());
         }
@@ -412,12 +423,23 @@ impl ServerHandshake {
         if let Some((params, d)) = deflate {
             conn.set_deflate(params, &d);
         }
-        conn.queue_handshake_response(&response, deadline.at());
+        if queue_response {
+            conn.queue_handshake_response(&response, deadline.at());
+        }
         if !leftover.is_empty() {
             conn.push_leftover(&leftover);
         }
         conn.set_protocol(options.protocol.clone());
-        Ok(conn)
+        Ok((response, conn))
+    }
+
+    /// A handshake whose request was read and validated elsewhere (by an HTTP server):
+    /// complete, nothing left over, nothing queued.
+    #[cfg(feature = "http")]
+    pub(crate) fn from_request(config: Config, request: Request) -> Self {
+        let mut hs = Self::new(config);
+        hs.progress = Progress::Complete { head: request, leftover: Vec::new() };
+        hs
     }
 
     /// The 101 response `accept` would queue, after checking `options`.
@@ -548,20 +570,26 @@ impl ServerHandshake {
         if self.answered {
             return;
         }
-        let Some(status) = err.http_status() else {
-            return;
-        };
-        let extra: &[(&str, &[u8])] = match status {
-            // RFC 9110 §15.5.22: a 426 MUST name the protocol to upgrade to, and §7.8: a
-            // sender of Upgrade MUST list `upgrade` in Connection.
-            426 => &[("Upgrade", b"websocket"), ("Sec-WebSocket-Version", b"13")],
-            405 => &[("Allow", b"GET")],
-            _ => &[],
-        };
-        let connection: &[u8] = if status == 426 { b"Upgrade, close" } else { b"close" };
-        self.outbox.push(&build_response(status, extra, connection, b""));
-        self.answered = true;
+        if let Some(response) = error_response_bytes(err) {
+            self.outbox.push(&response);
+            self.answered = true;
+        }
     }
+}
+
+/// The complete response to a failed request (see `answer_error`), or `None` for errors
+/// that are not about a received request. Shared by the raw path and the `http` interop.
+pub(crate) fn error_response_bytes(err: &HandshakeError) -> Option<Vec<u8>> {
+    let status = err.http_status()?;
+    let extra: &[(&str, &[u8])] = match status {
+        // RFC 9110 §15.5.22: a 426 MUST name the protocol to upgrade to, and §7.8: a
+        // sender of Upgrade MUST list `upgrade` in Connection.
+        426 => &[("Upgrade", b"websocket"), ("Sec-WebSocket-Version", b"13")],
+        405 => &[("Allow", b"GET")],
+        _ => &[],
+    };
+    let connection: &[u8] = if status == 426 { b"Upgrade, close" } else { b"close" };
+    Some(build_response(status, extra, connection, b""))
 }
 
 impl Transmit for ServerHandshake {
@@ -616,11 +644,25 @@ fn parse_request(head: Bytes, header_lines: usize, plain: bool) -> Result<Reques
     let method = parsed.method.unwrap_or_default();
     let uri = String::from(parsed.path.unwrap_or_default());
     let headers = http::own_headers(&head, parsed.headers);
+    build_request(method, uri, parsed.version, headers, plain)
+}
+
+/// Validates a request's method, HTTP minor version (`Some(1)` for HTTP/1.1), target and
+/// headers into a [`Request`] — the checks after HTTP syntax, shared by the raw path and
+/// the `http` interop. With `plain`, only a repeated `Host` fails; the first other failed
+/// check becomes the request's `upgrade_error`.
+pub(crate) fn build_request(
+    method: &str,
+    uri: String,
+    version: Option<u8>,
+    headers: Vec<Header>,
+    plain: bool,
+) -> Result<Request, HandshakeError> {
     if plain && http::values(&headers, "Host").count() > 1 {
         // Two hosts make the request ambiguous whatever it asks for.
         return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::DuplicateHeader("Host")));
     }
-    let (key, upgrade_error) = match check_upgrade(method, parsed.version, &headers) {
+    let (key, upgrade_error) = match check_upgrade(method, version, &headers) {
         Ok(key) => (key, None),
         Err(e) if plain => (String::new(), Some(e)),
         Err(e) => return Err(e),

@@ -1,0 +1,317 @@
+//! Conversions between the server handshake and the `http` crate's types (feature `http`):
+//! a [`Request`] validated from an `http::Request` or its parts with the very checks of the
+//! raw path, and the 101 or error answer as an `http::Response`. The checks themselves and
+//! the response bytes live in `server.rs`; driving an HTTP server (hyper, axum) is the
+//! adapters' business, not this file's.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+
+use super::server::{build_request, error_response_bytes};
+use super::{AcceptOptions, Header, Request, ServerHandshake};
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::error::HandshakeError;
+
+/// The HTTP minor version as the raw path's check wants it: `Some(1)` for HTTP/1.1,
+/// `Some(0)` for HTTP/1.0 and 0.9, `None` for HTTP/2 and later (RFC 8441's extended
+/// CONNECT is not supported, so those fail as the raw path fails a non-1.1 request).
+fn minor_version(version: http::Version) -> Option<u8> {
+    if version == http::Version::HTTP_11 {
+        Some(1)
+    } else if version == http::Version::HTTP_10 || version == http::Version::HTTP_09 {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+fn own_headers(map: &http::HeaderMap) -> Vec<Header> {
+    map.iter()
+        .map(|(name, value)| Header {
+            name: String::from(name.as_str()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        })
+        .collect()
+}
+
+fn validate(
+    method: &http::Method,
+    uri: &http::Uri,
+    version: http::Version,
+    headers: &http::HeaderMap,
+) -> Result<Request, HandshakeError> {
+    let mut headers = own_headers(headers);
+    // HTTP/1.1 servers keep `Host` as a header; an absolute-form target's authority is the
+    // host otherwise (RFC 9112 §3.2.2).
+    if !headers.iter().any(|h| h.name.eq_ignore_ascii_case("host")) {
+        if let Some(authority) = uri.authority() {
+            headers.push(Header {
+                name: String::from("host"),
+                value: Bytes::copy_from_slice(authority.as_str().as_bytes()),
+            });
+        }
+    }
+    let target = uri.path_and_query().map_or_else(|| String::from("/"), |pq| String::from(pq.as_str()));
+    build_request(method.as_str(), target, minor_version(version), headers, false)
+}
+
+/// Turns response bytes built by `server.rs` into an `http::Response`: the same status and
+/// headers, in order (the bodies of these responses are empty).
+fn to_http_response(bytes: &[u8]) -> http::Response<()> {
+    let mut slots = [httparse::EMPTY_HEADER; 32];
+    let mut parsed = httparse::Response::new(&mut slots);
+    let mut response = http::Response::new(());
+    // The bytes come from our own writer, which emits only valid tokens and values; a
+    // failure here would be a bug, answered as a bare 500 rather than a panic.
+    if !matches!(parsed.parse(bytes), Ok(httparse::Status::Complete(_))) {
+        *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        return response;
+    }
+    *response.status_mut() =
+        parsed.code.and_then(|c| http::StatusCode::from_u16(c).ok()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    for h in parsed.headers.iter() {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(h.name.as_bytes()), http::HeaderValue::from_bytes(h.value))
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+impl Request {
+    /// Validate an upgrade request received by an HTTP server, with the checks and errors of
+    /// [`ServerHandshake::receive`] after HTTP syntax (which the server already checked):
+    /// method `GET` (405), HTTP/1.1 (400; HTTP/2 is refused too), exactly one `Host` (400),
+    /// `Upgrade` (400), `Connection` (400), `Sec-WebSocket-Key` (400), then
+    /// `Sec-WebSocket-Version` (426). The body is not looked at.
+    ///
+    /// ```
+    /// let req = http::Request::get("/chat?room=1")
+    ///     .header("Host", "example.com")
+    ///     .header("Upgrade", "websocket")
+    ///     .header("Connection", "Upgrade")
+    ///     .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+    ///     .header("Sec-WebSocket-Version", "13")
+    ///     .body(())
+    ///     .unwrap();
+    /// let request = tether_proto::Request::from_http(&req).unwrap();
+    /// assert_eq!((request.path(), request.query()), ("/chat", Some("room=1")));
+    /// ```
+    ///
+    /// # Errors
+    /// [`HandshakeError::PeerMisbehaved`] for the first failed check; its
+    /// [`http_response`](HandshakeError::http_response) is the answer to send.
+    pub fn from_http<B>(request: &http::Request<B>) -> Result<Request, HandshakeError> {
+        validate(request.method(), request.uri(), request.version(), request.headers())
+    }
+
+    /// As [`from_http`](Self::from_http), from a request's parts.
+    ///
+    /// # Errors
+    /// As [`from_http`](Self::from_http).
+    pub fn from_http_parts(parts: &http::request::Parts) -> Result<Request, HandshakeError> {
+        validate(&parts.method, &parts.uri, parts.version, &parts.headers)
+    }
+}
+
+impl ServerHandshake {
+    /// A handshake for a request an HTTP server has already read, validated as
+    /// [`Request::from_http`] does; look at it with [`request`](Self::request), then answer
+    /// with [`accept_http`](Self::accept_http). `config` is the accepted connection's (its
+    /// handshake limits and deadline do not apply: the HTTP server read the request).
+    ///
+    /// # Errors
+    /// As [`Request::from_http`].
+    pub fn from_http<B>(config: Config, request: &http::Request<B>) -> Result<ServerHandshake, HandshakeError> {
+        Ok(ServerHandshake::from_request(config, Request::from_http(request)?))
+    }
+
+    /// As [`from_http`](Self::from_http), from a request's parts.
+    ///
+    /// # Errors
+    /// As [`Request::from_http`].
+    pub fn from_http_parts(config: Config, parts: &http::request::Parts) -> Result<ServerHandshake, HandshakeError> {
+        Ok(ServerHandshake::from_request(config, Request::from_http_parts(parts)?))
+    }
+
+    /// Accept: the 101 response for the HTTP server to send — `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Accept`, the chosen subprotocol, the permessage-deflate answer when
+    /// the configuration (the handshake's, or [`AcceptOptions::config`]) has deflate and the
+    /// client offered it, and the extra headers, exactly as [`accept`](Self::accept) writes
+    /// them — and the server [`Connection`] to drive over the upgraded stream, with the
+    /// negotiated deflate parameters and the subprotocol set and nothing queued.
+    ///
+    /// ```
+    /// use tether_proto::{AcceptOptions, Config, ServerHandshake};
+    /// let req = http::Request::get("/chat")
+    ///     .header("Host", "example.com")
+    ///     .header("Upgrade", "websocket")
+    ///     .header("Connection", "Upgrade")
+    ///     .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+    ///     .header("Sec-WebSocket-Version", "13")
+    ///     .header("Sec-WebSocket-Protocol", "chat")
+    ///     .body(())
+    ///     .unwrap();
+    /// let hs = ServerHandshake::from_http(Config::default(), &req).unwrap();
+    /// let (response, conn) = hs.accept_http(&AcceptOptions::new().protocol("chat")).unwrap();
+    /// assert_eq!(response.status(), 101);
+    /// assert_eq!(response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    /// assert_eq!(conn.protocol(), Some("chat"));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`accept`](Self::accept): [`ApiMisuse::ProtocolNotOffered`](crate::ApiMisuse::ProtocolNotOffered),
+    /// [`ApiMisuse::InvalidHeader`](crate::ApiMisuse::InvalidHeader).
+    pub fn accept_http(self, options: &AcceptOptions) -> Result<(http::Response<()>, Connection), HandshakeError> {
+        let (bytes, conn) = self.into_connection(options, false)?;
+        Ok((to_http_response(&bytes), conn))
+    }
+}
+
+impl HandshakeError {
+    /// The answer to a request that failed this error's check, as the raw path writes it:
+    /// [`http_status`](Self::http_status) (400, 405, 426 or 431), `Allow: GET` on 405,
+    /// `Upgrade: websocket` and `Sec-WebSocket-Version: 13` on 426, `Connection: close`
+    /// (`Upgrade, close` on 426), `Content-Length: 0`. `None` for errors that are not about
+    /// a received request.
+    ///
+    /// ```
+    /// use tether_proto::{HandshakeError, PeerMisbehaved};
+    /// let response = HandshakeError::from(PeerMisbehaved::UnsupportedVersion).http_response().unwrap();
+    /// assert_eq!(response.status(), 426);
+    /// assert_eq!(response.headers()["sec-websocket-version"], "13");
+    /// ```
+    pub fn http_response(&self) -> Option<http::Response<()>> {
+        error_response_bytes(self).map(|bytes| to_http_response(&bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Instant, Transmit};
+    use alloc::vec;
+
+    const GOOD: &[(&str, &str)] = &[
+        ("Host", "example.com"),
+        ("Upgrade", "websocket"),
+        ("Connection", "keep-alive, Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Protocol", "a, chat"),
+    ];
+
+    /// The same request both ways: raw bytes and an `http::Request`, `edit` applied.
+    fn both(method: &str, edit: impl Fn(&mut Vec<(&str, &str)>)) -> (Vec<u8>, http::Request<()>) {
+        let mut headers = GOOD.to_vec();
+        edit(&mut headers);
+        let mut raw = alloc::format!("{method} /chat?x=1 HTTP/1.1\r\n").into_bytes();
+        let mut req = http::Request::builder().method(method).uri("/chat?x=1");
+        for (n, v) in &headers {
+            raw.extend_from_slice(alloc::format!("{n}: {v}\r\n").as_bytes());
+            req = req.header(*n, *v);
+        }
+        raw.extend_from_slice(b"\r\n");
+        (raw, req.body(()).unwrap())
+    }
+
+    fn raw_answer(raw: &[u8]) -> (Result<(), HandshakeError>, Vec<u8>) {
+        let mut hs = ServerHandshake::new(Config::default());
+        let result = hs.receive(Instant::ZERO, raw).map(|_| ());
+        let mut out = Vec::new();
+        hs.drain_transmit(&mut out);
+        (result, out)
+    }
+
+    fn status_and_headers(r: &http::Response<()>) -> (u16, Vec<(String, Vec<u8>)>) {
+        let headers = r.headers().iter().map(|(n, v)| (String::from(n.as_str()), v.as_bytes().to_vec())).collect();
+        (r.status().as_u16(), headers)
+    }
+
+    #[test]
+    fn errors_match_the_raw_path() {
+        type Edit = fn(&mut Vec<(&str, &str)>);
+        let cases: Vec<(&str, Edit)> = vec![
+            ("POST", |_| {}),
+            ("GET", |h| h.retain(|(n, _)| *n != "Upgrade")),
+            ("GET", |h| h.retain(|(n, _)| *n != "Connection")),
+            ("GET", |h| h.retain(|(n, _)| *n != "Host")),
+            ("GET", |h| h.push(("Host", "other.example"))),
+            ("GET", |h| h.retain(|(n, _)| *n != "Sec-WebSocket-Key")),
+            ("GET", |h| h[3].1 = "short"),
+            ("GET", |h| h.push(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))),
+            ("GET", |h| h[4].1 = "8"),
+            ("GET", |h| h.retain(|(n, _)| *n != "Sec-WebSocket-Version")),
+        ];
+        for (i, (method, edit)) in cases.into_iter().enumerate() {
+            let (raw, req) = both(method, edit);
+            let (raw_result, raw_bytes) = raw_answer(&raw);
+            let raw_err = raw_result.expect_err("raw path must refuse");
+            let err = Request::from_http(&req).expect_err("http path must refuse");
+            assert_eq!(err, raw_err, "case {i}");
+            let ours = err.http_response().unwrap();
+            assert_eq!(status_and_headers(&ours), status_and_headers(&to_http_response(&raw_bytes)), "case {i}");
+            assert!(ours.status().as_u16() >= 400);
+        }
+    }
+
+    #[test]
+    fn accept_matches_the_raw_path() {
+        let (raw, req) = both("GET", |_| {});
+        let options = AcceptOptions::new().protocol("chat").header("X-Id", "7");
+        let mut hs = ServerHandshake::new(Config::default());
+        hs.receive(Instant::ZERO, &raw).unwrap().unwrap();
+        let mut conn = hs.accept(&options).unwrap();
+        let mut raw_bytes = Vec::new();
+        conn.drain_transmit(&mut raw_bytes);
+
+        let request = Request::from_http(&req).unwrap();
+        assert_eq!(
+            (request.path(), request.query(), request.protocols()),
+            ("/chat", Some("x=1"), &["a".into(), "chat".into()][..])
+        );
+        let hs = ServerHandshake::from_http(Config::default(), &req).unwrap();
+        let (response, mut conn) = hs.accept_http(&options).unwrap();
+        assert_eq!(status_and_headers(&response), status_and_headers(&to_http_response(&raw_bytes)));
+        assert_eq!(response.status(), 101);
+        assert_eq!(conn.protocol(), Some("chat"));
+        assert_eq!(conn.buffered_transmit(), 0, "the HTTP server writes the 101, not the connection");
+        let mut rest = Vec::new();
+        conn.drain_transmit(&mut rest);
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn unoffered_protocol_is_refused() {
+        let (_, req) = both("GET", |_| {});
+        let hs = ServerHandshake::from_http(Config::default(), &req).unwrap();
+        assert!(hs.accept_http(&AcceptOptions::new().protocol("nope")).is_err());
+    }
+
+    #[test]
+    fn http2_and_http10_are_refused() {
+        for version in [http::Version::HTTP_10, http::Version::HTTP_2] {
+            let (_, mut req) = both("GET", |_| {});
+            *req.version_mut() = version;
+            let err = Request::from_http(&req).unwrap_err();
+            assert_eq!(err, HandshakeError::PeerMisbehaved(crate::PeerMisbehaved::HttpVersionTooOld));
+        }
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn deflate_is_negotiated_and_reaches_the_connection() {
+        let (_, req) =
+            both("GET", |h| h.push(("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits")));
+        let config = Config::builder().deflate(Some(crate::DeflateConfig::default())).build().unwrap();
+        let hs = ServerHandshake::from_http(config, &req).unwrap();
+        let (response, conn) = hs.accept_http(&AcceptOptions::new()).unwrap();
+        let ext = response.headers()["sec-websocket-extensions"].to_str().unwrap();
+        assert!(ext.starts_with("permessage-deflate"), "{ext}");
+        assert!(conn.deflate().is_some());
+    }
+}

@@ -1,0 +1,181 @@
+//! WebSockets inside a hyper 1.x HTTP/1.1 server (feature `hyper`): [`HyperUpgrade`]
+//! validates a request with the engine's checks (`tether_proto`'s `http` conversions),
+//! [`HyperUpgrade::accept`] gives the 101 response for hyper to send and a
+//! [`PendingWebSocket`] that resolves, once hyper hands the connection over, to a
+//! [`WebSocket`](crate::WebSocket) over [`UpgradedStream`]. The axum extractor built on it
+//! lives in `axum.rs`; protocol rules live in `tether-proto`. HTTP/2 (RFC 8441) is not
+//! supported: such requests are refused as the raw path refuses them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tether_rt::proto::ServerHandshake;
+use tether_rt::{AcceptOptions, Config, Connection, HandshakeError, Request};
+
+/// The stream a hyper upgrade hands over, as tokio IO. hyper replays the bytes it had
+/// already read past the request (a client's first frames sent with the request), so
+/// nothing is lost between the request and the WebSocket.
+pub type UpgradedStream = TokioIo<Upgraded>;
+
+/// A WebSocket over a hyper upgrade.
+pub type HyperWebSocket = crate::WebSocket<UpgradedStream>;
+
+/// Why a request could not become a WebSocket through hyper.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HyperError {
+    /// The request is not a valid upgrade (the raw path's checks and errors), or accepting
+    /// failed (a subprotocol that was not offered, an extra header that cannot be sent).
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// The request carries no hyper upgrade handle: the connection was not served with
+    /// `with_upgrades()`, or the handle was already taken.
+    #[error("the request cannot be upgraded (no hyper OnUpgrade; serve the connection with_upgrades())")]
+    NotUpgradable,
+    /// hyper failed to hand the connection over (it closed, or was not upgradable).
+    #[error("hyper upgrade failed: {0}")]
+    Upgrade(#[source] hyper::Error),
+    /// hyper did not hand the connection over within the configuration's
+    /// [`handshake_timeout`](tether_rt::ConfigBuilder::handshake_timeout).
+    #[error("the upgrade did not complete within {0:?}")]
+    Timeout(Duration),
+}
+
+impl HyperError {
+    /// The HTTP answer for this error: for a request that failed a check, exactly what the
+    /// raw path writes ([`HandshakeError::http_response`]: 400, 405 with `Allow: GET`, 426
+    /// with `Upgrade: websocket` and `Sec-WebSocket-Version: 13`); 500 otherwise.
+    pub fn response<B: Default>(&self) -> http::Response<B> {
+        let response = match self {
+            HyperError::Handshake(e) => e.http_response(),
+            _ => None,
+        };
+        response
+            .unwrap_or_else(|| {
+                let mut r = http::Response::new(());
+                *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            })
+            .map(|()| B::default())
+    }
+}
+
+/// A validated upgrade request received by hyper, to accept (or to answer otherwise).
+///
+/// ```no_run
+/// use http_body_util::Empty;
+/// use tether_tokio::{hyper::HyperUpgrade, Bytes};
+///
+/// async fn handle(mut req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<Empty<Bytes>> {
+///     let upgrade = match HyperUpgrade::new(&mut req) {
+///         Ok(upgrade) => upgrade,
+///         Err(e) => return e.response(),
+///     };
+///     let (response, pending) = match upgrade.accept(&tether_tokio::AcceptOptions::new()) {
+///         Ok(accepted) => accepted,
+///         Err(e) => return e.response(),
+///     };
+///     tokio::spawn(async move {
+///         let Ok(mut ws) = pending.await else { return };
+///         while let Ok(Some(message)) = ws.recv().await {
+///             if ws.send(message).await.is_err() {
+///                 break;
+///             }
+///         }
+///     });
+///     response
+/// }
+/// ```
+#[derive(Debug)]
+pub struct HyperUpgrade {
+    handshake: ServerHandshake,
+    on_upgrade: OnUpgrade,
+    config: Config,
+}
+
+impl HyperUpgrade {
+    /// Validate `req` (see [`tether_rt::proto::Request::from_http`]) and take its hyper
+    /// upgrade handle; the connection gets [`server_config`](crate::server_config) unless
+    /// [`AcceptOptions::config`] says otherwise. An invalid request keeps its handle.
+    ///
+    /// # Errors
+    /// [`HyperError::Handshake`] for an invalid upgrade request (answer it with
+    /// [`HyperError::response`]), [`HyperError::NotUpgradable`] without a handle.
+    pub fn new<B>(req: &mut http::Request<B>) -> Result<Self, HyperError> {
+        let config = crate::server_config();
+        let handshake = ServerHandshake::from_http(config.clone(), req)?;
+        let on_upgrade = req.extensions_mut().remove::<OnUpgrade>().ok_or(HyperError::NotUpgradable)?;
+        Ok(HyperUpgrade { handshake, on_upgrade, config })
+    }
+
+    /// As [`new`](Self::new), from a request's parts (what extractors get).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn from_parts(parts: &mut http::request::Parts) -> Result<Self, HyperError> {
+        let config = crate::server_config();
+        let handshake = ServerHandshake::from_http_parts(config.clone(), parts)?;
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or(HyperError::NotUpgradable)?;
+        Ok(HyperUpgrade { handshake, on_upgrade, config })
+    }
+
+    /// The validated request: path, query, `Origin`, offered subprotocols and extensions.
+    pub fn request(&self) -> &Request {
+        // `from_http` builds a complete handshake, which always has its request.
+        self.handshake.request().expect("a handshake built from an http request has its request")
+    }
+
+    /// Accept: the 101 response to return from the hyper service (with
+    /// `Sec-WebSocket-Accept`, the chosen subprotocol, the permessage-deflate answer when
+    /// the configuration has deflate and the client offered it, and `options`' headers —
+    /// the raw path's response), and the WebSocket to come once hyper has sent it. The
+    /// connection runs under `options`' [`config`](AcceptOptions::config) (limits,
+    /// keepalive, deflate) or the server default, exactly as on the raw path.
+    ///
+    /// # Errors
+    /// [`HyperError::Handshake`] as [`ServerHandshake::accept_http`].
+    pub fn accept<B: Default>(
+        self,
+        options: &AcceptOptions,
+    ) -> Result<(http::Response<B>, PendingWebSocket), HyperError> {
+        let timeout = options.chosen_config().unwrap_or(&self.config).handshake_timeout();
+        let (response, connection) = self.handshake.accept_http(options)?;
+        let pending = PendingWebSocket {
+            upgrade: Box::pin(tokio::time::timeout(timeout, self.on_upgrade)),
+            connection: Some(connection),
+            timeout,
+        };
+        Ok((response.map(|()| B::default()), pending))
+    }
+}
+
+/// The WebSocket of an accepted hyper upgrade: resolves once hyper has written the 101 and
+/// handed the connection over, bounded by the configuration's handshake timeout.
+#[derive(Debug)]
+#[must_use = "the WebSocket only exists once this future is awaited"]
+pub struct PendingWebSocket {
+    upgrade: Pin<Box<tokio::time::Timeout<OnUpgrade>>>,
+    connection: Option<Connection>,
+    timeout: Duration,
+}
+
+impl Future for PendingWebSocket {
+    type Output = Result<HyperWebSocket, HyperError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let upgraded = match ready!(self.upgrade.as_mut().poll(cx)) {
+            Ok(Ok(upgraded)) => upgraded,
+            Ok(Err(e)) => return Poll::Ready(Err(HyperError::Upgrade(e))),
+            Err(_) => return Poll::Ready(Err(HyperError::Timeout(self.timeout))),
+        };
+        match self.connection.take() {
+            Some(connection) => Poll::Ready(Ok(crate::WebSocket::from_connection(TokioIo::new(upgraded), connection))),
+            // Polled again after completion: the upgrade handle has nothing more to give.
+            None => Poll::Ready(Err(HyperError::NotUpgradable)),
+        }
+    }
+}
