@@ -7,7 +7,7 @@
 //! strictly, and every message in them is one a send was given, once, in order, with none
 //! of the sends that returned `Ok` missing when nothing excuses it (`check.rs`). This file
 //! is included with `#[path]` by the libFuzzer entry point and by the corpus replay in
-//! `tests/tests/fuzz_async_layer.rs`, so it names no fuzzing crate.
+//! `tests/tests/fuzz_replay.rs`, so it names no fuzzing crate.
 
 mod check;
 mod runtime;

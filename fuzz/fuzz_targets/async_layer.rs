@@ -1,6 +1,6 @@
 //! libFuzzer entry point for the `async_layer` target; the harness and its checks live in
 //! `fuzz/async_layer/` (included here with `#[path]`), shared with the corpus replay in
-//! `tests/tests/fuzz_async_layer.rs`.
+//! `tests/tests/fuzz_replay.rs`.
 #![no_main]
 
 #[allow(dead_code, unreachable_pub)]

@@ -1,6 +1,6 @@
 //! libFuzzer entry point for the `hub` target; the harness, its model and its checks live
 //! in `fuzz/hub/` (included here with `#[path]`), shared with the corpus replay in
-//! `tests/tests/fuzz_hub.rs`.
+//! `tests/tests/fuzz_replay.rs`.
 #![no_main]
 
 #[allow(dead_code, unreachable_pub)]

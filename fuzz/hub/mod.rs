@@ -5,7 +5,7 @@
 //! room sizes, each member's rooms and the hub's counters are exactly what the model says;
 //! no queue ever holds more than its capacity; an evicted member is told once and leaves
 //! every room; nothing panics. Included with `#[path]` by the libFuzzer entry point and by
-//! the corpus replay in `tests/tests/fuzz_hub.rs`, so it names no fuzzing crate. The
+//! the corpus replay in `tests/tests/fuzz_replay.rs`, so it names no fuzzing crate. The
 //! connection side of a member (`Mailbox::forward`) is the async-layer target's business.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
