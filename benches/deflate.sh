@@ -10,7 +10,11 @@
 # the run. Prints a markdown table; raw lines go to target/bench-results/deflate-<stamp>/.
 # Loopback only; every run is bounded.
 #
+# Then, per server, memory per connection with deflate agreed (`loadgen deflate-memory`):
+# MEM_CONNS connections idle, then busy (one 4 KiB compressible text echoed on each).
+#
 # Knobs: SIZES="1024 65536" CONNS=16 INFLIGHT=8 SECS=5 ROUNDS=3 SERVERS="tether yawc python node"
+#        MEM_CONNS=1000 (0 skips the memory run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1024 65536"}
@@ -19,6 +23,7 @@ INFLIGHT=${INFLIGHT:-8}
 SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-"tether yawc python node"}
+MEM_CONNS=${MEM_CONNS:-1000}
 OUT=target/bench-results/deflate-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 LOAD_CPU=1; [ "$(nproc)" -lt 2 ] && LOAD_CPU=0
@@ -62,16 +67,34 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-echo "| server | size | messages/s (median of $ROUNDS) | Tether ÷ this | echo payload B | server CPU % | server RSS MiB | agreed |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
-for size in $SIZES; do
-  median() { grep "server=$1 " "$OUT/deflate.txt" | grep " size=$size " | sed -n "s/.*msgs_per_sec=\([0-9]*\).*/\1/p" | sort -n \
-    | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
-  base=$(median tether)
-  for s in $SERVERS; do
-    m=$(median "$s")
-    last=$(grep "server=$s " "$OUT/deflate.txt" | grep " size=$size " | tail -n1 || true)
-    ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
-    echo "| $s | $size B | $m | $ratio | $(get echo_payload_bytes "$last") | $(get cpu_pct "$last") | $(( $(get rss_kib "$last" || echo 0) / 1024 )) | $(get agreed "$last") |"
+if [ -s "$OUT/deflate.txt" ]; then
+  echo "| server | size | messages/s (median of $ROUNDS) | Tether ÷ this | echo payload B | server CPU % | server RSS MiB | agreed |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---|"
+  for size in $SIZES; do
+    median() { grep "server=$1 " "$OUT/deflate.txt" | grep " size=$size " | sed -n "s/.*msgs_per_sec=\([0-9]*\).*/\1/p" | sort -n \
+      | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+    base=$(median tether)
+    for s in $SERVERS; do
+      m=$(median "$s")
+      last=$(grep "server=$s " "$OUT/deflate.txt" | grep " size=$size " | tail -n1 || true)
+      ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
+      echo "| $s | $size B | $m | $ratio | $(get echo_payload_bytes "$last") | $(get cpu_pct "$last") | $(( $(get rss_kib "$last" || echo 0) / 1024 )) | $(get agreed "$last") |"
+    done
   done
+fi
+
+[ "$MEM_CONNS" -gt 0 ] || exit 0
+for s in $SERVERS; do
+  start "$s" || continue
+  line=$(taskset -c $LOAD_CPU timeout 120 target/release/loadgen deflate-memory "$ADDR" "$MEM_CONNS" "$PID" \
+    2>>"$OUT/errors.log" || true)
+  stop
+  echo "server=$s $line" >>"$OUT/deflate-memory.txt"
+done
+echo
+echo "| server | idle B/connection | busy B/connection | connections |"
+echo "|---|---:|---:|---:|"
+for s in $SERVERS; do
+  last=$(grep "server=$s " "$OUT/deflate-memory.txt" | tail -n1 || true)
+  echo "| $s | $(get idle_bytes_per_conn "$last") | $(get busy_bytes_per_conn "$last") | $(get conns "$last") |"
 done

@@ -6,13 +6,17 @@
 //! The `deflate` mode is throughput with permessage-deflate offered: compressible JSON-like
 //! text of SIZE bytes, compressed once here (each message on its own, which a server
 //! inflates whatever context mode it agreed), and the server's compressed echoes counted
-//! whatever their length.
+//! whatever their length. The `deflate-memory` mode opens CONNS connections offering
+//! permessage-deflate and reads the server's VmRSS twice: idle (upgraded, nothing sent) and
+//! busy (after one compressible 4 KiB text echoed on every connection, so each connection's
+//! compressor and decompressor exist when the server keeps them between messages).
 //!
 //! ```text
 //! loadgen throughput ADDR CONNS INFLIGHT SIZE SECS
 //! loadgen deflate    ADDR CONNS INFLIGHT SIZE SECS
 //! loadgen latency    ADDR SIZE COUNT
 //! loadgen idle       ADDR CONNS SERVER_PID
+//! loadgen deflate-memory ADDR CONNS SERVER_PID
 //! ```
 
 use std::cell::Cell;
@@ -51,7 +55,8 @@ async fn run(args: &[String]) -> Result<String, Error> {
         "deflate" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64), true).await,
         "latency" => latency(addr, num(2)?, num(3)?).await,
         "idle" => idle(addr, num(2)?, num(3)?).await,
-        _ => Err("usage: loadgen throughput|deflate|latency|idle ADDR ...".into()),
+        "deflate-memory" => deflate_memory(addr, num(2)?, num(3)?).await,
+        _ => Err("usage: loadgen throughput|deflate|latency|idle|deflate-memory ADDR ...".into()),
     }
 }
 
@@ -323,4 +328,86 @@ async fn idle(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Erro
     let per_conn = (after.saturating_sub(before)) as f64 * 1024.0 / conns as f64;
     drop(open);
     Ok(format!("mode=idle conns={conns} rss_before_kib={before} rss_after_kib={after} bytes_per_conn={per_conn:.0}"))
+}
+
+/// Offer permessage-deflate (as every browser does) and fail unless the server agreed.
+async fn upgrade_deflate(addr: SocketAddr) -> Result<(tether_benches::tls::Stream, Vec<u8>), Error> {
+    let (stream, head, leftover) =
+        upgrade_offering(addr, "/", Some("permessage-deflate; client_max_window_bits")).await?;
+    if !head.to_ascii_lowercase().contains("sec-websocket-extensions:") {
+        return Err("the server did not agree to permessage-deflate".into());
+    }
+    Ok((stream, leftover))
+}
+
+/// Send one compressed message on `stream` and wait for its (compressed or plain) echo.
+async fn echo_one(stream: &mut tether_benches::tls::Stream, leftover: &[u8], frame: &[u8]) -> Result<(), Error> {
+    let mut counter = FrameCounter::new(None);
+    if counter.feed(leftover)? > 0 {
+        return Err("a frame arrived before any was sent".into());
+    }
+    stream.write_all(frame).await?;
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err("server closed the connection".into());
+        }
+        if counter.feed(&buf[..n])? > 0 {
+            return Ok(());
+        }
+    }
+}
+
+async fn deflate_memory(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Error> {
+    let frame = Rc::new(deflate_batch(4096, 1)?);
+    // Warm-up as in `idle`: one echoed message and a few connections, not counted.
+    {
+        let (mut stream, leftover) = upgrade_deflate(addr).await?;
+        echo_one(&mut stream, &leftover, &frame).await?;
+        let mut keep = vec![stream];
+        for _ in 0..9 {
+            keep.push(upgrade_deflate(addr).await?.0);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = vm_rss_kib(pid)?;
+    let mut open = Vec::with_capacity(conns);
+    let wave = 200;
+    while open.len() < conns {
+        let n = wave.min(conns - open.len());
+        let handles: Vec<_> = (0..n).map(|_| tokio::task::spawn_local(upgrade_deflate(addr))).collect();
+        for h in handles {
+            open.push(h.await.map_err(|e| e.to_string())??);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = vm_rss_kib(pid)?;
+    let mut busy_open = Vec::with_capacity(conns);
+    while !open.is_empty() {
+        let n = wave.min(open.len());
+        let handles: Vec<_> = open
+            .drain(..n)
+            .map(|(mut stream, leftover)| {
+                let frame = frame.clone();
+                tokio::task::spawn_local(async move {
+                    echo_one(&mut stream, &leftover, &frame).await?;
+                    Ok::<_, Error>(stream)
+                })
+            })
+            .collect();
+        for h in handles {
+            busy_open.push(h.await.map_err(|e| e.to_string())??);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let busy = vm_rss_kib(pid)?;
+    let per = |kib: u64| kib.saturating_sub(before) as f64 * 1024.0 / conns as f64;
+    drop(busy_open);
+    Ok(format!(
+        "mode=deflate-memory conns={conns} rss_before_kib={before} rss_idle_kib={idle} rss_busy_kib={busy} \
+         idle_bytes_per_conn={:.0} busy_bytes_per_conn={:.0}",
+        per(idle),
+        per(busy)
+    ))
 }
