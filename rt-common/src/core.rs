@@ -14,10 +14,10 @@ use tether_proto::{
     BufMut, CloseCause, CloseCode, Closed, ConfigError, Connection, Event, Instant, Message, RateLimit, SendError,
 };
 
-use crate::observe::{OnEnd, LocalClose};
+use crate::observe::{LocalClose, OnEnd};
 use crate::runtime::{deadline_after, Runtime, Transport};
-use crate::{CloseKind, Ending, Traffic};
 use crate::waker::WakerSet;
+use crate::{CloseKind, Ending, Traffic};
 use crate::{Error, Shutdown};
 
 /// Chunks handed to one vectored write.

@@ -187,3 +187,27 @@ fn server_stats_count_each_way_a_websocket_ends_and_its_traffic() {
         assert!(flood < 200, "{end:?}");
     })
 }
+
+#[test]
+fn a_peer_that_never_answers_pings_is_counted_as_a_keepalive_timeout() {
+    run(async {
+        let quiet = short(|b| {
+            b.keepalive_interval(Some(Duration::from_millis(50))).keepalive_timeout(Duration::from_millis(100))
+        });
+        let server = Server::<R>::new().socket_with_config("/quiet", quiet, drain);
+        let stats = server.stats();
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { server.serve(listener, signal).await });
+
+        // The raw peer reads (the pings) and never writes: no pong, so the server gives up.
+        let answer = raw_peer(addr, "/quiet", Vec::new(), false).await;
+        assert_eq!(parse_frame(&answer).expect("a ping first").header.opcode, PING);
+        let now = stats_until(&stats, "a keepalive timeout", |s| s.closes.total() == 1).await;
+        assert_eq!(now.closes.get(CloseKind::KeepaliveTimeout), 1, "{now:?}");
+
+        shutdown.trigger();
+        assert_eq!(served.await.abandoned, 0);
+    })
+}
