@@ -164,9 +164,9 @@ where
     /// Have `f` told, once, how the connection ended ([`Ending`](crate::Ending): a
     /// [`CloseKind`](crate::CloseKind), the close code, the traffic if counted): when a
     /// receive hands the ending out, or else when the connection (the last of its split
-    /// halves) is dropped. It runs on the task doing that, under the connection's lock: keep
-    /// it short (count, log) and do not touch the connection from it. A second call
-    /// replaces the first callback.
+    /// halves) is dropped. It runs on the task doing that, inside the connection (its lock
+    /// held when split): keep it short (count, log) and do not touch the connection from it.
+    /// A second call replaces the first callback.
     pub fn on_end(&mut self, f: impl FnOnce(&crate::Ending) + Send + Sync + 'static) {
         self.handle().with(|core| core.on_end(Box::new(f)));
     }
