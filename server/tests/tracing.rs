@@ -140,3 +140,49 @@ fn a_connection_has_a_span_with_peer_route_and_params_and_open_and_close_events(
     assert_eq!(field("messages_out"), Some("1"), "{fields:?}");
     assert_eq!(field("bytes_out"), Some("2"), "{fields:?}");
 }
+
+#[test]
+fn the_close_event_names_a_shutdown_as_its_cause() {
+    let recorder = Recorder::default();
+    let _default = tracing::subscriber::set_default(recorder.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let shutdown = Shutdown::new();
+            let signal = shutdown.triggered();
+            let server = Server::<Tokio>::new().socket("/", |incoming| async move {
+                let Ok(mut ws) = incoming.accept().await else { return };
+                let mut received = 0;
+                while let Ok(Some(_)) = ws.recv().await {
+                    received += 1;
+                    if received == 2 {
+                        let _ = ws.send(Message::text("ready")).await;
+                    }
+                }
+            });
+            let served = tokio::spawn(server.serve(listener, signal));
+            let mut ws = tether_tokio::connect(&format!("ws://{addr}/")).await.unwrap();
+            ws.send(Message::text("one")).await.unwrap();
+            ws.send(Message::binary(vec![0u8; 10])).await.unwrap();
+            // Once the server has read both, shut it down: the client gets 1001.
+            assert_eq!(ws.recv().await.unwrap(), Some(Message::text("ready")));
+            shutdown.trigger();
+            assert!(matches!(ws.recv().await, Ok(None)));
+            assert_eq!(ws.closed().map(|c| c.code), Some(CloseCode::GOING_AWAY));
+            served.await.unwrap();
+        })
+        .await
+        .expect("test timed out");
+    });
+
+    let log = recorder.log.lock().unwrap();
+    let closed = log.events.iter().position(|(m, _)| m == "websocket closed").expect("a close event");
+    let fields = &log.event_fields[closed];
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("cause"), Some("shutdown"), "{fields:?}");
+    assert_eq!(field("code"), Some("1001"), "{fields:?}");
+    assert_eq!((field("messages_in"), field("bytes_in")), (Some("2"), Some("13")), "{fields:?}");
+    assert_eq!((field("messages_out"), field("bytes_out")), (Some("1"), Some("5")), "{fields:?}");
+}
