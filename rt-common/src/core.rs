@@ -314,7 +314,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     #[inline]
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.check_send()?;
-        let data = matches!(message, Message::Text(_) | Message::Binary(_)).then(|| message.len());
+        let data = self.counted_len(&message);
         self.conn.send(message).map_err(Error::Send)?;
         if let Some(bytes) = data {
             self.count_out(bytes);
@@ -326,7 +326,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     #[cfg(feature = "deflate")]
     pub(crate) fn start_send_uncompressed(&mut self, message: Message) -> Result<(), Error> {
         self.check_send()?;
-        let data = matches!(message, Message::Text(_) | Message::Binary(_)).then(|| message.len());
+        let data = self.counted_len(&message);
         self.conn.send_uncompressed(message).map_err(Error::Send)?;
         if let Some(bytes) = data {
             self.count_out(bytes);
@@ -470,10 +470,13 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         self.on_end = Some(f);
     }
 
+    /// The payload length of a data message when traffic is counted; `None` (one branch)
+    /// when it is not, or for a control message.
     #[inline]
-    fn count_in(&self, message: &Message) {
-        if let Some(traffic) = &self.traffic {
-            traffic.received(message.len());
+    fn counted_len(&self, message: &Message) -> Option<usize> {
+        match message {
+            Message::Text(_) | Message::Binary(_) if self.traffic.is_some() => Some(message.len()),
+            _ => None,
         }
     }
 
@@ -590,8 +593,10 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         match self.conn.poll_event()? {
             Event::Message(Message::Ping(_) | Message::Pong(_)) if !self.control => Some(None),
             Event::Message(message) => {
-                if matches!(message, Message::Text(_) | Message::Binary(_)) {
-                    self.count_in(&message);
+                if let Some(bytes) = self.counted_len(&message) {
+                    if let Some(traffic) = &self.traffic {
+                        traffic.received(bytes);
+                    }
                 }
                 Some(Some(message))
             }

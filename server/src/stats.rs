@@ -67,7 +67,9 @@ pub struct StatsSnapshot {
     pub websockets_opened: u64,
     /// WebSocket connections open now: opened, and their handler has not returned yet.
     pub websockets_open: u64,
-    /// How WebSocket connections ended, by [`CloseKind`] (handshake failures included).
+    /// How WebSocket connections ended, by [`CloseKind`]; [`CloseKind::HandshakeFailed`]
+    /// counts connections whose request was invalid, too slow or never came, and accepts
+    /// that failed.
     pub closes: CloseCounts,
     /// Data messages (text and binary) and their payload bytes each way, on every
     /// WebSocket connection served, live ones included.
