@@ -135,3 +135,46 @@ fn the_server_topic_shows_close_causes_and_traffic_each_way() {
         assert_eq!(served.abandoned, 0, "{served:?}");
     })
 }
+
+/// The dashboard page in headless Chromium (`tests/peers/browser_dashboard.py`): after a
+/// subscriber came and went (a peer close), the page's `server` card shows its four
+/// WebSockets open, messages sent out and none in, and that close under its cause; the cpu
+/// card shows a reading. Like the other Chromium tests, it fails (never skips) when
+/// `scripts/setup-peers.sh --browser` cannot install the browser.
+#[test]
+fn dashboard_page_shows_the_server_counters_in_headless_chromium() {
+    use tether_tests::peer::{self, Peer};
+    const LIMIT: Duration = Duration::from_secs(120);
+    run_for(LIMIT, async {
+        peer::ensure_setup(true);
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { app::run::<R>(listener, Duration::from_millis(50), signal).await });
+
+        let mut gone = subscribe(addr, "orders").await;
+        update(&mut gone).await;
+        gone.close(CloseCode::NORMAL, "").await.unwrap();
+
+        let base = format!("http://{addr}/");
+        let mut browser = Peer::spawn(peer::PYTHON, &["tests/peers/browser_dashboard.py", &base]);
+        let status = browser.wait::<R>(LIMIT - Duration::from_secs(10)).await;
+        let output = browser.output();
+        assert!(status.success(), "browser_dashboard.py failed ({status}):\n{output}");
+        let line = output.lines().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no outcome:\n{output}"));
+        let page: Value = serde_json::from_str(line).expect("JSON outcome");
+        let rows: Vec<(String, String)> = serde_json::from_value(page["server"].clone()).expect("rows");
+        let row = |label: &str| rows.iter().find(|(k, _)| k == label).map(|(_, v)| v.as_str());
+        assert_eq!(row("websockets open"), Some("4 (of 5 opened)"), "{page}");
+        assert_eq!(row("closed: peer closed"), Some("1"), "{page}");
+        let traffic = row("messages in / out").expect("traffic");
+        let (inbound, outbound) = traffic.split_once(" / ").expect("in / out");
+        assert_eq!(inbound, "0", "{page}");
+        assert!(outbound.parse::<u64>().is_ok_and(|n| n > 0), "{page}");
+        assert!(page["cpu"].as_str().is_some_and(|v| v.parse::<u64>().is_ok()), "{page}");
+
+        shutdown.trigger();
+        let served = served.await;
+        assert_eq!(served.abandoned, 0, "{served:?}");
+    })
+}
