@@ -90,33 +90,33 @@ impl CloseKind {
     }
 
     /// The kind and the close code of an ending: the engine's `ending` (if it decided one)
-    /// and the close this side queued itself (if any). Our own close decides unless the
-    /// engine's ending says the peer or the protocol decided first.
+    /// and the close this side queued itself (if any). Our own close can only be queued
+    /// while nothing has ended the connection yet, so when there is one it came first and
+    /// decides: what follows (the peer not answering, a write or close timeout, a reset) is
+    /// its consequence. Without one, the engine's cause decides.
     pub fn classify(ending: Option<&Closed>, local: Option<LocalClose>) -> (CloseKind, CloseCode) {
         let abrupt = CloseCode::ABNORMAL;
-        if let Some(closed) = ending {
-            match &closed.cause {
-                CloseCause::PeerInitiated => return (CloseKind::PeerClosed, closed.code),
-                CloseCause::Protocol(error) => return (protocol_kind(error), error.close_code()),
-                CloseCause::RateLimitExceeded(_) => return (CloseKind::RateLimited, CloseCode::POLICY_VIOLATION),
-                CloseCause::IdleTimeout => return (CloseKind::KeepaliveTimeout, abrupt),
-                CloseCause::WriteTimeout => return (CloseKind::WriteTimeout, abrupt),
-                CloseCause::HandshakeTimeout => return (CloseKind::HandshakeFailed, abrupt),
-                _ => {}
-            }
-        }
         match local {
-            Some(LocalClose::Shutdown) => (CloseKind::Shutdown, CloseCode::GOING_AWAY),
-            Some(LocalClose::Dropped) => (CloseKind::Closed, CloseCode::GOING_AWAY),
-            Some(LocalClose::App(code)) if code == CloseCode::TRY_AGAIN_LATER => (CloseKind::Evicted, code),
-            Some(LocalClose::App(code)) => (CloseKind::Closed, code),
-            None => match ending {
-                Some(closed) if matches!(closed.cause, CloseCause::TransportEof | CloseCause::TransportError) => {
-                    (CloseKind::Abrupt, abrupt)
-                }
-                Some(closed) => (CloseKind::Closed, closed.code),
-                None => (CloseKind::Closed, CloseCode::GOING_AWAY),
-            },
+            Some(LocalClose::Shutdown) => return (CloseKind::Shutdown, CloseCode::GOING_AWAY),
+            Some(LocalClose::Dropped) => return (CloseKind::Closed, CloseCode::GOING_AWAY),
+            Some(LocalClose::App(code)) if code == CloseCode::TRY_AGAIN_LATER => return (CloseKind::Evicted, code),
+            Some(LocalClose::App(code)) => return (CloseKind::Closed, code),
+            None => {}
+        }
+        let Some(closed) = ending else {
+            // Dropped before anything ended it, with nothing sent (an unreachable case for a
+            // connection that could still send: dropping it sends 1001).
+            return (CloseKind::Closed, CloseCode::GOING_AWAY);
+        };
+        match &closed.cause {
+            CloseCause::PeerInitiated => (CloseKind::PeerClosed, closed.code),
+            CloseCause::Protocol(error) => (protocol_kind(error), error.close_code()),
+            CloseCause::RateLimitExceeded(_) => (CloseKind::RateLimited, CloseCode::POLICY_VIOLATION),
+            CloseCause::IdleTimeout => (CloseKind::KeepaliveTimeout, abrupt),
+            CloseCause::WriteTimeout => (CloseKind::WriteTimeout, abrupt),
+            CloseCause::HandshakeTimeout => (CloseKind::HandshakeFailed, abrupt),
+            CloseCause::TransportEof | CloseCause::TransportError => (CloseKind::Abrupt, abrupt),
+            _ => (CloseKind::Closed, closed.code),
         }
     }
 }
@@ -264,16 +264,15 @@ mod tests {
     }
 
     #[test]
-    fn the_peer_and_the_engine_decide_before_our_close() {
+    fn without_our_close_the_engine_decides() {
         let peer = closed(CloseCode::NORMAL, CloseCause::PeerInitiated);
-        assert_eq!(
-            CloseKind::classify(Some(&peer), Some(LocalClose::Shutdown)),
-            (CloseKind::PeerClosed, CloseCode::NORMAL)
-        );
+        assert_eq!(CloseKind::classify(Some(&peer), None), (CloseKind::PeerClosed, CloseCode::NORMAL));
         let rate = closed(CloseCode::POLICY_VIOLATION, CloseCause::RateLimitExceeded(RateKind::Messages));
         assert_eq!(CloseKind::classify(Some(&rate), None), (CloseKind::RateLimited, CloseCode::POLICY_VIOLATION));
         let idle = closed(CloseCode::ABNORMAL, CloseCause::IdleTimeout);
         assert_eq!(CloseKind::classify(Some(&idle), None).0, CloseKind::KeepaliveTimeout);
+        let slow = closed(CloseCode::ABNORMAL, CloseCause::WriteTimeout);
+        assert_eq!(CloseKind::classify(Some(&slow), None).0, CloseKind::WriteTimeout);
     }
 
     #[test]
@@ -287,5 +286,8 @@ mod tests {
         let eof = closed(CloseCode::ABNORMAL, CloseCause::TransportEof);
         assert_eq!(CloseKind::classify(Some(&eof), None), (CloseKind::Abrupt, CloseCode::ABNORMAL));
         assert_eq!(CloseKind::classify(Some(&eof), Some(LocalClose::Dropped)).0, CloseKind::Closed);
+        // An evicted peer that reads nothing then hits the write timeout: still evicted.
+        let slow = closed(CloseCode::ABNORMAL, CloseCause::WriteTimeout);
+        assert_eq!(CloseKind::classify(Some(&slow), evicted).0, CloseKind::Evicted);
     }
 }

@@ -3,7 +3,9 @@
 //! limit (1009), invalid UTF-8 (1007), a flood past the rate limit (1008), an eviction
 //! (1013), an abrupt TCP drop (1006), a failed handshake, the server's shutdown (1001) —
 //! counted under its own `CloseKind`, and data messages and bytes each way equal to what
-//! the client sent and received (while the connection is open and after it ended).
+//! the client sent and received (while the connection is open and after it ended); a peer
+//! that never answers pings (keepalive timeout) and a hub member evicted for not reading
+//! (1013, still `Evicted` when the write timeout then ends it).
 //! Peers: Tether's client and scripted raw-TCP peers (`raw`).
 
 use std::io::Write;
@@ -206,6 +208,84 @@ fn a_peer_that_never_answers_pings_is_counted_as_a_keepalive_timeout() {
         assert_eq!(parse_frame(&answer).expect("a ping first").header.opcode, PING);
         let now = stats_until(&stats, "a keepalive timeout", |s| s.closes.total() == 1).await;
         assert_eq!(now.closes.get(CloseKind::KeepaliveTimeout), 1, "{now:?}");
+
+        shutdown.trigger();
+        assert_eq!(served.await.abandoned, 0);
+    })
+}
+
+/// A hub member: joins `room`, and its mailbox is forwarded into its connection until the
+/// peer leaves or the hub evicts it (then the close handshake is driven to its end).
+async fn member(hub: tether_server::Hub<&'static str, ()>, incoming: tether_server::Incoming<R>) {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    let Ok(ws) = incoming.accept().await else { return };
+    let (mut reader, sender) = ws.split();
+    let (id, mut mailbox) = hub.register(());
+    if hub.join("room", id).is_err() {
+        return;
+    }
+    let evicted = {
+        let mut receive = std::pin::pin!(async { while let Ok(Some(_)) = reader.recv().await {} });
+        let mut forward = std::pin::pin!(mailbox.forward(&sender));
+        poll_fn(|cx| {
+            if receive.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            forward.as_mut().poll(cx).map(|ended| matches!(ended, Ok(tether_server::Forwarded::Evicted(_))))
+        })
+        .await
+    };
+    drop(mailbox);
+    if evicted {
+        while let Ok(Some(_)) = reader.recv().await {}
+    }
+}
+
+#[test]
+fn a_member_the_hub_evicts_is_counted_as_evicted() {
+    use tether_server::{Hub, HubConfig, SlowPolicy};
+    run(async {
+        let hub: Hub<&'static str, ()> = Hub::new(
+            HubConfig::default().with_capacity(8).with_policy(SlowPolicy::Disconnect(CloseCode::TRY_AGAIN_LATER)),
+        );
+        // A small write queue and a short write timeout: the eviction cannot wait long on a
+        // peer that reads nothing.
+        let small = short(|b| b.write_high_water_mark(16 * 1024).write_timeout(Some(Duration::from_millis(300))));
+        let members = hub.clone();
+        let server =
+            Server::<R>::new().socket_with_config("/room", small, move |incoming| member(members.clone(), incoming));
+        let stats = server.stats();
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { server.serve(listener, signal).await });
+
+        // The member upgrades, then never reads (a thread holds its socket until told).
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::connect(addr);
+            s.write_all(raw::request("/room").as_bytes()).unwrap();
+            let head = raw::read_head(&mut s);
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            let _ = wait.recv_timeout(Duration::from_secs(20));
+        });
+        while hub.room_len(&"room") < 1 {
+            sleep::<R>(Duration::from_millis(5)).await;
+        }
+        let payload = Message::binary(vec![7u8; 64 * 1024]);
+        for _ in 0..2000 {
+            if hub.stats().evicted == 1 {
+                break;
+            }
+            hub.broadcast(&"room", payload.clone());
+            sleep::<R>(Duration::from_millis(1)).await;
+        }
+        assert_eq!(hub.stats().evicted, 1, "{:?}", hub.stats());
+        let now = stats_until(&stats, "the eviction", |s| s.closes.total() == 1).await;
+        assert_eq!(now.closes.get(CloseKind::Evicted), 1, "{now:?}");
+        let _ = done.send(());
+        peer.join().unwrap();
 
         shutdown.trigger();
         assert_eq!(served.await.abandoned, 0);
