@@ -1,7 +1,8 @@
 //! What `Server::stats` says about how served WebSockets end and what they carried, over
 //! real sockets: one connection ending each way — the peer's close, a message over the
-//! limit (1009), invalid UTF-8 (1007), a flood past the rate limit (1008), an eviction
-//! (1013), an abrupt TCP drop (1006), a failed handshake, the server's shutdown (1001) —
+//! limit (1009), invalid UTF-8 (1007), a reserved opcode (1002), a flood past the rate
+//! limit (1008), an application's 1013, an abrupt TCP drop (1006), a failed handshake, the
+//! server's shutdown (1001) —
 //! counted under its own `CloseKind`, and data messages and bytes each way equal to what
 //! the client sent and received (while the connection is open and after it ended); a peer
 //! that never answers pings (keepalive timeout) and a hub member evicted for not reading
@@ -121,6 +122,11 @@ fn server_stats_count_each_way_a_websocket_ends_and_its_traffic() {
         assert_eq!(close_code(&answer), 1007);
         stats_until(&stats, "bad UTF-8", |s| s.closes.get(CloseKind::InvalidUtf8) == 1).await;
 
+        // A reserved opcode (0x3): 1002.
+        let answer = raw_peer(addr, "/echo", client_frame(true, 0x3, b""), false).await;
+        assert_eq!(close_code(&answer), 1002);
+        stats_until(&stats, "a protocol error", |s| s.closes.get(CloseKind::ProtocolError) == 1).await;
+
         // A burst well past 10 messages (small enough to sit in the socket buffers): 1008.
         let answer = raw_peer(addr, "/limited", client_frame(true, TEXT, b"flood").repeat(200), false).await;
         assert_eq!(close_code(&answer), 1008);
@@ -175,12 +181,13 @@ fn server_stats_count_each_way_a_websocket_ends_and_its_traffic() {
                 (CloseKind::RateLimited, 1),
                 (CloseKind::MessageTooBig, 1),
                 (CloseKind::InvalidUtf8, 1),
+                (CloseKind::ProtocolError, 1),
                 (CloseKind::Abrupt, 1),
                 (CloseKind::HandshakeFailed, 1),
             ],
             "{end:?}"
         );
-        assert_eq!(end.websockets_opened, 7, "{end:?}");
+        assert_eq!(end.websockets_opened, 8, "{end:?}");
         // Out: the echoes (2 + 1 messages); in: those, plus what the rate-limited peer got
         // through before its close (at most its burst and rate), nothing else.
         assert_eq!((end.traffic.messages_out, end.traffic.bytes_out), (3, 12), "{end:?}");
