@@ -14,8 +14,10 @@ use tether_proto::{
     BufMut, CloseCause, CloseCode, Closed, ConfigError, Connection, Event, Instant, Message, RateLimit, SendError,
 };
 
+use crate::observe::{LocalClose, OnEnd};
 use crate::runtime::{deadline_after, Runtime, Transport};
 use crate::waker::WakerSet;
+use crate::{CloseKind, Ending, Traffic};
 use crate::{Error, Shutdown};
 
 /// Chunks handed to one vectored write.
@@ -69,11 +71,37 @@ pub(crate) struct Core<T, R: Runtime> {
     on_drop: fn(&mut Self),
     /// A shutdown signal watched until it is observed ([`Core::observe_shutdown`]).
     shutdown: Option<Shutdown>,
+    /// The close this side queued itself, and why (for the ending's report).
+    local_close: Option<LocalClose>,
+    /// This connection's counters, once asked for ([`Core::traffic`]); `None` costs one
+    /// branch per message.
+    traffic: Option<Arc<Traffic>>,
+    /// Told once how the connection ended ([`Core::report_end`]).
+    on_end: Option<OnEnd>,
+}
+
+impl<T, R: Runtime> Core<T, R> {
+    /// Tell the callback how the connection ended, once: when the ending is handed out (all
+    /// received messages were), or when the connection is dropped.
+    fn report_end(&mut self) {
+        let Some(f) = self.on_end.take() else { return };
+        let closed = self.conn.ending().cloned();
+        let (kind, code) = CloseKind::classify(closed.as_ref(), self.local_close);
+        let ending = Ending {
+            kind,
+            code,
+            closed,
+            transport_error: self.transport_error,
+            traffic: self.traffic.as_ref().map(|t| t.snapshot()),
+        };
+        f(&ending);
+    }
 }
 
 impl<T, R: Runtime> Drop for Core<T, R> {
     fn drop(&mut self) {
         (self.on_drop)(self);
+        self.report_end();
     }
 }
 
@@ -102,6 +130,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             shutdown_at: None,
             on_drop: Self::drain_on_drop,
             shutdown: None,
+            local_close: None,
+            traffic: None,
+            on_end: None,
         }
     }
 
@@ -121,7 +152,9 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if self.conn.can_send() {
             let now = self.now();
             // Only fails for an invalid code or reason; 1001 with no reason is valid.
-            let _ = self.conn.close(now, CloseCode::GOING_AWAY, "");
+            if self.conn.close(now, CloseCode::GOING_AWAY, "").is_ok() {
+                self.local_close.get_or_insert(LocalClose::Dropped);
+            }
         }
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(Ok(())) = self.poll_write_out(&mut cx) {
@@ -166,7 +199,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
         if self.shutdown.as_ref().is_some_and(Shutdown::is_triggered) {
             self.shutdown = None;
             // 1001 with no reason is always a valid close.
-            let _ = self.start_close(CloseCode::GOING_AWAY, "");
+            let _ = self.close_as(LocalClose::Shutdown, CloseCode::GOING_AWAY, "");
         }
     }
 
@@ -281,26 +314,40 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     #[inline]
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.check_send()?;
-        self.conn.send(message).map_err(Error::Send)
+        let data = self.counted_len(&message);
+        self.conn.send(message).map_err(Error::Send)?;
+        if let Some(bytes) = data {
+            self.count_out(bytes);
+        }
+        Ok(())
     }
 
     /// Queue one message without compressing it, even under permessage-deflate (no IO).
     #[cfg(feature = "deflate")]
     pub(crate) fn start_send_uncompressed(&mut self, message: Message) -> Result<(), Error> {
         self.check_send()?;
-        self.conn.send_uncompressed(message).map_err(Error::Send)
+        let data = self.counted_len(&message);
+        self.conn.send_uncompressed(message).map_err(Error::Send)?;
+        if let Some(bytes) = data {
+            self.count_out(bytes);
+        }
+        Ok(())
     }
 
     /// Queue one text message copied from `text` (no IO).
     pub(crate) fn start_send_text(&mut self, text: &str) -> Result<(), Error> {
         self.check_send()?;
-        self.conn.send_text(text).map_err(Error::Send)
+        self.conn.send_text(text).map_err(Error::Send)?;
+        self.count_out(text.len());
+        Ok(())
     }
 
     /// Queue one binary message copied from `data` (no IO).
     pub(crate) fn start_send_bytes(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_send()?;
-        self.conn.send_bytes(data).map_err(Error::Send)
+        self.conn.send_bytes(data).map_err(Error::Send)?;
+        self.count_out(data.len());
+        Ok(())
     }
 
     /// After queueing: write through, waiting only while above the high-water mark. With
@@ -397,11 +444,47 @@ impl<T: Transport, R: Runtime> Core<T, R> {
 
     /// Queue our close frame; a no-op once closing or closed (close is idempotent).
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.close_as(LocalClose::App(code), code, reason)
+    }
+
+    /// Queue our close frame, remembering why for the ending's report.
+    fn close_as(&mut self, why: LocalClose, code: CloseCode, reason: &str) -> Result<(), Error> {
         if !self.conn.can_send() {
             return Ok(());
         }
         let now = self.now();
-        self.conn.close(now, code, reason).map_err(Error::Send)
+        self.conn.close(now, code, reason).map_err(Error::Send)?;
+        self.local_close.get_or_insert(why);
+        Ok(())
+    }
+
+    // ----- observing -----
+
+    /// This connection's traffic counters, counting from the first call on.
+    pub(crate) fn traffic(&mut self) -> Arc<Traffic> {
+        self.traffic.get_or_insert_with(Default::default).clone()
+    }
+
+    /// Report the ending to `f` once it happens (replacing an earlier callback).
+    pub(crate) fn on_end(&mut self, f: OnEnd) {
+        self.on_end = Some(f);
+    }
+
+    /// The payload length of a data message when traffic is counted; `None` (one branch)
+    /// when it is not, or for a control message.
+    #[inline]
+    fn counted_len(&self, message: &Message) -> Option<usize> {
+        match message {
+            Message::Text(_) | Message::Binary(_) if self.traffic.is_some() => Some(message.len()),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn count_out(&self, bytes: usize) {
+        if let Some(traffic) = &self.traffic {
+            traffic.sent(bytes);
+        }
     }
 
     // ----- reading -----
@@ -509,7 +592,14 @@ impl<T: Transport, R: Runtime> Core<T, R> {
     fn next_event(&mut self) -> Option<Option<Message>> {
         match self.conn.poll_event()? {
             Event::Message(Message::Ping(_) | Message::Pong(_)) if !self.control => Some(None),
-            Event::Message(message) => Some(Some(message)),
+            Event::Message(message) => {
+                if let Some(bytes) = self.counted_len(&message) {
+                    if let Some(traffic) = &self.traffic {
+                        traffic.received(bytes);
+                    }
+                }
+                Some(Some(message))
+            }
             // `Closed` (and anything newer).
             _ => Some(None),
         }
@@ -522,6 +612,7 @@ impl<T: Transport, R: Runtime> Core<T, R> {
             if let Some(closed) = self.conn.closed() {
                 let closed = closed.clone();
                 ready!(self.poll_finish(cx));
+                self.report_end();
                 return Poll::Ready(Ok(Next::Ended(closed)));
             }
             match self.next_event() {

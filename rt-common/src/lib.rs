@@ -36,6 +36,9 @@
 //! - servers: [`Upgrade`] to look at a request before accepting it (or to answer a plain
 //!   HTTP request), a [`HandshakeLimit`] bounding the handshakes in progress, and a
 //!   [`Shutdown`] signal that closes the connections watching it with 1001 (Going Away).
+//! - observing: [`traffic`](WebSocket::traffic) (data messages and bytes each way, readable
+//!   from any thread) and [`on_end`](WebSocket::on_end) (told once how the connection ended:
+//!   an [`Ending`] with its [`CloseKind`]), which a server's counters are built on;
 //! - errors by kind: [`Error`] for what an open connection does (receive, send, close;
 //!   [`Error::Closed`] is how it ended), [`OpenError`] for opening one (accept, connect:
 //!   the handshake, its deadline, the transport, a full [`HandshakeLimit`]).
@@ -99,6 +102,7 @@ mod error;
 mod handle;
 mod io;
 mod limit;
+mod observe;
 mod proxy;
 mod runtime;
 mod server;
@@ -115,6 +119,7 @@ use std::time::Duration;
 pub use client::ClientBuilder;
 pub use error::{Error, OpenError};
 pub use limit::{HandshakeLimit, HandshakePermit};
+pub use observe::{CloseKind, Ending, LocalClose, Traffic, TrafficSnapshot};
 pub use runtime::{Plain, Runtime, Transport};
 pub use server::Upgrade;
 pub use shutdown::{Shutdown, Triggered};

@@ -151,6 +151,26 @@ where
         self.handle().close(code, reason).await
     }
 
+    // ----- observing -----
+
+    /// This connection's [`Traffic`](crate::Traffic) counters — data messages and payload
+    /// bytes each way — counting from the first call on (later calls return the same
+    /// counters). Read them from any thread while the connection runs. Without this call
+    /// nothing is counted.
+    pub fn traffic(&mut self) -> std::sync::Arc<crate::Traffic> {
+        self.handle().with(|core| core.traffic())
+    }
+
+    /// Have `f` told, once, how the connection ended ([`Ending`](crate::Ending): a
+    /// [`CloseKind`](crate::CloseKind), the close code, the traffic if counted): when a
+    /// receive hands the ending out, or else when the connection (the last of its split
+    /// halves) is dropped. It runs on the task doing that, inside the connection (its lock
+    /// held when split): keep it short (count, log) and do not touch the connection from it.
+    /// A second call replaces the first callback.
+    pub fn on_end(&mut self, f: impl FnOnce(&crate::Ending) + Send + Sync + 'static) {
+        self.handle().with(|core| core.on_end(Box::new(f)));
+    }
+
     // ----- getters -----
 
     /// How the connection ended — the peer's close code and reason, or what was reported

@@ -1,8 +1,9 @@
 //! Live dashboard on tokio: `cargo run -p tether-tokio --features server --example dashboard -- 127.0.0.1:8080`,
 //! then open `http://127.0.0.1:8080/`: the server pushes an update per topic every second to
-//! its subscribers through the hub. The page, the topics and the publisher are shared
-//! (`server/examples/dashboard_app/`); this file only builds the runtime and binds the
-//! listener. Ctrl-C shuts down gracefully.
+//! its subscribers through the hub, and its own counters (connections, close causes, messages
+//! and bytes each way) on the `server` topic. The page, the topics and the publisher are
+//! shared with the async-std and smol examples (`server/examples/dashboard_app/`); this file
+//! only builds the runtime and binds the listener. Ctrl-C shuts down gracefully.
 
 use std::time::Duration;
 

@@ -11,14 +11,17 @@
 //! [`NoMatch::status`] (404, or 400 for a path that is not valid percent-encoded UTF-8);
 //! a socket route's handler gets the [`Params`] with the pending upgrade ([`Incoming`]) and
 //! decides to accept or reject it. [`Server::stats`] hands out lock-free counters of what
-//! the server does ([`ServerStats`]); the hub counts its own ([`Hub::stats`]).
+//! the server does ([`ServerStats`]: connections, answers, WebSocket endings by
+//! [`CloseKind`], data messages and bytes each way); the hub counts its own ([`Hub::stats`]).
 //!
 //! With the `tracing` feature, each connection runs in a `connection` span (INFO) with the
 //! fields `peer` (the address), `route` (the template, a low-cardinality label) and `params`
 //! (the decoded path parameters), both recorded once the request is routed; inside it, INFO
-//! events `websocket opened` (with the agreed `protocol`) and `websocket closed (its handler
-//! returned)`, and DEBUG events for refusals (handshake limit full, per-IP cap). No
-//! subscriber is installed: the application picks one.
+//! events `websocket opened` (with the agreed `protocol`) and `websocket closed` (with its
+//! `cause`, a [`CloseKind`] name such as `peer_closed` or `rate_limited`, the close `code`,
+//! and `messages_in`, `bytes_in`, `messages_out`, `bytes_out`), and DEBUG events for
+//! refusals (handshake limit full, per-IP cap). No subscriber is installed: the application
+//! picks one.
 //!
 //! ```
 //! use tether_server::{Query, Router};
@@ -53,4 +56,5 @@ pub use hub::{Delivery, Forwarded, Hub, HubConfig, HubStats, Mail, Mailbox, Memb
 pub use params::{InvalidQuery, ParamError, Params, Query};
 pub use router::{Match, NoMatch, Router, TemplateError};
 pub use serve::{Incoming, PageRequest, Response, Served, Server, DEFAULT_HANDSHAKE_LIMIT, DEFAULT_SHUTDOWN_TIMEOUT};
-pub use stats::{ServerStats, StatsSnapshot};
+pub use stats::{CloseCounts, ServerStats, StatsSnapshot};
+pub use tether_rt::{CloseKind, Ending, Traffic, TrafficSnapshot};

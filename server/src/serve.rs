@@ -278,10 +278,17 @@ where
             Some(config) if options.chosen_config().is_none() => options.config(config),
             _ => options,
         };
-        let mut ws = upgrade.accept_with(&options).await?;
+        let mut ws = match upgrade.accept_with(&options).await {
+            Ok(ws) => ws,
+            Err(e) => {
+                mark.handshake_failed();
+                return Err(e);
+            }
+        };
         mark.opened();
         #[cfg(feature = "tracing")]
         tracing::info!(protocol = ws.protocol().unwrap_or(""), "websocket opened");
+        mark.observe(&mut ws);
         ws.close_on(&shutdown);
         Ok(ws)
     }
@@ -766,6 +773,7 @@ async fn connection<R>(
     let ip_slot = shared.per_ip.as_ref().map(|per_ip| per_ip.enter(peer.ip()));
     let Ok(request) = read_request(&shared, stream, permit).await else {
         // Invalid or too slow: answered (400, 431) or dropped by the handshake.
+        shared.stats.ended(tether_rt::CloseKind::HandshakeFailed);
         return;
     };
     if let Some(Err(_)) = &ip_slot {
@@ -839,11 +847,8 @@ async fn connection<R>(
                 shutdown: shared.going_away.clone(),
                 mark: open.mark(),
             };
+            // The connection reports its own end (counters, the `websocket closed` event).
             handler(incoming).await;
-            #[cfg(feature = "tracing")]
-            if open.websocket_opened() {
-                tracing::info!("websocket closed (its handler returned)");
-            }
         }
     }
     drop(ip_slot);

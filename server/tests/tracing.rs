@@ -1,6 +1,6 @@
 //! The `tracing` feature over real sockets on tokio: a connection's span carries the peer's
 //! address, the route template and the path parameters, and the opening and the end of a
-//! WebSocket are events inside it. A minimal recording subscriber lives here; no output.
+//! WebSocket are events inside it (the end with its cause, code and traffic). A minimal recording subscriber lives here; no output.
 #![cfg(feature = "tracing")]
 
 use std::fmt::Debug;
@@ -18,6 +18,8 @@ use tracing::{Event, Metadata, Subscriber};
 struct Log {
     spans: Vec<(String, Vec<(String, String)>)>,
     events: Vec<(String, Option<u64>)>,
+    /// Every event's fields, in the order of `events`.
+    event_fields: Vec<Vec<(String, String)>>,
     entered: Vec<u64>,
     metadata: Vec<&'static Metadata<'static>>,
 }
@@ -63,6 +65,7 @@ impl Subscriber for Recorder {
         let mut log = self.log.lock().unwrap();
         let current = log.entered.last().copied();
         log.events.push((message, current));
+        log.event_fields.push(fields);
     }
     fn enter(&self, span: &Id) {
         self.log.lock().unwrap().entered.push(span.into_u64());
@@ -125,5 +128,61 @@ fn a_connection_has_a_span_with_peer_route_and_params_and_open_and_close_events(
     assert!(field("params").is_some_and(|p| p.contains("room") && p.contains("lobby")), "{fields:?}");
     let id = Some(index as u64 + 1);
     let in_span: Vec<&str> = log.events.iter().filter(|(_, s)| *s == id).map(|(m, _)| m.as_str()).collect();
-    assert_eq!(in_span, ["websocket opened", "websocket closed (its handler returned)"], "{:?}", log.events);
+    assert_eq!(in_span, ["websocket opened", "websocket closed"], "{:?}", log.events);
+    // The close event says why it ended (the client closed with 1000) and what went each way.
+    let closed = log.events.iter().position(|(m, _)| m == "websocket closed").expect("a close event");
+    let fields = &log.event_fields[closed];
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("cause"), Some("peer_closed"), "{fields:?}");
+    assert_eq!(field("code"), Some("1000"), "{fields:?}");
+    assert_eq!(field("messages_in"), Some("1"), "{fields:?}");
+    assert_eq!(field("bytes_in"), Some("2"), "{fields:?}");
+    assert_eq!(field("messages_out"), Some("1"), "{fields:?}");
+    assert_eq!(field("bytes_out"), Some("2"), "{fields:?}");
+}
+
+#[test]
+fn the_close_event_names_a_shutdown_as_its_cause() {
+    let recorder = Recorder::default();
+    let _default = tracing::subscriber::set_default(recorder.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let shutdown = Shutdown::new();
+            let signal = shutdown.triggered();
+            let server = Server::<Tokio>::new().socket("/", |incoming| async move {
+                let Ok(mut ws) = incoming.accept().await else { return };
+                let mut received = 0;
+                while let Ok(Some(_)) = ws.recv().await {
+                    received += 1;
+                    if received == 2 {
+                        let _ = ws.send(Message::text("ready")).await;
+                    }
+                }
+            });
+            let served = tokio::spawn(server.serve(listener, signal));
+            let mut ws = tether_tokio::connect(&format!("ws://{addr}/")).await.unwrap();
+            ws.send(Message::text("one")).await.unwrap();
+            ws.send(Message::binary(vec![0u8; 10])).await.unwrap();
+            // Once the server has read both, shut it down: the client gets 1001.
+            assert_eq!(ws.recv().await.unwrap(), Some(Message::text("ready")));
+            shutdown.trigger();
+            assert!(matches!(ws.recv().await, Ok(None)));
+            assert_eq!(ws.closed().map(|c| c.code), Some(CloseCode::GOING_AWAY));
+            served.await.unwrap();
+        })
+        .await
+        .expect("test timed out");
+    });
+
+    let log = recorder.log.lock().unwrap();
+    let closed = log.events.iter().position(|(m, _)| m == "websocket closed").expect("a close event");
+    let fields = &log.event_fields[closed];
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    assert_eq!(field("cause"), Some("shutdown"), "{fields:?}");
+    assert_eq!(field("code"), Some("1001"), "{fields:?}");
+    assert_eq!((field("messages_in"), field("bytes_in")), (Some("2"), Some("13")), "{fields:?}");
+    assert_eq!((field("messages_out"), field("bytes_out")), (Some("1"), Some("5")), "{fields:?}");
 }

@@ -30,6 +30,7 @@ mod interop;
 mod interop_tls;
 mod limits;
 mod messages;
+mod observe;
 mod proxy;
 mod rate_limit;
 mod serve;

@@ -1,7 +1,9 @@
 //! The live dashboard of the `dashboard` example, written once for every runtime: a page at
 //! `GET /` (`index.html`, beside this file), subscriptions at `/live/{topic}` (one hub room
 //! per topic), and a publisher that pushes a JSON update to every subscriber of each topic
-//! once per period. The adapter's example only builds its runtime, binds the listener and
+//! once per period — the made-up readings, and the server's own counters on the `server`
+//! topic ([`STATS_TOPIC`]: connections, how WebSockets ended by close kind, data messages
+//! and bytes each way). The adapter's example only builds its runtime, binds the listener and
 //! calls [`run`]. Not a library module: it is included by the example and by the tests
 //! with `#[path]`.
 
@@ -12,13 +14,16 @@ use std::time::Duration;
 
 use serde_json::json;
 use tether_rt::{Message, Runtime, Transport};
-use tether_server::{Hub, HubConfig, Incoming, Response, Served, Server};
+use tether_server::{Hub, HubConfig, Incoming, Response, Served, Server, ServerStats};
 
 /// The dashboard page: HTML and JavaScript, no build step.
 const INDEX: &str = include_str!("index.html");
 
 /// The topics one can subscribe to; each is a hub room.
 pub const TOPICS: [&str; 3] = ["cpu", "memory", "orders"];
+
+/// The topic whose updates are the server's own counters ([`stats_update`]).
+pub const STATS_TOPIC: &str = "server";
 
 /// Subscribers by topic; a subscriber carries no data of its own.
 type Topics = Hub<&'static str, ()>;
@@ -34,8 +39,10 @@ where
     R::Io<R::MaybeTls>: Transport + Send,
 {
     let topics: Topics = Hub::new(HubConfig::default());
-    let mut serving = pin!(server::<R>(topics.clone()).serve(listener, stop));
-    let mut publishing = pin!(publish::<R>(topics, period));
+    let server = server::<R>(topics.clone());
+    let stats = server.stats();
+    let mut serving = pin!(server.serve(listener, stop));
+    let mut publishing = pin!(publish::<R>(topics, stats, period));
     poll_fn(|cx| {
         // The publisher never ends by itself; the server's end ends it.
         let _ = publishing.as_mut().poll(cx);
@@ -59,7 +66,7 @@ where
 /// Every `period`, one update per topic to its subscribers: a sequence number, a value and
 /// how many subscribers the topic has. A broadcast never waits: a subscriber too slow to
 /// keep up is disconnected by the hub (1013), not the others.
-async fn publish<R: Runtime>(topics: Topics, period: Duration) {
+async fn publish<R: Runtime>(topics: Topics, stats: ServerStats, period: Duration) {
     let mut seq: u64 = 0;
     loop {
         let _ = R::sleep_until(R::now() + period).await;
@@ -74,7 +81,39 @@ async fn publish<R: Runtime>(topics: Topics, period: Duration) {
             let update = json!({"topic": topic, "seq": seq, "value": value, "subscribers": subscribers});
             topics.broadcast(topic, Message::text(update.to_string()));
         }
+        let subscribers = topics.presence(&STATS_TOPIC).len();
+        if subscribers > 0 {
+            let update = stats_update(&stats, seq, subscribers);
+            topics.broadcast(&STATS_TOPIC, Message::text(update.to_string()));
+        }
     }
+}
+
+/// The server's counters as one update of the [`STATS_TOPIC`]: connections, WebSocket
+/// endings by close kind (every kind, zeros included) and data messages and payload bytes
+/// each way (`in`: received from clients).
+pub fn stats_update(stats: &ServerStats, seq: u64, subscribers: usize) -> serde_json::Value {
+    let now = stats.snapshot();
+    let closes: serde_json::Map<String, serde_json::Value> =
+        now.closes.iter().map(|(kind, n)| (kind.name().to_owned(), n.into())).collect();
+    json!({
+        "topic": STATS_TOPIC,
+        "seq": seq,
+        "subscribers": subscribers,
+        "connections": {
+            "accepted": now.accepted,
+            "open": now.open,
+            "websockets_opened": now.websockets_opened,
+            "websockets_open": now.websockets_open,
+        },
+        "traffic": {
+            "messages_in": now.traffic.messages_in,
+            "bytes_in": now.traffic.bytes_in,
+            "messages_out": now.traffic.messages_out,
+            "bytes_out": now.traffic.bytes_out,
+        },
+        "closes": closes,
+    })
 }
 
 /// One subscriber: a known topic, then updates until either side leaves.
@@ -84,7 +123,7 @@ where
     R::Io<R::MaybeTls>: Transport,
 {
     let requested = incoming.params().get("topic").unwrap_or_default();
-    let Some(topic) = TOPICS.iter().copied().find(|t| *t == requested) else {
+    let Some(topic) = TOPICS.iter().copied().chain([STATS_TOPIC]).find(|t| *t == requested) else {
         let _ = incoming.reject(404, b"unknown topic").await;
         return;
     };
