@@ -489,7 +489,13 @@ mod tests {
             (http::Method::CONNECT, Some("webtransport"), none, P::MissingProtocol, 400),
             (http::Method::CONNECT, Some("websocket"), |h| h[0].1 = "8", P::UnsupportedVersion, 426),
             (http::Method::CONNECT, Some("websocket"), |h| drop(h.remove(0)), P::UnsupportedVersion, 426),
-            (http::Method::CONNECT, Some("websocket"), |h| h.push(("Host", "a")), P::MalformedHttp("Host differs from :authority"), 400),
+            (
+                http::Method::CONNECT,
+                Some("websocket"),
+                |h| h.push(("Host", "a")),
+                P::MalformedHttp("Host differs from :authority"),
+                400,
+            ),
             (
                 http::Method::CONNECT,
                 Some("websocket"),
