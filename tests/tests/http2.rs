@@ -4,8 +4,11 @@
 //! WebSockets multiplexed on one connection, refusals as typed answers — and against real
 //! peers: headless Chromium loading the page over TLS and opening its WebSocket on the
 //! page's HTTP/2 connection (then over HTTP/1.1 when the server offers no `h2`), and Python's
-//! `h2` package driving extended CONNECTs frame by frame (`tests/peers/h2_client.py`).
-//! HTTP/1.1 upgrades are tested in `hyper_axum.rs`.
+//! `h2` package driving extended CONNECTs frame by frame (`tests/peers/h2_client.py`). And
+//! Tether's own RFC 8441 client (`tether_tokio::http2`): several WebSockets on one TLS
+//! connection to that server, the fallback to HTTP/1.1 without `h2`, and no `:protocol`
+//! sent to an HTTP/2 server that does not enable it. HTTP/1.1 upgrades are tested in
+//! `hyper_axum.rs`.
 
 #[path = "../../rt-tokio/examples/hyper_app/app.rs"]
 #[allow(dead_code)]
@@ -26,6 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tether_tests::peer::{self, Peer};
 use tether_tests::pki::Ca;
 use tether_tokio::axum::WebSocketUpgrade;
+use tether_tokio::http2::{AnyWebSocket, Http2Connection, Http2Error};
 use tether_tokio::{Bytes, CloseCause, CloseCode, Config, Message};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -364,5 +368,110 @@ fn python_h2_client_against_the_example() {
         assert!(output.contains("refused 426"), "{output}");
         assert!(output.contains("deflate permessage-deflate"), "{output}");
         assert_eq!((app.http2.load(Ordering::Relaxed), app.http1.load(Ordering::Relaxed)), (3, 0));
+    });
+}
+
+// ----- Tether's RFC 8441 client -----
+
+fn client_config() -> Config {
+    tether_tokio::default_config()
+        .to_builder()
+        .max_message_size(4 << 20)
+        .max_frame_size(4 << 20)
+        .build()
+        .expect("config")
+}
+
+/// Tether's client opens several WebSockets on one TLS connection (ALPN `h2`) to the
+/// example's server, which sees them all as RFC 8441 streams.
+#[test]
+fn tether_client_multiplexes_websockets_on_one_tls_connection() {
+    run(async {
+        let ca = Ca::new("Tether h2 CA");
+        let (addr, app) = tls_example_server(&ca.leaf(), true).await;
+        let connector = tether_tokio::TlsConnector::with_roots_from_pem(ca.pem.as_bytes()).expect("roots");
+        let connection = Http2Connection::connect_tls("127.0.0.1", addr.port(), &connector, client_config())
+            .await
+            .expect("HTTP/2 connection");
+        assert!(connection.supports_websockets());
+        let mut sockets = Vec::new();
+        for _ in 0..5 {
+            sockets.push(connection.websocket("/ws").await.expect("WebSocket on a stream"));
+        }
+        // The same connection again through `connect`, which reuses it.
+        let (ws, reused) =
+            tether_tokio::http2::connect("127.0.0.1", addr.port(), "/ws", &connector, Some(connection.clone()))
+                .await
+                .expect("connect");
+        let AnyWebSocket::Http2(ws) = ws else { panic!("expected HTTP/2") };
+        assert!(reused.is_some());
+        sockets.push(ws);
+        assert_eq!((app.http2.load(Ordering::Relaxed), app.http1.load(Ordering::Relaxed)), (6, 0));
+        let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i * 13 + 1) as u8).collect();
+        for round in 0..3 {
+            for (i, ws) in sockets.iter_mut().enumerate() {
+                roundtrip(ws, Message::text(format!("socket {i} round {round}"))).await;
+            }
+        }
+        roundtrip(&mut sockets[2], Message::binary(Bytes::from(big))).await;
+        for ws in &mut sockets {
+            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+            let closed = tokio::time::timeout(STEP, async {
+                while let Ok(Some(_)) = ws.recv().await {}
+                ws.closed()
+            })
+            .await
+            .expect("close in time")
+            .expect("closed");
+            assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
+        }
+    });
+}
+
+/// Without `h2` in the server's ALPN, `connect` falls back to an HTTP/1.1 upgrade.
+#[test]
+fn tether_client_falls_back_to_http1_without_h2() {
+    run(async {
+        let ca = Ca::new("Tether h2 CA");
+        let (addr, app) = tls_example_server(&ca.leaf(), false).await;
+        let connector = tether_tokio::TlsConnector::with_roots_from_pem(ca.pem.as_bytes()).expect("roots");
+        let refused = Http2Connection::connect_tls("127.0.0.1", addr.port(), &connector, client_config()).await;
+        assert!(matches!(refused, Err(Http2Error::NotOffered)), "{refused:?}");
+        let (ws, reuse) =
+            tether_tokio::http2::connect("127.0.0.1", addr.port(), "/ws", &connector, None).await.expect("connect");
+        assert!(reuse.is_none());
+        let AnyWebSocket::Http1(mut ws) = ws else { panic!("expected HTTP/1.1") };
+        roundtrip(&mut ws, Message::text("over HTTP/1.1")).await;
+        assert_eq!((app.http2.load(Ordering::Relaxed), app.http1.load(Ordering::Relaxed)), (0, 1));
+    });
+}
+
+/// An HTTP/2 server that does not enable extended CONNECT: the client sees it in the
+/// SETTINGS and sends no `:protocol` (RFC 8441 §3).
+#[test]
+fn tether_client_sends_no_extended_connect_unless_enabled() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let service = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                seen.fetch_add(1, Ordering::Relaxed);
+                async { Ok::<_, std::convert::Infallible>(hyper::Response::new(Empty::<Bytes>::new())) }
+            });
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let authority = addr.to_string().parse().expect("authority");
+        let connection = Http2Connection::handshake(tcp, authority, hyper::http::uri::Scheme::HTTP, client_config())
+            .await
+            .expect("HTTP/2 connection");
+        assert!(!connection.supports_websockets());
+        assert!(matches!(connection.websocket("/ws").await, Err(Http2Error::NotOffered)));
+        assert_eq!(requests.load(Ordering::Relaxed), 0);
     });
 }
