@@ -6,8 +6,7 @@
 #
 # --hyper: server role only, against the echo route `/ws` of tether-tokio's
 # examples/hyper_server.rs (a hyper 1.x server upgrading HTTP/1.1 requests to Tether),
-# built with the `hyper` feature; a few minutes for cases 1-10, so opt-in (not in
-# scripts/test.sh).
+# built with the `hyper` feature (cases 1-10 take seconds; scripts/test.sh runs it).
 #
 # Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
 # Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
