@@ -7,6 +7,7 @@
 //! The server itself is `hyper_app/app.rs` (shared with the tests).
 
 #[path = "hyper_app/app.rs"]
+#[cfg_attr(not(feature = "rustls"), allow(dead_code))] // `tls_config` serves `--tls` only
 mod app;
 
 use std::process::ExitCode;
