@@ -73,6 +73,10 @@ impl HyperError {
 
 /// A validated upgrade request received by hyper, to accept (or to answer otherwise).
 ///
+/// The same code serves HTTP/1.1 upgrades and, on a connection served by hyper's HTTP/2
+/// with `enable_connect_protocol()` (hyper-util's auto builder: `http2().enable_connect_protocol()`),
+/// RFC 8441 extended CONNECTs; [`is_http2`](Self::is_http2) tells which.
+///
 /// ```no_run
 /// use http_body_util::Empty;
 /// use tether_tokio::{hyper::HyperUpgrade, Bytes};

@@ -224,7 +224,9 @@ impl Request {
     /// Whether this request came as an RFC 8441 extended CONNECT over HTTP/2 (built by
     /// [`from_http2`](Self::from_http2)), which is answered 200 rather than 101.
     pub fn is_extended_connect(&self) -> bool {
-        self.method() == "CONNECT"
+        // Only `from_http2` builds a CONNECT that passed its checks; the raw path keeps a
+        // plain CONNECT only as a refused upgrade.
+        self.method() == "CONNECT" && self.upgrade_error().is_none()
     }
 }
 
