@@ -42,6 +42,9 @@ pub enum Http2Error {
     /// The server did not answer within the configuration's handshake timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// [`connect`]'s fallback, the HTTP/1.1 upgrade, failed.
+    #[error("HTTP/1.1 fallback: {0}")]
+    Http1(#[source] tether_rt::OpenError),
 }
 
 /// One HTTP/2 client connection that carries WebSockets (RFC 8441), many at once: cheap to
@@ -189,7 +192,7 @@ pub enum AnyWebSocket {
 ///
 /// # Errors
 /// [`Http2Error`] from the HTTP/2 attempt (other than [`Http2Error::NotOffered`]), or
-/// [`Http2Error::Io`] carrying the HTTP/1.1 attempt's error.
+/// [`Http2Error::Http1`] with the HTTP/1.1 attempt's error.
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub async fn connect(
@@ -216,7 +219,7 @@ pub async fn connect(
                 .config(config)
                 .connect()
                 .await
-                .map_err(|e| Http2Error::Io(std::io::Error::other(e)))?;
+                .map_err(Http2Error::Http1)?;
             Ok((AnyWebSocket::Http1(ws), None))
         }
         Err(e) => Err(e),
