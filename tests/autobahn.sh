@@ -6,7 +6,8 @@
 #
 # --hyper: server role only, against the echo route `/ws` of tether-tokio's
 # examples/hyper_server.rs (a hyper 1.x server upgrading HTTP/1.1 requests to Tether),
-# built with the `hyper` feature (cases 1-10 take seconds; scripts/test.sh runs it).
+# built with the `hyper` feature (cases 1-10 take seconds; scripts/test.sh runs it; with
+# --deflate, 12.* and 13.* take about 9 minutes, so that one is opt-in; --tls works too).
 #
 # Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
 # Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
