@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real peers the interop tests talk to, under target/peers/ (idempotent):
-#   target/peers/venv   Python venv with websockets (PyPI)
+#   target/peers/venv   Python venv with websockets and h2 (PyPI)
 #   target/peers/node   npm folder with ws (npm registry)
 # With --browser, also Debian's chromium package (system-wide, needs root; it is the
 # browser the DevTools driver tests/peers/browser_check.py starts headless).
@@ -11,14 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS="${TETHER_PEERS_DIR:-$PWD/target/peers}"
 WEBSOCKETS_VERSION=17.4
+H2_VERSION=4.3.0
 mkdir -p "$PEERS"
 # One installer at a time (tests may call this concurrently).
 exec 9>"$PEERS/.lock"
 flock 9
 
-if ! "$PEERS/venv/bin/python" -c "import websockets, sys; sys.exit(websockets.__version__ != '$WEBSOCKETS_VERSION')" 2>/dev/null; then
+if ! "$PEERS/venv/bin/python" -c "import websockets, h2, sys; sys.exit(websockets.__version__ != '$WEBSOCKETS_VERSION' or h2.__version__ != '$H2_VERSION')" 2>/dev/null; then
     python3 -m venv "$PEERS/venv"
-    "$PEERS/venv/bin/python" -m pip install --quiet --disable-pip-version-check "websockets==$WEBSOCKETS_VERSION"
+    "$PEERS/venv/bin/python" -m pip install --quiet --disable-pip-version-check "websockets==$WEBSOCKETS_VERSION" "h2==$H2_VERSION"
 fi
 
 if [ ! -f "$PEERS/node/node_modules/ws/package.json" ]; then

@@ -52,6 +52,10 @@ echo "== Autobahn|Testsuite 1.* to 10.* over TLS (wss://): tokio, both roles"
 bash tests/autobahn.sh --tls tokio
 autobahn_runs=$((autobahn_runs + 2))
 
+echo "== Autobahn|Testsuite 1.* to 10.* against hyper_server's /ws (HTTP/1.1 upgrades in hyper)"
+bash tests/autobahn.sh --hyper
+autobahn_runs=$((autobahn_runs + 1))
+
 echo "== soak, 2 minutes: mixed load on every runtime; memory plateaus, descriptors return"
 bash scripts/soak.sh 2
 soak_runs=3

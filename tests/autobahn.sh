@@ -2,6 +2,12 @@
 # Autobahn|Testsuite conformance: every runtime adapter, as server and as client.
 #
 #   bash tests/autobahn.sh [--deflate] [--tls] [RUNTIME ...]   (default: tokio async-std smol)
+#   bash tests/autobahn.sh --hyper [--deflate] [--tls]
+#
+# --hyper: server role only, against the echo route `/ws` of tether-tokio's
+# examples/hyper_server.rs (a hyper 1.x server upgrading HTTP/1.1 requests to Tether),
+# built with the `hyper` feature (cases 1-10 take seconds; scripts/test.sh runs it; with
+# --deflate, 12.* and 13.* take about 9 minutes, so that one is opt-in; --tls works too).
 #
 # Server role: `wstest -m fuzzingclient` against each adapter's examples/echo_server.rs.
 # Client role: `wstest -m fuzzingserver` with each adapter's examples/autobahn_client.rs.
@@ -32,11 +38,14 @@ OUT="${AUTOBAHN_OUT:-$ROOT/target/autobahn}"
 FEATURES=()
 DEFLATE=""
 TLS=""
-while [ "${1:-}" = "--deflate" ] || [ "${1:-}" = "--tls" ]; do
+HYPER=""
+while [ "${1:-}" = "--deflate" ] || [ "${1:-}" = "--tls" ] || [ "${1:-}" = "--hyper" ]; do
     [ "$1" = "--deflate" ] && DEFLATE=1
     [ "$1" = "--tls" ] && TLS=1
+    [ "$1" = "--hyper" ] && HYPER=1
     shift
 done
+[ -n "$HYPER" ] && FEATURES+=(hyper)
 if [ -n "$DEFLATE" ]; then
     FEATURES+=(deflate)
     CASES="${AUTOBAHN_CASES:-12.*,13.*}"
@@ -51,6 +60,7 @@ if [ ${#FEATURES[@]} -gt 0 ]; then
 fi
 RUNTIMES=("$@")
 [ ${#RUNTIMES[@]} -gt 0 ] || RUNTIMES=(tokio async-std smol)
+[ -n "$HYPER" ] && RUNTIMES=(tokio-hyper)
 
 # The venv records a digest of what built it, so an edited patch or pin list reinstalls.
 stamp="$(cat "$SUITE/install.sh" "$SUITE/py3.patch" "$SUITE/selfcheck.py" | sha256sum | cut -d' ' -f1)"
@@ -158,16 +168,24 @@ status=0
 summary=()
 for rt in "${RUNTIMES[@]}"; do
     pkg="tether-$rt"
-    server_bin="$(example_path "$pkg" echo_server)"
-    client_bin="$(example_path "$pkg" autobahn_client)"
-    [ -x "$server_bin" ] && [ -x "$client_bin" ] || { echo "$rt: examples did not build" >&2; exit 1; }
+    if [ -n "$HYPER" ]; then
+        pkg=tether-tokio
+        server_bin="$(example_path "$pkg" hyper_server)"
+        [ -x "$server_bin" ] || { echo "$rt: hyper_server did not build" >&2; exit 1; }
+    else
+        server_bin="$(example_path "$pkg" echo_server)"
+        client_bin="$(example_path "$pkg" autobahn_client)"
+        [ -x "$server_bin" ] && [ -x "$client_bin" ] || { echo "$rt: examples did not build" >&2; exit 1; }
+    fi
+    path=""
+    [ -n "$HYPER" ] && path=/ws
 
     server_role() {
         local port dir
         port="$(free_port)"
         dir="$OUT/$rt-server"
         rm -rf "$dir"
-        bash "$SUITE/run.sh" server "$SCHEME://127.0.0.1:$port" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
+        bash "$SUITE/run.sh" server "$SCHEME://127.0.0.1:$port$path" "$pkg" "$dir" "$CASES" "$EXCLUDE" -- \
             "$server_bin" "127.0.0.1:$port" ${SERVER_TLS[@]+"${SERVER_TLS[@]}"} >"$OUT-$rt-server.log" 2>&1 || true
     }
     client_role() {
@@ -179,7 +197,12 @@ for rt in "${RUNTIMES[@]}"; do
             "$client_bin" "$SCHEME://127.0.0.1:$port" "$pkg" >"$OUT-$rt-client.log" 2>&1 || true
     }
     start=$SECONDS
-    if [ -n "${AUTOBAHN_PARALLEL:-}" ]; then
+    if [ -n "$HYPER" ]; then
+        # The hyper server only hosts the server role.
+        server_role
+        if line="$(verdict "$OUT/$rt-server" "$rt server")"; then :; else status=1; fi
+        summary+=("$line (in $((SECONDS - start)) s)")
+    elif [ -n "${AUTOBAHN_PARALLEL:-}" ]; then
         # Both roles at once (each is one suite process and one example process): half the
         # wall time on two cores, for the long permessage-deflate cases.
         server_role &

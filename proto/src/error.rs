@@ -224,6 +224,14 @@ pub enum PeerMisbehaved {
     /// `Sec-WebSocket-Version` is missing or not 13 (answered with 426).
     #[error("unsupported or missing Sec-WebSocket-Version")]
     UnsupportedVersion,
+    /// An HTTP/2 request to open a WebSocket is not a CONNECT (RFC 8441 §4; answered 405
+    /// with `Allow: CONNECT`).
+    #[error("HTTP/2 WebSocket request method is not CONNECT")]
+    MethodNotConnect,
+    /// An HTTP/2 CONNECT has no `:protocol` pseudo-header, or it does not name `websocket`
+    /// (RFC 8441 §4-5).
+    #[error("missing or wrong :protocol pseudo-header")]
+    MissingProtocol,
     /// `Sec-WebSocket-Accept` is missing or does not match our key (§4.1).
     #[error("missing or wrong Sec-WebSocket-Accept")]
     BadAccept,
@@ -277,12 +285,13 @@ impl PeerMisbehaved {
         match self {
             PeerMisbehaved::HeadTooLarge { .. } | PeerMisbehaved::TooManyHeaders { .. } => Some(431),
             PeerMisbehaved::UnsupportedVersion => Some(426),
-            PeerMisbehaved::MethodNotGet => Some(405),
+            PeerMisbehaved::MethodNotGet | PeerMisbehaved::MethodNotConnect => Some(405),
             PeerMisbehaved::MalformedHttp(_)
             | PeerMisbehaved::HttpVersionTooOld
             | PeerMisbehaved::MissingUpgrade
             | PeerMisbehaved::MissingConnectionUpgrade
             | PeerMisbehaved::MissingKey
+            | PeerMisbehaved::MissingProtocol
             | PeerMisbehaved::InvalidKey
             | PeerMisbehaved::DuplicateHeader(_) => Some(400),
             PeerMisbehaved::BadAccept

@@ -2,7 +2,8 @@
 //! the engine's checks and rejects it with the raw path's answers ([`WebSocketRejection`]),
 //! then [`WebSocketUpgrade::on_upgrade`] answers 101 and runs a Tether
 //! [`WebSocket`](crate::WebSocket) — with the route's [`Config`] (limits, keepalive,
-//! permessage-deflate) — in a task. The hyper plumbing lives in `hyper.rs`.
+//! permessage-deflate) — in a task, over HTTP/1.1 or HTTP/2 (RFC 8441). The hyper plumbing
+//! lives in `hyper.rs`.
 
 use std::future::Future;
 
@@ -36,8 +37,15 @@ use crate::hyper::{HyperError, HyperUpgrade, HyperWebSocket};
 /// A request that is not a valid upgrade is rejected with [`WebSocketRejection`], whose
 /// response is the raw path's: 405 with `Allow: GET` for another method, 400 for a missing
 /// `Upgrade`/`Connection` or a bad key, 426 with `Upgrade: websocket` and
-/// `Sec-WebSocket-Version: 13` for another version. (Route WebSockets with `get`: axum
-/// answers other methods 405 itself before the extractor runs.)
+/// `Sec-WebSocket-Version: 13` for another version.
+///
+/// HTTP/2 (RFC 8441): on a server with the extended CONNECT setting enabled (`axum::serve`
+/// enables it; with hyper-util, `http2().enable_connect_protocol()`), a CONNECT with
+/// `:protocol websocket` is accepted by the same handler and answered 200 — route the
+/// WebSocket with `any` (or `on(MethodFilter::GET.or(MethodFilter::CONNECT), ...)`), since
+/// `get` makes axum answer CONNECT 405 before the extractor runs. [`is_http2`](Self::is_http2)
+/// tells the two apart; HTTP/2 refusals are [`HyperError::Http2`] (no `Connection` header,
+/// 405 with `Allow: CONNECT`).
 #[derive(Debug)]
 pub struct WebSocketUpgrade {
     upgrade: HyperUpgrade,
@@ -70,6 +78,12 @@ impl WebSocketUpgrade {
     /// subprotocols and extensions, every header.
     pub fn request(&self) -> &Request {
         self.upgrade.request()
+    }
+
+    /// Whether the WebSocket will run on an HTTP/2 stream (RFC 8441 extended CONNECT)
+    /// rather than an upgraded HTTP/1.1 connection.
+    pub fn is_http2(&self) -> bool {
+        self.upgrade.is_http2()
     }
 
     /// The subprotocols this endpoint speaks, in its order of preference: the first one the

@@ -1,7 +1,8 @@
 //! `tether-tokio`: Tether WebSockets on tokio — the `Runtime` impl, the IO compat shim,
 //! the plain-or-TLS stream (`MaybeTlsStream`, tokio-rustls with feature `rustls`), type
-//! aliases, and WebSockets inside hyper (feature `hyper`, module `hyper`) and axum (feature
-//! `axum`, module `axum`). The connection API itself lives in `tether-rt` and is identical on every
+//! aliases, and WebSockets inside hyper (feature `hyper`, module `hyper`, over HTTP/1.1 and
+//! HTTP/2), the RFC 8441 client (feature `hyper`, module `http2`) and axum (feature `axum`,
+//! module `axum`). The connection API itself lives in `tether-rt` and is identical on every
 //! runtime; protocol rules live in `tether-proto`.
 //!
 //! ```no_run
@@ -36,6 +37,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod compat;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod http2;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;

@@ -12,6 +12,10 @@ matched and the close was clean.
 For wss://, TETHER_SPKI_DER_HEX names the server key's SubjectPublicKeyInfo (DER, hex):
 Chromium then accepts that one key's certificate (--ignore-certificate-errors-spki-list)
 and still refuses any other.
+
+With TETHER_PAGE=https://HOST:PORT/, the conversation runs in that page once it has
+loaded instead of about:blank: Chromium then opens the WebSocket on the page's HTTP/2
+connection when the server allows extended CONNECT (RFC 8441; no flag needed).
 """
 import asyncio
 import base64
@@ -69,17 +73,26 @@ def find_chromium():
     sys.exit("no Chromium found (scripts/setup-peers.sh --browser installs Debian's chromium)")
 
 
-async def cdp_evaluate(page_ws_url, expression):
+async def cdp_call(cdp, ident, method, params):
+    """Send one DevTools command and return its reply (events in between are dropped)."""
+    await cdp.send(json.dumps({"id": ident, "method": method, "params": params}))
+    while True:
+        reply = json.loads(await cdp.recv())
+        if reply.get("id") == ident:
+            return reply
+
+
+async def cdp_evaluate(page_ws_url, expression, page=None):
     async with connect(page_ws_url, max_size=None) as cdp:
-        await cdp.send(json.dumps({
-            "id": 1,
-            "method": "Runtime.evaluate",
-            "params": {"expression": expression, "awaitPromise": True, "returnByValue": True},
-        }))
-        while True:
-            reply = json.loads(await cdp.recv())
-            if reply.get("id") == 1:
-                return reply
+        if page:
+            await cdp_call(cdp, 1, "Page.enable", {})
+            navigated = await cdp_call(cdp, 2, "Page.navigate", {"url": page})
+            if "errorText" in navigated.get("result", {}):
+                return {"result": {"exceptionDetails": {"text": "page: " + navigated["result"]["errorText"]}}}
+            while json.loads(await cdp.recv()).get("method") != "Page.loadEventFired":
+                pass
+        params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+        return await cdp_call(cdp, 3, "Runtime.evaluate", params)
 
 
 async def main(url):
@@ -106,7 +119,8 @@ async def main(url):
             sys.exit("Chromium did not start its DevTools endpoint")
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         page = next(t for t in targets if t.get("type") == "page")
-        reply = await cdp_evaluate(page["webSocketDebuggerUrl"], f"({CONVERSATION})({json.dumps(url)})")
+        expression = f"({CONVERSATION})({json.dumps(url)})"
+        reply = await cdp_evaluate(page["webSocketDebuggerUrl"], expression, os.environ.get("TETHER_PAGE"))
         result = reply.get("result", {})
         if "exceptionDetails" in result:
             print(json.dumps({"error": result["exceptionDetails"].get("text"), "details": result["exceptionDetails"]}))

@@ -1,19 +1,21 @@
 //! Conversions between the server handshake and the `http` crate's types (feature `http`):
 //! a [`Request`] validated from an `http::Request` or its parts with the very checks of the
-//! raw path, and the 101 or error answer as an `http::Response`. The checks themselves and
-//! the response bytes live in `server.rs`; driving an HTTP server (hyper, axum) is the
-//! adapters' business, not this file's.
+//! raw path, and the 101 or error answer as an `http::Response`; and the RFC 8441 form — an
+//! HTTP/2 extended CONNECT (`:protocol websocket`) checked, answered 200 without the
+//! HTTP/1.1 upgrade headers. The HTTP/1.1 checks and the response bytes live in
+//! `server.rs`; driving an HTTP server (hyper, axum) is the adapters' business, not this
+//! file's.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::server::{build_request, error_response_bytes};
+use super::server::{assemble_request, build_request, error_response_bytes};
 use super::{AcceptOptions, Header, Request, ServerHandshake};
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::error::HandshakeError;
+use crate::error::{HandshakeError, PeerMisbehaved};
 
 /// The HTTP minor version as the raw path's check wants it: `Some(1)` for HTTP/1.1,
 /// `Some(0)` for HTTP/1.0 and 0.9, `None` for HTTP/2 and later (RFC 8441's extended
@@ -37,12 +39,9 @@ fn own_headers(map: &http::HeaderMap) -> Vec<Header> {
         .collect()
 }
 
-fn validate(
-    method: &http::Method,
-    uri: &http::Uri,
-    version: http::Version,
-    headers: &http::HeaderMap,
-) -> Result<Request, HandshakeError> {
+/// The request's headers, with `Host` taken from the URI's authority (`:authority` in
+/// HTTP/2) when there is no `Host` header, and its target.
+fn headers_and_target(uri: &http::Uri, headers: &http::HeaderMap) -> (Vec<Header>, String) {
     let mut headers = own_headers(headers);
     // HTTP/1.1 servers keep `Host` as a header; an absolute-form target's authority is the
     // host otherwise (RFC 9112 §3.2.2).
@@ -55,7 +54,72 @@ fn validate(
         }
     }
     let target = uri.path_and_query().map_or_else(|| String::from("/"), |pq| String::from(pq.as_str()));
+    (headers, target)
+}
+
+fn validate(
+    method: &http::Method,
+    uri: &http::Uri,
+    version: http::Version,
+    headers: &http::HeaderMap,
+) -> Result<Request, HandshakeError> {
+    let (headers, target) = headers_and_target(uri, headers);
     build_request(method.as_str(), target, minor_version(version), headers, false)
+}
+
+/// RFC 8441's checks of an HTTP/2 extended CONNECT, in this order: HTTP/2 (400), method
+/// CONNECT (405), `:protocol` naming `websocket` (400), exactly one host, the same as
+/// `:authority` (400), then
+/// `Sec-WebSocket-Version: 13` (426). No key: HTTP/2 has no `Sec-WebSocket-Key`.
+fn validate_h2(
+    method: &http::Method,
+    uri: &http::Uri,
+    version: http::Version,
+    headers: &http::HeaderMap,
+    protocol: Option<&str>,
+) -> Result<Request, HandshakeError> {
+    let refuse = |e| Err(HandshakeError::PeerMisbehaved(e));
+    if version != http::Version::HTTP_2 {
+        return refuse(PeerMisbehaved::HttpVersionTooOld);
+    }
+    if method != http::Method::CONNECT {
+        return refuse(PeerMisbehaved::MethodNotConnect);
+    }
+    if !protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket")) {
+        return refuse(PeerMisbehaved::MissingProtocol);
+    }
+    let (headers, target) = headers_and_target(uri, headers);
+    match super::http::values(&headers, "Host").count() {
+        0 => return refuse(PeerMisbehaved::MalformedHttp("missing :authority")),
+        1 => {}
+        _ => return refuse(PeerMisbehaved::DuplicateHeader("Host")),
+    }
+    // RFC 9113 §8.3.1: a Host naming another entity than `:authority` is malformed.
+    if let (Some(authority), Some(host)) = (uri.authority(), super::http::values(&headers, "Host").next()) {
+        if !authority.as_str().as_bytes().eq_ignore_ascii_case(host) {
+            return refuse(PeerMisbehaved::MalformedHttp("Host differs from :authority"));
+        }
+    }
+    let version_ok = {
+        let mut versions =
+            super::http::values(&headers, "Sec-WebSocket-Version").flat_map(super::http::list_elements).peekable();
+        versions.peek().is_some() && versions.all(|v| v == b"13")
+    };
+    if !version_ok {
+        return refuse(PeerMisbehaved::UnsupportedVersion);
+    }
+    Ok(assemble_request(method.as_str(), target, headers, String::new(), None))
+}
+
+/// The HTTP/2 form of an answer built for HTTP/1.1: no connection-specific headers
+/// (RFC 9113 §8.2.2 forbids `Connection` and `Upgrade`), and no `Sec-WebSocket-Accept`
+/// (RFC 8441 §5: there is no key to answer).
+fn to_h2(mut response: http::Response<()>) -> http::Response<()> {
+    for name in [http::header::CONNECTION, http::header::UPGRADE, http::header::SEC_WEBSOCKET_ACCEPT] {
+        response.headers_mut().remove(name);
+    }
+    *response.version_mut() = http::Version::HTTP_2;
+    response
 }
 
 /// Turns response bytes built by `server.rs` into an `http::Response`: the same status and
@@ -85,7 +149,8 @@ fn to_http_response(bytes: &[u8]) -> http::Response<()> {
 impl Request {
     /// Validate an upgrade request received by an HTTP server, with the checks and errors of
     /// [`ServerHandshake::receive`] after HTTP syntax (which the server already checked):
-    /// method `GET` (405), HTTP/1.1 (400; HTTP/2 is refused too), exactly one `Host` (400),
+    /// method `GET` (405), HTTP/1.1 (400; HTTP/2 is refused too: RFC 8441 requests go
+    /// through [`from_http2`](Self::from_http2)), exactly one `Host` (400),
     /// `Upgrade` (400), `Connection` (400), `Sec-WebSocket-Key` (400), then
     /// `Sec-WebSocket-Version` (426). The body is not looked at.
     ///
@@ -118,7 +183,79 @@ impl Request {
     }
 }
 
+impl Request {
+    /// Validate an RFC 8441 request received by an HTTP/2 server: an extended CONNECT
+    /// whose `:protocol` pseudo-header — which the `http` crate does not carry, so the
+    /// server passes it (hyper: the `hyper::ext::Protocol` extension) — names `websocket`.
+    /// The checks, in order: HTTP/2 ([`HttpVersionTooOld`](PeerMisbehaved::HttpVersionTooOld),
+    /// 400), method CONNECT ([`MethodNotConnect`](PeerMisbehaved::MethodNotConnect), 405
+    /// with `Allow: CONNECT`), `:protocol` ([`MissingProtocol`](PeerMisbehaved::MissingProtocol),
+    /// 400), one `:authority` or `Host` (400), `Sec-WebSocket-Version: 13` (426 with
+    /// `Sec-WebSocket-Version: 13`). Subprotocols and extensions are read as in HTTP/1.1.
+    /// Answer a failure with [`HandshakeError::http2_response`].
+    ///
+    /// ```
+    /// let req = http::Request::connect("https://example.com/chat?room=1")
+    ///     .version(http::Version::HTTP_2)
+    ///     .header("Sec-WebSocket-Version", "13")
+    ///     .header("Sec-WebSocket-Protocol", "chat")
+    ///     .body(())
+    ///     .unwrap();
+    /// let request = tether_proto::Request::from_http2(&req, Some("websocket")).unwrap();
+    /// assert_eq!((request.path(), request.query()), ("/chat", Some("room=1")));
+    /// assert_eq!(request.protocols(), ["chat"]);
+    /// assert!(tether_proto::Request::from_http2(&req, None).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`HandshakeError::PeerMisbehaved`] for the first failed check.
+    pub fn from_http2<B>(request: &http::Request<B>, protocol: Option<&str>) -> Result<Request, HandshakeError> {
+        validate_h2(request.method(), request.uri(), request.version(), request.headers(), protocol)
+    }
+
+    /// As [`from_http2`](Self::from_http2), from a request's parts.
+    ///
+    /// # Errors
+    /// As [`from_http2`](Self::from_http2).
+    pub fn from_http2_parts(parts: &http::request::Parts, protocol: Option<&str>) -> Result<Request, HandshakeError> {
+        validate_h2(&parts.method, &parts.uri, parts.version, &parts.headers, protocol)
+    }
+
+    /// Whether this request came as an RFC 8441 extended CONNECT over HTTP/2 (built by
+    /// [`from_http2`](Self::from_http2)), which is answered 200 rather than 101.
+    pub fn is_extended_connect(&self) -> bool {
+        // Only `from_http2` builds a CONNECT that passed its checks; the raw path keeps a
+        // plain CONNECT only as a refused upgrade.
+        self.method() == "CONNECT" && self.upgrade_error().is_none()
+    }
+}
+
 impl ServerHandshake {
+    /// A handshake for an RFC 8441 extended CONNECT an HTTP/2 server has received, validated
+    /// as [`Request::from_http2`] does; [`accept_http`](Self::accept_http) answers it 200.
+    ///
+    /// # Errors
+    /// As [`Request::from_http2`].
+    pub fn from_http2<B>(
+        config: Config,
+        request: &http::Request<B>,
+        protocol: Option<&str>,
+    ) -> Result<ServerHandshake, HandshakeError> {
+        Ok(ServerHandshake::from_request(config, Request::from_http2(request, protocol)?))
+    }
+
+    /// As [`from_http2`](Self::from_http2), from a request's parts.
+    ///
+    /// # Errors
+    /// As [`Request::from_http2`].
+    pub fn from_http2_parts(
+        config: Config,
+        parts: &http::request::Parts,
+        protocol: Option<&str>,
+    ) -> Result<ServerHandshake, HandshakeError> {
+        Ok(ServerHandshake::from_request(config, Request::from_http2_parts(parts, protocol)?))
+    }
+
     /// A handshake for a request an HTTP server has already read, validated as
     /// [`Request::from_http`] does; look at it with [`request`](Self::request), then answer
     /// with [`accept_http`](Self::accept_http). `config` is the accepted connection's (its
@@ -138,7 +275,9 @@ impl ServerHandshake {
         Ok(ServerHandshake::from_request(config, Request::from_http_parts(parts)?))
     }
 
-    /// Accept: the 101 response for the HTTP server to send — `Upgrade`, `Connection`,
+    /// Accept: the 101 response for the HTTP server to send (200 without `Upgrade`,
+    /// `Connection` and `Sec-WebSocket-Accept` for an RFC 8441 request from
+    /// [`from_http2`](Self::from_http2)) — `Upgrade`, `Connection`,
     /// `Sec-WebSocket-Accept`, the chosen subprotocol, the permessage-deflate answer when
     /// the configuration (the handshake's, or [`AcceptOptions::config`]) has deflate and the
     /// client offered it, and the extra headers, exactly as [`accept`](Self::accept) writes
@@ -167,8 +306,16 @@ impl ServerHandshake {
     /// As [`accept`](Self::accept): [`ApiMisuse::ProtocolNotOffered`](crate::ApiMisuse::ProtocolNotOffered),
     /// [`ApiMisuse::InvalidHeader`](crate::ApiMisuse::InvalidHeader).
     pub fn accept_http(self, options: &AcceptOptions) -> Result<(http::Response<()>, Connection), HandshakeError> {
+        let extended_connect = self.request().is_some_and(Request::is_extended_connect);
         let (bytes, conn) = self.into_connection(options, false)?;
-        Ok((to_http_response(&bytes), conn))
+        let response = to_http_response(&bytes);
+        if extended_connect {
+            // RFC 8441 §5: a 2xx answers the CONNECT; the rest of the answer is the same.
+            let mut response = to_h2(response);
+            *response.status_mut() = http::StatusCode::OK;
+            return Ok((response, conn));
+        }
+        Ok((response, conn))
     }
 }
 
@@ -187,6 +334,23 @@ impl HandshakeError {
     /// ```
     pub fn http_response(&self) -> Option<http::Response<()>> {
         error_response_bytes(self).map(|bytes| to_http_response(&bytes))
+    }
+
+    /// The answer to an RFC 8441 request that failed this error's check: as
+    /// [`http_response`](Self::http_response) without the headers HTTP/2 forbids
+    /// (`Connection`, `Upgrade`): 400, 405 with `Allow: CONNECT`
+    /// ([`MethodNotConnect`](PeerMisbehaved::MethodNotConnect)), 426 with
+    /// `Sec-WebSocket-Version: 13`.
+    ///
+    /// ```
+    /// use tether_proto::{HandshakeError, PeerMisbehaved};
+    /// let response = HandshakeError::from(PeerMisbehaved::UnsupportedVersion).http2_response().unwrap();
+    /// assert_eq!(response.status(), 426);
+    /// assert_eq!(response.headers()["sec-websocket-version"], "13");
+    /// assert!(response.headers().get("connection").is_none());
+    /// ```
+    pub fn http2_response(&self) -> Option<http::Response<()>> {
+        self.http_response().map(to_h2)
     }
 }
 
@@ -300,6 +464,104 @@ mod tests {
             let err = Request::from_http(&req).unwrap_err();
             assert_eq!(err, HandshakeError::PeerMisbehaved(crate::PeerMisbehaved::HttpVersionTooOld));
         }
+    }
+
+    /// An RFC 8441 request as hyper hands it over: CONNECT, HTTP/2, `:authority` in the URI.
+    fn h2_request(method: http::Method, edit: impl Fn(&mut Vec<(&str, &str)>)) -> http::Request<()> {
+        let mut headers =
+            vec![("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Protocol", "a, chat"), ("Origin", "https://x")];
+        edit(&mut headers);
+        let mut req = http::Request::builder().method(method).uri("https://example.com/chat?x=1");
+        for (n, v) in &headers {
+            req = req.header(*n, *v);
+        }
+        let mut req = req.body(()).unwrap();
+        *req.version_mut() = http::Version::HTTP_2;
+        req
+    }
+
+    #[test]
+    fn extended_connect_is_checked_in_order() {
+        use PeerMisbehaved as P;
+        type Edit = fn(&mut Vec<(&str, &str)>);
+        let none: Edit = |_| {};
+        let cases: Vec<(http::Method, Option<&str>, Edit, P, u16)> = vec![
+            (http::Method::GET, Some("websocket"), none, P::MethodNotConnect, 405),
+            (http::Method::CONNECT, None, none, P::MissingProtocol, 400),
+            (http::Method::CONNECT, Some("webtransport"), none, P::MissingProtocol, 400),
+            (http::Method::CONNECT, Some("websocket"), |h| h[0].1 = "8", P::UnsupportedVersion, 426),
+            (http::Method::CONNECT, Some("websocket"), |h| h.truncate(0), P::UnsupportedVersion, 426),
+            (
+                http::Method::CONNECT,
+                Some("websocket"),
+                |h| h.push(("Host", "a")),
+                P::MalformedHttp("Host differs from :authority"),
+                400,
+            ),
+            (
+                http::Method::CONNECT,
+                Some("websocket"),
+                |h| h.extend([("Host", "example.com"), ("Host", "example.com")]),
+                P::DuplicateHeader("Host"),
+                400,
+            ),
+        ];
+        for (i, (method, protocol, edit, want, status)) in cases.into_iter().enumerate() {
+            let req = h2_request(method, edit);
+            let err = Request::from_http2(&req, protocol).expect_err("refused");
+            assert_eq!(err, HandshakeError::PeerMisbehaved(want), "case {i}");
+            let response = err.http2_response().unwrap();
+            assert_eq!(response.status().as_u16(), status, "case {i}");
+            for forbidden in ["connection", "upgrade"] {
+                assert!(response.headers().get(forbidden).is_none(), "case {i}: {forbidden}");
+            }
+            match status {
+                405 => assert_eq!(response.headers()["allow"], "CONNECT"),
+                426 => assert_eq!(response.headers()["sec-websocket-version"], "13"),
+                _ => {}
+            }
+        }
+        let mut h1 = h2_request(http::Method::CONNECT, |_| {});
+        *h1.version_mut() = http::Version::HTTP_11;
+        assert_eq!(
+            Request::from_http2(&h1, Some("websocket")).unwrap_err(),
+            HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld)
+        );
+    }
+
+    #[test]
+    fn extended_connect_is_answered_200_without_upgrade_headers() {
+        let req = h2_request(http::Method::CONNECT, |_| {});
+        let request = Request::from_http2(&req, Some("websocket")).unwrap();
+        assert!(request.is_extended_connect());
+        assert_eq!((request.path(), request.query()), ("/chat", Some("x=1")));
+        assert_eq!(request.header("host"), Some("example.com"));
+        let hs = ServerHandshake::from_http2(Config::default(), &req, Some("websocket")).unwrap();
+        let (response, mut conn) = hs.accept_http(&AcceptOptions::new().protocol("chat").header("X-Id", "7")).unwrap();
+        assert_eq!(response.status(), 200);
+        for forbidden in ["connection", "upgrade", "sec-websocket-accept", "content-length"] {
+            assert!(response.headers().get(forbidden).is_none(), "{forbidden}");
+        }
+        assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+        assert_eq!(response.headers()["x-id"], "7");
+        assert_eq!(conn.protocol(), Some("chat"));
+        let mut rest = Vec::new();
+        conn.drain_transmit(&mut rest);
+        assert!(rest.is_empty());
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn extended_connect_negotiates_deflate() {
+        let req = h2_request(http::Method::CONNECT, |h| {
+            h.push(("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"))
+        });
+        let config = Config::builder().deflate(Some(crate::DeflateConfig::default())).build().unwrap();
+        let hs = ServerHandshake::from_http2(config, &req, Some("websocket")).unwrap();
+        let (response, conn) = hs.accept_http(&AcceptOptions::new()).unwrap();
+        let ext = response.headers()["sec-websocket-extensions"].to_str().unwrap();
+        assert!(ext.starts_with("permessage-deflate"), "{ext}");
+        assert!(conn.deflate().is_some());
     }
 
     #[cfg(feature = "deflate")]

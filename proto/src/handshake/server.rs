@@ -585,6 +585,9 @@ pub(crate) fn error_response_bytes(err: &HandshakeError) -> Option<Vec<u8>> {
         // RFC 9110 §15.5.22: a 426 MUST name the protocol to upgrade to, and §7.8: a
         // sender of Upgrade MUST list `upgrade` in Connection.
         426 => &[("Upgrade", b"websocket"), ("Sec-WebSocket-Version", b"13")],
+        405 if matches!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::MethodNotConnect)) => {
+            &[("Allow", b"CONNECT")]
+        }
         405 => &[("Allow", b"GET")],
         _ => &[],
     };
@@ -667,7 +670,17 @@ pub(crate) fn build_request(
         Err(e) if plain => (String::new(), Some(e)),
         Err(e) => return Err(e),
     };
+    Ok(assemble_request(method, uri, headers, key, upgrade_error))
+}
 
+/// A checked request's view: offered subprotocols and extensions, path and query.
+pub(crate) fn assemble_request(
+    method: &str,
+    uri: String,
+    headers: Vec<Header>,
+    key: String,
+    upgrade_error: Option<HandshakeError>,
+) -> Request {
     let protocols = http::values(&headers, "Sec-WebSocket-Protocol")
         .flat_map(http::list_elements)
         .filter_map(|p| core::str::from_utf8(p).ok().map(String::from))
@@ -677,7 +690,7 @@ pub(crate) fn build_request(
         .filter_map(|e| core::str::from_utf8(e).ok().map(String::from))
         .collect();
     let (path, query) = split_target(&uri);
-    Ok(Request { method: String::from(method), uri, path, query, headers, protocols, extensions, key, upgrade_error })
+    Request { method: String::from(method), uri, path, query, headers, protocols, extensions, key, upgrade_error }
 }
 
 /// The upgrade checks after HTTP syntax, in the documented order; the key when they pass.
