@@ -3,15 +3,15 @@
 //! Tether client WebSockets, each an extended CONNECT stream ([`H2Stream`]); with feature
 //! `rustls`, [`Http2Connection::connect_tls`] dials with ALPN `h2` and [`connect`] falls back
 //! to an ordinary HTTP/1.1 upgrade when the server does not offer WebSockets over HTTP/2. The
-//! server side lives in `hyper.rs`. Not here: permessage-deflate and subprotocols on HTTP/2
-//! client streams (the engine's client negotiation reads an HTTP/1.1 response).
+//! server side lives in `hyper.rs`; the request and the checks of the answer (subprotocol,
+//! permessage-deflate) are the engine's (`Http2ClientHandshake`).
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use tether_rt::proto::bytes::{Buf, Bytes};
-use tether_rt::proto::{Connection, Role};
+use tether_rt::proto::{ClientRequest, HandshakeError, Http2ClientHandshake};
 use tether_rt::Config;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -36,6 +36,10 @@ pub enum Http2Error {
     /// The server answered the extended CONNECT with another status than 200.
     #[error("the server answered {0}")]
     Refused(http::StatusCode),
+    /// The request could not be sent as given, or the server's 200 agreed to something
+    /// that was not offered (a subprotocol, an extension, permessage-deflate parameters).
+    #[error("handshake: {0}")]
+    Handshake(#[source] HandshakeError),
     /// The authority or path does not make a valid request.
     #[error("invalid request: {0}")]
     Request(#[from] http::Error),
@@ -134,27 +138,37 @@ impl Http2Connection {
 
     /// Open a WebSocket to `path` (with its query) on a new stream: an extended CONNECT with
     /// `:protocol websocket` and `Sec-WebSocket-Version: 13`, answered 200, then the stream
-    /// driven by a client [`Connection`] under this connection's configuration.
+    /// driven by a client connection under this connection's configuration.
     ///
     /// # Errors
     /// [`Http2Error::NotOffered`] if the server did not enable extended CONNECT,
     /// [`Http2Error::Refused`] for another status than 200, [`Http2Error::H2`] when the
     /// stream fails, [`Http2Error::Timeout`].
     pub async fn websocket(&self, path: &str) -> Result<Http2WebSocket, Http2Error> {
+        self.websocket_with(ClientRequest::new(self.authority.as_str(), path)).await
+    }
+
+    /// As [`websocket`](Self::websocket), with `request`'s path, `Origin`, subprotocols and
+    /// extra headers (its host is this connection's authority, whatever it says), and
+    /// permessage-deflate offered when the connection's configuration has it: the answer
+    /// is checked as an HTTP/1.1 101 would be, and the WebSocket has what was agreed
+    /// ([`protocol`](crate::WebSocket::protocol), compression).
+    ///
+    /// # Errors
+    /// As [`websocket`](Self::websocket), and [`Http2Error::Handshake`] for a request that
+    /// cannot be sent or an answer that agreed to something not offered.
+    pub async fn websocket_with(&self, request: ClientRequest) -> Result<Http2WebSocket, Http2Error> {
         if !self.extended_connect {
             return Err(Http2Error::NotOffered);
         }
-        let uri = http::Uri::builder()
+        let (handshake, mut request) =
+            Http2ClientHandshake::new(request, self.config.clone()).map_err(Http2Error::Handshake)?;
+        let path = request.uri().path_and_query().map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        *request.uri_mut() = http::Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(path)
             .build()?;
-        let mut request = http::Request::builder()
-            .method(http::Method::CONNECT)
-            .version(http::Version::HTTP_2)
-            .uri(uri)
-            .header(http::header::SEC_WEBSOCKET_VERSION, "13")
-            .body(())?;
         request.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
         let timeout = self.config.handshake_timeout();
         let open = async {
@@ -165,11 +179,13 @@ impl Http2Connection {
         };
         let (response, send_stream) =
             tokio::time::timeout(timeout, open).await.map_err(|_| Http2Error::Timeout(timeout))??;
-        if response.status() != http::StatusCode::OK {
-            return Err(Http2Error::Refused(response.status()));
+        let (parts, body) = response.into_parts();
+        if parts.status != http::StatusCode::OK {
+            return Err(Http2Error::Refused(parts.status));
         }
-        let stream = H2Stream { send: send_stream, recv: response.into_body(), buf: Bytes::new(), ended: false };
-        Ok(crate::WebSocket::from_connection(stream, Connection::new(Role::Client, self.config.clone())))
+        let connection = handshake.finish(&parts).map_err(Http2Error::Handshake)?;
+        let stream = H2Stream { send: send_stream, recv: body, buf: Bytes::new(), ended: false };
+        Ok(crate::WebSocket::from_connection(stream, connection))
     }
 }
 

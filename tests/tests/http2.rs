@@ -7,7 +7,8 @@
 //! `h2` package driving extended CONNECTs frame by frame (`tests/peers/h2_client.py`). And
 //! Tether's own RFC 8441 client (`tether_tokio::http2`): several WebSockets on one TLS
 //! connection to that server, the fallback to HTTP/1.1 without `h2`, and no `:protocol`
-//! sent to an HTTP/2 server that does not enable it. HTTP/1.1 upgrades are tested in
+//! sent to an HTTP/2 server that does not enable it, a subprotocol and permessage-deflate
+//! agreed on a stream. HTTP/1.1 upgrades are tested in
 //! `hyper_axum.rs`.
 
 #[path = "../../rt-tokio/examples/hyper_app/app.rs"]
@@ -229,6 +230,36 @@ fn http2_refusals_are_typed_answers() {
     });
 }
 
+/// What the `chat_router` handler saw of one WebSocket: over HTTP/2, the subprotocol, deflate.
+type Seen = (bool, Option<String>, bool);
+
+/// An axum router with an echo WebSocket at `/ws` (routed with `any`, so both protocols
+/// reach it) that agrees to subprotocol `chat` and permessage-deflate, and reports what it
+/// saw of each WebSocket on `tx` when it ends.
+fn chat_router(tx: mpsc::UnboundedSender<Seen>) -> Router {
+    Router::new().route(
+        "/ws",
+        any(move |upgrade: WebSocketUpgrade| {
+            let tx = tx.clone();
+            async move {
+                let http2 = upgrade.is_http2();
+                let response: Response =
+                    upgrade.protocols(["chat"]).config(server_config_deflate()).on_upgrade(move |mut ws| async move {
+                        let deflate = ws.deflate().is_some();
+                        let protocol = ws.protocol().map(str::to_owned);
+                        while let Ok(Some(m)) = ws.recv().await {
+                            if ws.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = tx.send((http2, protocol, deflate));
+                    });
+                response
+            }
+        }),
+    )
+}
+
 /// The axum extractor takes the same handler over both protocols; routed with `any`.
 #[test]
 fn axum_extractor_accepts_http2_and_http1_alike() {
@@ -236,28 +267,7 @@ fn axum_extractor_accepts_http2_and_http1_alike() {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let router = Router::new().route(
-            "/ws",
-            any(move |upgrade: WebSocketUpgrade| {
-                let tx = tx.clone();
-                async move {
-                    let http2 = upgrade.is_http2();
-                    let response: Response = upgrade.protocols(["chat"]).config(server_config_deflate()).on_upgrade(
-                        move |mut ws| async move {
-                            let deflate = ws.deflate().is_some();
-                            let protocol = ws.protocol().map(str::to_owned);
-                            while let Ok(Some(m)) = ws.recv().await {
-                                if ws.send(m).await.is_err() {
-                                    break;
-                                }
-                            }
-                            let _ = tx.send((http2, protocol, deflate));
-                        },
-                    );
-                    response
-                }
-            }),
-        );
+        let router = chat_router(tx);
         tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
 
         let mut send = h2_client_via(addr, "/").await;
@@ -473,5 +483,43 @@ fn tether_client_sends_no_extended_connect_unless_enabled() {
         assert!(!connection.supports_websockets());
         assert!(matches!(connection.websocket("/ws").await, Err(Http2Error::NotOffered)));
         assert_eq!(requests.load(Ordering::Relaxed), 0);
+    });
+}
+
+/// Tether's client offers a subprotocol and permessage-deflate on an HTTP/2 stream (h2c to
+/// an axum router): the 200's answer is checked as a 101's, and the WebSocket compresses.
+#[test]
+fn tether_client_negotiates_subprotocol_and_deflate_over_http2() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let router = chat_router(tx);
+        tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+        let config =
+            client_config().to_builder().deflate(Some(tether_tokio::DeflateConfig::default())).build().expect("config");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let authority: hyper::http::uri::Authority = addr.to_string().parse().expect("authority");
+        let connection = Http2Connection::handshake(tcp, authority, hyper::http::uri::Scheme::HTTP, config)
+            .await
+            .expect("HTTP/2 connection");
+        assert!(connection.supports_websockets());
+        let request =
+            tether_tokio::proto::ClientRequest::new(addr.to_string(), "/ws").protocol("other").protocol("chat");
+        let mut ws = connection.websocket_with(request).await.expect("WebSocket on a stream");
+        assert_eq!(ws.protocol(), Some("chat"));
+        assert!(ws.deflate().is_some(), "permessage-deflate agreed");
+        let text = "{\"type\":\"message\",\"text\":\"hello\"} ".repeat(2000);
+        roundtrip(&mut ws, Message::text(text)).await;
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        let _ = tokio::time::timeout(STEP, ws.recv()).await.expect("close answered");
+        let seen = tokio::time::timeout(STEP, rx.recv()).await.expect("in time").expect("seen");
+        assert_eq!(seen, (true, Some("chat".to_owned()), true));
+
+        // A subprotocol the server does not speak: nothing agreed, and still a WebSocket.
+        let request = tether_tokio::proto::ClientRequest::new(addr.to_string(), "/ws").protocol("other");
+        let mut ws = connection.websocket_with(request).await.expect("WebSocket on a stream");
+        assert_eq!(ws.protocol(), None);
+        roundtrip(&mut ws, Message::text("no subprotocol")).await;
     });
 }

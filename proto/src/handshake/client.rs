@@ -51,11 +51,11 @@ pub struct ClientRequest {
     host: String,
     port: u16,
     secure: bool,
-    host_header: String,
-    path: String,
-    origin: Option<String>,
-    protocols: Vec<String>,
-    headers: Vec<(String, String)>,
+    pub(super) host_header: String,
+    pub(super) path: String,
+    pub(super) origin: Option<String>,
+    pub(super) protocols: Vec<String>,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 impl ClientRequest {
@@ -252,34 +252,8 @@ impl ClientHandshake {
     /// - [`ApiMisuse::InvalidUrl`] for a path that does not start with `/` or contains
     ///   whitespace, control or non-ASCII bytes, or `#`.
     pub fn new(request: ClientRequest, config: Config) -> Result<ClientHandshake, HandshakeError> {
+        check_request(&request)?;
         let ClientRequest { host_header, path, origin, protocols, headers, .. } = request;
-        if host_header.is_empty() || !http::is_field_value(host_header.as_bytes()) {
-            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Host"))));
-        }
-        // RFC 6455 §3/§4.1: the request-target is the /resource name/, which starts with
-        // `/`; anything that could end the request line or smuggle a fragment is refused.
-        if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
-            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(
-                "request path must start with '/' and be visible ASCII without '#'",
-            )));
-        }
-        if let Some(o) = &origin {
-            if !http::is_field_value(o.as_bytes()) {
-                return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Origin"))));
-            }
-        }
-        for (i, p) in protocols.iter().enumerate() {
-            // RFC 6455 §4.1 item 10: non-empty tokens, each unique. Offers are few and
-            // application-chosen, so the quadratic uniqueness check is fine.
-            if !http::is_token(p.as_bytes()) || protocols[..i].contains(p) {
-                return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(
-                    "Sec-WebSocket-Protocol",
-                ))));
-            }
-        }
-        for (name, value) in &headers {
-            http::check_extra_header(name, value, RESERVED_REQUEST_HEADERS)?;
-        }
 
         // RFC 6455 §4.1 item 7: a fresh random nonce per handshake.
         let mut nonce = [0u8; 16];
@@ -449,8 +423,60 @@ fn parse_response(
     if !accept_ok {
         return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
     }
+    let (protocol, deflate) = check_answer(&headers, offered, deflate)?;
+    #[cfg(not(feature = "deflate"))]
+    let _: Option<()> = deflate;
+    Ok(Response {
+        status,
+        headers,
+        protocol,
+        #[cfg(feature = "deflate")]
+        deflate,
+    })
+}
+
+/// The checks every request passes before anything is sent (both the HTTP/1.1 upgrade and
+/// the RFC 8441 extended CONNECT): see [`ClientHandshake::new`]'s errors.
+pub(super) fn check_request(request: &ClientRequest) -> Result<(), HandshakeError> {
+    let ClientRequest { host_header, path, origin, protocols, headers, .. } = request;
+    if host_header.is_empty() || !http::is_field_value(host_header.as_bytes()) {
+        return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Host"))));
+    }
+    // RFC 6455 §3/§4.1: the request-target is the /resource name/, which starts with
+    // `/`; anything that could end the request line or smuggle a fragment is refused.
+    if !path.starts_with('/') || !path.bytes().all(|b| b.is_ascii_graphic() && b != b'#') {
+        return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidUrl(
+            "request path must start with '/' and be visible ASCII without '#'",
+        )));
+    }
+    if let Some(o) = origin {
+        if !http::is_field_value(o.as_bytes()) {
+            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Origin"))));
+        }
+    }
+    for (i, p) in protocols.iter().enumerate() {
+        // RFC 6455 §4.1 item 10: non-empty tokens, each unique. Offers are few and
+        // application-chosen, so the quadratic uniqueness check is fine.
+        if !http::is_token(p.as_bytes()) || protocols[..i].contains(p) {
+            return Err(HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from("Sec-WebSocket-Protocol"))));
+        }
+    }
+    for (name, value) in headers {
+        http::check_extra_header(name, value, RESERVED_REQUEST_HEADERS)?;
+    }
+    Ok(())
+}
+
+/// What the server agreed to, checked against what we offered: the subprotocol, and
+/// permessage-deflate's parameters (always `None` without the feature). Shared by the
+/// HTTP/1.1 response and the RFC 8441 200.
+pub(super) fn check_answer(
+    headers: &[Header],
+    offered: &[String],
+    deflate: Option<&DeflateOffer>,
+) -> Result<(Option<String>, Option<AgreedDeflate>), HandshakeError> {
     // RFC 6455 §4.1 item 5: an extension we did not offer fails the connection.
-    let extensions = http::values(&headers, "Sec-WebSocket-Extensions").flat_map(http::split_top_level);
+    let extensions = http::values(headers, "Sec-WebSocket-Extensions").flat_map(http::split_top_level);
     #[cfg(feature = "deflate")]
     let deflate = match deflate {
         Some(config) => match crate::deflate::client_check(config, extensions) {
@@ -474,21 +500,23 @@ fn parse_response(
     }
     // RFC 6455 §4.1 item 6: at most one protocol, and one we offered. A header with an
     // empty value chooses nothing that was offered either.
-    let protocol = choose_protocol(&headers, offered)?;
-    Ok(Response {
-        status,
-        headers,
-        protocol,
-        #[cfg(feature = "deflate")]
-        deflate,
-    })
+    let protocol = choose_protocol(headers, offered)?;
+    #[cfg(not(feature = "deflate"))]
+    let deflate: Option<AgreedDeflate> = None;
+    Ok((protocol, deflate))
 }
+
+/// permessage-deflate's agreed parameters (nothing without the feature).
+#[cfg(feature = "deflate")]
+pub(super) type AgreedDeflate = crate::deflate::DeflateParams;
+#[cfg(not(feature = "deflate"))]
+pub(super) type AgreedDeflate = ();
 
 /// What the client offered as permessage-deflate (nothing without the feature).
 #[cfg(feature = "deflate")]
-type DeflateOffer = crate::deflate::DeflateConfig;
+pub(super) type DeflateOffer = crate::deflate::DeflateConfig;
 #[cfg(not(feature = "deflate"))]
-type DeflateOffer = ();
+pub(super) type DeflateOffer = ();
 
 /// Any extension in the response fails it when we offered none.
 fn refuse_extensions<'a>(mut extensions: impl Iterator<Item = &'a [u8]>) -> Result<(), HandshakeError> {

@@ -2,19 +2,22 @@
 //! a [`Request`] validated from an `http::Request` or its parts with the very checks of the
 //! raw path, and the 101 or error answer as an `http::Response`; and the RFC 8441 form — an
 //! HTTP/2 extended CONNECT (`:protocol websocket`) checked, answered 200 without the
-//! HTTP/1.1 upgrade headers. The HTTP/1.1 checks and the response bytes live in
-//! `server.rs`; driving an HTTP server (hyper, axum) is the adapters' business, not this
-//! file's.
+//! HTTP/1.1 upgrade headers — and its client side, [`Http2ClientHandshake`] (the extended
+//! CONNECT to send, then the 200 checked into a client [`Connection`]). The HTTP/1.1 checks
+//! and the response bytes live in `server.rs` and `client.rs`; driving an HTTP server or an
+//! HTTP/2 connection (hyper, h2, axum) is the adapters' business, not this file's.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use bytes::Bytes;
 
+use super::client::{check_answer, check_request, DeflateOffer};
 use super::server::{assemble_request, build_request, error_response_bytes};
-use super::{AcceptOptions, Header, Request, ServerHandshake};
-use crate::config::Config;
+use super::{AcceptOptions, ClientRequest, Header, Request, ServerHandshake};
+use crate::config::{Config, Role};
 use crate::connection::Connection;
+use crate::error::ApiMisuse;
 use crate::error::{HandshakeError, PeerMisbehaved};
 
 /// The HTTP minor version as the raw path's check wants it: `Some(1)` for HTTP/1.1,
@@ -351,6 +354,108 @@ impl HandshakeError {
     /// ```
     pub fn http2_response(&self) -> Option<http::Response<()>> {
         self.http_response().map(to_h2)
+    }
+}
+
+/// The client side of RFC 8441: a WebSocket on an HTTP/2 stream. [`new`](Self::new) checks
+/// the [`ClientRequest`] as the HTTP/1.1 handshake does and returns the extended CONNECT to
+/// send (method CONNECT, HTTP/2, `:authority` and `:path` from the request,
+/// `Sec-WebSocket-Version: 13`, `Origin`, `Sec-WebSocket-Protocol`, the permessage-deflate
+/// offer of [`Config::deflate`](crate::Config) and the extra headers; no key, no `Upgrade`).
+/// The `http` crate does not carry the `:protocol` pseudo-header: the caller adds it (h2:
+/// the `h2::ext::Protocol` extension, `websocket`), and sends the request only if the
+/// server's SETTINGS enabled extended CONNECT (RFC 8441 §3). [`finish`](Self::finish) checks
+/// the answer — 200, then the subprotocol and extensions exactly as an HTTP/1.1 101's — and
+/// returns the client [`Connection`] for the stream's bytes.
+///
+/// ```
+/// use tether_proto::{ClientRequest, Config, Http2ClientHandshake};
+/// let request = ClientRequest::new("example.com", "/chat").protocol("chat");
+/// let (handshake, connect) = Http2ClientHandshake::new(request, Config::default()).unwrap();
+/// assert_eq!(connect.method(), http::Method::CONNECT);
+/// assert_eq!(connect.uri(), "https://example.com/chat");
+/// assert_eq!(connect.headers()["sec-websocket-protocol"], "chat");
+///
+/// let answer = http::Response::builder().header("sec-websocket-protocol", "chat").body(()).unwrap();
+/// let connection = handshake.finish(&answer.into_parts().0).unwrap();
+/// assert_eq!(connection.protocol(), Some("chat"));
+/// ```
+#[derive(Debug)]
+pub struct Http2ClientHandshake {
+    config: Config,
+    protocols: Vec<String>,
+}
+
+impl Http2ClientHandshake {
+    /// Check `request` and build the extended CONNECT for it (scheme `https` for a
+    /// `wss://` request, `http` otherwise; the authority is the request's `Host`).
+    ///
+    /// # Errors
+    /// As [`ClientHandshake::new`](crate::ClientHandshake::new), and
+    /// [`ApiMisuse::InvalidHeader`] for a header value the `http` crate refuses.
+    pub fn new(
+        request: ClientRequest,
+        config: Config,
+    ) -> Result<(Http2ClientHandshake, http::Request<()>), HandshakeError> {
+        check_request(&request)?;
+        let invalid = |what: &str| HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(what)));
+        let scheme = if request.is_secure() { "https" } else { "http" };
+        let uri = http::Uri::builder()
+            .scheme(scheme)
+            .authority(request.host_header.as_str())
+            .path_and_query(request.path.as_str())
+            .build()
+            .map_err(|_| invalid("Host"))?;
+        let mut builder = http::Request::builder()
+            .method(http::Method::CONNECT)
+            .version(http::Version::HTTP_2)
+            .uri(uri)
+            .header(http::header::SEC_WEBSOCKET_VERSION, "13");
+        if let Some(origin) = &request.origin {
+            builder = builder.header(http::header::ORIGIN, origin.as_str());
+        }
+        if !request.protocols.is_empty() {
+            builder = builder.header(http::header::SEC_WEBSOCKET_PROTOCOL, request.protocols.join(", "));
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &config.deflate {
+            builder = builder.header(http::header::SEC_WEBSOCKET_EXTENSIONS, crate::deflate::client_offer(d));
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let connect = builder.body(()).map_err(|_| invalid("header"))?;
+        Ok((Http2ClientHandshake { config, protocols: request.protocols }, connect))
+    }
+
+    /// Check the server's answer to the extended CONNECT and make the client
+    /// [`Connection`], with the agreed subprotocol and permessage-deflate parameters.
+    ///
+    /// # Errors
+    /// [`HandshakeError::UnexpectedStatus`] for any status but 200 (with the headers);
+    /// [`PeerMisbehaved::UnofferedExtension`], `PeerMisbehaved::DeflateResponse` and
+    /// [`PeerMisbehaved::UnofferedProtocol`] as for an HTTP/1.1 101.
+    pub fn finish(self, response: &http::response::Parts) -> Result<Connection, HandshakeError> {
+        let headers = own_headers(&response.headers);
+        if response.status != http::StatusCode::OK {
+            return Err(HandshakeError::UnexpectedStatus { status: response.status.as_u16(), headers });
+        }
+        #[cfg(feature = "deflate")]
+        let offer: Option<&DeflateOffer> = self.config.deflate.as_ref();
+        #[cfg(not(feature = "deflate"))]
+        let offer: Option<&DeflateOffer> = None;
+        let (protocol, deflate) = check_answer(&headers, &self.protocols, offer)?;
+        #[cfg(feature = "deflate")]
+        let deflate_config = self.config.deflate.clone();
+        let mut conn = Connection::new(Role::Client, self.config);
+        #[cfg(feature = "deflate")]
+        if let (Some(params), Some(d)) = (deflate, &deflate_config) {
+            conn.set_deflate(params, d);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = deflate;
+        conn.set_protocol(protocol);
+        Ok(conn)
     }
 }
 
