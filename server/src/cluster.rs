@@ -58,6 +58,9 @@ const MAX_NODE: u64 = (1 << 24) - 1;
 const EVENT_CAPACITY: usize = 4096;
 /// Publishes sent to Redis in one pipeline.
 const PUBLISH_BATCH: usize = 256;
+/// Raises the node counter (KEYS[1]) to ARGV[1] if it is below.
+const RAISE_COUNTER: &str = "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
+    if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
 /// The first reconnect delay; it doubles up to [`ClusterConfig::max_backoff`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -549,12 +552,8 @@ where
             connected: AtomicBool::new(false),
             halted: AtomicBool::new(false),
         });
-        let link = RedisLink::<R, D> {
-            inner: Arc::clone(&inner),
-            prefix: config.prefix.clone(),
-            node,
-            _types: PhantomData,
-        };
+        let link =
+            RedisLink::<R, D> { inner: Arc::clone(&inner), prefix: config.prefix.clone(), node, _types: PhantomData };
         let link: Arc<dyn Link<R, D>> = Arc::new(link);
         let hub = Hub::with_link(hub, node, Some(link));
         let events = Arc::new(Events {
@@ -725,7 +724,8 @@ where
                         let mut conn = conn;
                         let mut publish = redis::cmd("PUBLISH");
                         publish.arg(self.link.presence_channel()).arg(bye);
-                        let _ = with_timeout::<Rt, _>(Duration::from_secs(1), publish.query_async::<()>(&mut conn)).await;
+                        let _ =
+                            with_timeout::<Rt, _>(Duration::from_secs(1), publish.query_async::<()>(&mut conn)).await;
                         break;
                     }
                     End::Halted => break,
@@ -744,7 +744,16 @@ where
     async fn connect(
         &self,
     ) -> redis::RedisResult<(redis::aio::MultiplexedConnection, redis::aio::PubSubSink, redis::aio::PubSubStream)> {
-        let conn = self.client.get_multiplexed_async_connection().await?;
+        let mut conn = self.client.get_multiplexed_async_connection().await?;
+        // A Redis that came back empty (no persistence) must not hand this node's number to
+        // a new instance: raise the counter to it if it is below.
+        redis::cmd("EVAL")
+            .arg(RAISE_COUNTER)
+            .arg(1)
+            .arg(format!("{}:nodes", self.config.prefix))
+            .arg(self.link.node)
+            .query_async::<()>(&mut conn)
+            .await?;
         let pubsub = self.client.get_async_pubsub().await?;
         let (mut sink, stream) = pubsub.split();
         sink.psubscribe(format!("{}:*", self.config.prefix)).await?;

@@ -391,7 +391,12 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
         let next_id = u64::from(node) << LOCAL_BITS;
         Hub {
             shared: Arc::new(Shared {
-                state: Mutex::new(State { members: HashMap::new(), rooms: HashMap::new(), remote: HashMap::new(), next_id }),
+                state: Mutex::new(State {
+                    members: HashMap::new(),
+                    rooms: HashMap::new(),
+                    remote: HashMap::new(),
+                    next_id,
+                }),
                 link,
                 config,
                 queued: AtomicU64::new(0),
@@ -632,7 +637,12 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     /// Queues a message that came from another instance for this instance's members of
     /// `room` (but `except`), never publishing it again.
     pub(crate) fn deliver_local(&self, room: &R, except: Option<MemberId>, message: &Message) -> Delivery {
-        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), message, except, |_| {})
+        self.deliver(
+            |state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(),
+            message,
+            except,
+            |_| {},
+        )
     }
 
     /// Queues a message that came from another instance for every member of this one.
