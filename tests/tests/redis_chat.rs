@@ -5,7 +5,9 @@
 //! a direct message to a member of another instance, `kill -9` of an instance → its member
 //! leaves the others' presence (within 30 s, the default TTL being 15 s), and Redis stopped
 //! and restarted → the local room keeps working, and traffic crosses instances again.
-//! Without `redis-server` the test says so and passes, unless `TETHER_REQUIRE_PEERS` is set.
+//! A second test runs one `RedisCluster` hub on smol and one on async-std (redis-rs on
+//! smol's executor there) with one on tokio's: the backend works on every runtime.
+//! Without `redis-server` the tests say so and pass, unless `TETHER_REQUIRE_PEERS` is set.
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
@@ -205,4 +207,87 @@ fn three_chat_servers_on_redis_are_one_chat_and_survive_failures() {
     });
     drop(nodes);
     drop(redis);
+}
+
+#[test]
+fn hubs_on_tokio_smol_and_async_std_are_one_cluster() {
+    use tether_server::{ClusterConfig, HubConfig, Mail, RedisCluster};
+    use tether_tokio::Message;
+    type Cluster = RedisCluster<String, String>;
+
+    let redis_port = free_port();
+    let Some(_redis) = redis_server(redis_port) else { return };
+    let url = format!("redis://127.0.0.1:{redis_port}");
+    let config = || ClusterConfig::new(url.clone()).heartbeat(Duration::from_millis(200)).ttl(Duration::from_secs(2));
+
+    // The tokio instance lives on a runtime thread of its own until the test ends.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tokio_thread = {
+        let (stop, config) = (stop.clone(), config());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let (hub, cluster) =
+                    Cluster::start::<Tokio>(config, HubConfig::default()).await.expect("tokio instance");
+                tx.send(hub).unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                drop(cluster);
+            });
+        })
+    };
+    let tokio_hub = rx.recv_timeout(Duration::from_secs(10)).expect("the tokio instance started");
+    let (on_tokio, mut tokio_mail) = tokio_hub.register("tokio".into());
+    tokio_hub.join("r".into(), on_tokio).unwrap();
+
+    smol::block_on(async {
+        let (smol_hub, _smol_cluster) =
+            Cluster::start::<tether_smol::Smol>(config(), HubConfig::default()).await.expect("smol instance");
+        let (async_std_hub, _async_std_cluster) =
+            Cluster::start::<tether_async_std::AsyncStd>(config(), HubConfig::default())
+                .await
+                .expect("async-std instance");
+        let (on_smol, mut smol_mail) = smol_hub.register("smol".into());
+        smol_hub.join("r".into(), on_smol).unwrap();
+        let (on_async_std, mut async_std_mail) = async_std_hub.register("async-std".into());
+        async_std_hub.join("r".into(), on_async_std).unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for hub in [&tokio_hub, &smol_hub, &async_std_hub] {
+            while hub.presence(&"r".to_owned()).len() < 3 {
+                assert!(Instant::now() < deadline, "three members everywhere within 10 s");
+                smol::Timer::after(Duration::from_millis(20)).await;
+            }
+        }
+        smol_hub.broadcast(&"r".to_owned(), Message::text("from smol"));
+        async_std_hub.send_to(on_tokio, Message::text("async-std to tokio")).expect("a member on tokio");
+        tokio_hub.broadcast(&"r".to_owned(), Message::text("from tokio"));
+        let recv = |mail: &mut tether_server::Mailbox<String, String>| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match mail.try_recv() {
+                    Some(Mail::Message(Message::Text(text))) => return text.as_str().to_owned(),
+                    Some(other) => panic!("{other:?}"),
+                    None => {
+                        assert!(Instant::now() < deadline, "no message within 5 s");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        };
+        let mut tokio_got = vec![recv(&mut tokio_mail), recv(&mut tokio_mail), recv(&mut tokio_mail)];
+        tokio_got.sort();
+        assert_eq!(tokio_got, ["async-std to tokio", "from smol", "from tokio"]);
+        let mut smol_got = vec![recv(&mut smol_mail), recv(&mut smol_mail)];
+        smol_got.sort();
+        assert_eq!(smol_got, ["from smol", "from tokio"]);
+        let mut async_std_got = vec![recv(&mut async_std_mail), recv(&mut async_std_mail)];
+        async_std_got.sort();
+        assert_eq!(async_std_got, ["from smol", "from tokio"]);
+    });
+    drop(tokio_hub);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio_thread.join().unwrap();
 }
