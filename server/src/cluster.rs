@@ -541,7 +541,9 @@ where
         }
         let node = node as u32;
         let inner = Arc::new(Inner {
-            outbox: Mutex::new(Outbox { items: VecDeque::new(), up: false, waker: None }),
+            // Open from the start: what the hub hands over before the first connection is
+            // queued (bounded) rather than dropped.
+            outbox: Mutex::new(Outbox { items: VecDeque::new(), up: true, waker: None }),
             capacity: config.outbox,
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -730,6 +732,9 @@ where
                     }
                     End::Halted => break,
                 }
+            } else {
+                // Not even the first connection: stop queueing for it.
+                self.inner().set_up(false);
             }
             // Wait before the next attempt, still expiring silent instances.
             self.expire(Rt::now());
