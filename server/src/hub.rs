@@ -38,6 +38,7 @@ impl MemberId {
     }
 
     /// The id with this raw number (decoded from a backend's message).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn from_raw(raw: u64) -> MemberId {
         MemberId(raw)
     }
@@ -630,12 +631,14 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     }
 
     /// Whether this instance has a member in `room`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn has_local(&self, room: &R) -> bool {
         self.shared.lock().rooms.contains_key(room)
     }
 
     /// Queues a message that came from another instance for this instance's members of
     /// `room` (but `except`), never publishing it again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn deliver_local(&self, room: &R, except: Option<MemberId>, message: &Message) -> Delivery {
         self.deliver(
             |state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(),
@@ -646,12 +649,14 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     }
 
     /// Queues a message that came from another instance for every member of this one.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn deliver_all_local(&self, message: &Message) -> Delivery {
         self.deliver(|state| state.members.iter().map(|(id, m)| (id, &m.queue)).collect(), message, None, |_| {})
     }
 
     /// Queues a direct message that came from another instance for a member of this one
     /// (nothing if it is gone).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn send_local(&self, id: MemberId, message: &Message) -> Delivery {
         self.deliver(
             |state| state.members.get_key_value(&id).map(|(id, m)| (id, &m.queue)).into_iter().collect(),
@@ -662,11 +667,13 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     }
 
     /// Records another instance's member in `room`; whether it is new there.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn add_remote(&self, room: R, id: MemberId, data: D) -> bool {
         self.shared.lock().remote.entry(room).or_default().insert(id, data).is_none()
     }
 
     /// Forgets another instance's member in `room`; its data if it was there.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn remove_remote(&self, room: &R, id: MemberId) -> Option<D> {
         let mut state = self.shared.lock();
         let members = state.remote.get_mut(room)?;
@@ -679,6 +686,7 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
 
     /// Calls `f` with every local membership (room, member, data), with the hub's lock held
     /// so that no join or leave is handed to the backend in between.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn with_memberships<T>(&self, f: impl FnOnce(Vec<(&R, MemberId, &D)>) -> T) -> T {
         let state = self.shared.lock();
         let all = state
@@ -690,11 +698,13 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     }
 
     /// A handle that does not keep the hub alive (for a backend's task).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn downgrade(&self) -> Weak<Shared<R, D>> {
         Arc::downgrade(&self.shared)
     }
 
     /// The hub behind `weak`, while any [`Hub`] clone is alive.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
     pub(crate) fn upgrade(weak: &Weak<Shared<R, D>>) -> Option<Hub<R, D>> {
         weak.upgrade().map(|shared| Hub { shared })
     }
