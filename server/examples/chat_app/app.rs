@@ -120,6 +120,7 @@ async fn clustered<R: Runtime>(url: &str) -> std::io::Result<Rooms> {
 
 /// Without the `redis` feature, `--redis` is refused.
 #[cfg(not(feature = "redis"))]
+#[allow(clippy::extra_unused_type_parameters)] // the signature of the `redis` build
 async fn clustered<R: Runtime>(_url: &str) -> std::io::Result<Rooms> {
     Err(std::io::Error::other("--redis needs the example built with the `redis` feature"))
 }
