@@ -32,6 +32,18 @@
 //! died, or the broker or network cut it off) is expired: its members leave every room
 //! here, reported as [`ClusterEvent::Left`] with `expired: true`; they come back with its
 //! next heartbeat.
+//!
+//! # Limits
+//! - Redis is trusted: whoever can publish on it can speak for any instance (payloads are
+//!   still decoded defensively: a malformed one is skipped and counted as undecodable).
+//! - Redis disconnects a subscriber whose output buffer passes its
+//!   `client-output-buffer-limit pubsub` (32 MiB by default): an instance that falls that
+//!   far behind loses the connection, reconnects, and reports the gap as above.
+//! - redis-rs hands received messages over through an unbounded channel; this backend
+//!   drains it as fast as the hub queues, so it grows only while the instance's own task is
+//!   starved.
+//! - Node numbers come from `INCR PREFIX:nodes`; a Redis that restarts empty is raised back
+//!   to every connected instance's number on reconnect, so numbers are not reused.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Display;
