@@ -524,8 +524,10 @@ where
 {
     /// Connects to Redis, takes a node number for this instance (`INCR PREFIX:nodes`), and
     /// starts the backend as a task of the runtime `Rt`: the hub it returns publishes to and
-    /// receives from every instance with the same prefix. The task ends once every clone of
-    /// the hub is dropped (saying goodbye to the others), or at [`halt`](Self::halt).
+    /// receives from every instance with the same prefix. It returns once subscribed; the
+    /// others' members are known a moment later (every instance announces its members to a
+    /// new one). The task ends once every clone of the hub is dropped (saying goodbye to the
+    /// others), or at [`halt`](Self::halt).
     ///
     /// # Errors
     /// [`ClusterError`]: the URL or prefix is invalid, or Redis is unreachable now (later
@@ -581,7 +583,18 @@ where
             nodes: HashMap::new(),
             config,
         };
+        let connect_timeout = task.config.connect_timeout;
         Rt::spawn(task.run::<Rt>());
+        // Back only once subscribed: what the hub publishes from now on reaches the others,
+        // and theirs reaches it.
+        let deadline = Rt::now() + connect_timeout;
+        while !inner.connected.load(Ordering::Relaxed) {
+            if Rt::now() >= deadline {
+                return Err(ClusterError::Timeout);
+            }
+            let mut sleep = Rt::sleep_until(Rt::now() + Duration::from_millis(5));
+            poll_fn(|cx| Pin::new(&mut sleep).poll(cx)).await;
+        }
         Ok((hub, RedisCluster { inner, events, node }))
     }
 }
@@ -901,6 +914,11 @@ where
         self.inner().received.fetch_add(1, Ordering::Relaxed);
         let Some(hub) = Hub::upgrade(&self.hub) else { return };
         if kind != BYE {
+            if !self.nodes.contains_key(&node) {
+                // A new instance (or one back from an outage): it learns this one's members
+                // now rather than at the next heartbeat.
+                self.announce(&hub);
+            }
             self.nodes.entry(node).or_insert_with(|| NodeView { last_seen: now, members: HashMap::new() }).last_seen =
                 now;
         }

@@ -54,6 +54,8 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not listen on {} within 10 s", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
+        let alive = self.child.as_mut().map(|child| matches!(child.try_wait(), Ok(None)));
+        assert_eq!(alive, Some(true), "redis-server exited: port {} was taken", self.port);
         Ok(())
     }
 
@@ -124,8 +126,16 @@ fn names(hub: &Rooms, room: &str) -> Vec<(MemberId, String)> {
     hub.presence(&room.to_owned())
 }
 
+/// One test at a time: a test that restarts redis-server on its port must not find that
+/// port taken by another test's server meanwhile.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn three_instances_are_one_room_in_order_without_echo_with_direct_sends() {
+    let _serial = serial();
     let Some(redis) = RedisServer::start() else { return };
     run(async {
         let nodes = instances(&redis, 3).await;
@@ -202,6 +212,7 @@ fn three_instances_are_one_room_in_order_without_echo_with_direct_sends() {
 
 #[test]
 fn an_instance_that_dies_without_a_goodbye_expires_from_the_others() {
+    let _serial = serial();
     let Some(redis) = RedisServer::start() else { return };
     run(async {
         let mut nodes = instances(&redis, 3).await;
@@ -266,6 +277,7 @@ fn an_instance_that_dies_without_a_goodbye_expires_from_the_others() {
 
 #[test]
 fn a_redis_restart_is_survived_and_traffic_flows_again() {
+    let _serial = serial();
     let Some(mut redis) = RedisServer::start() else { return };
     run(async {
         let nodes = instances(&redis, 3).await;

@@ -60,8 +60,11 @@ fn redis_server(port: u16) -> Option<Proc> {
         .spawn();
     match spawned {
         Ok(child) => {
+            let mut server = Proc(Some(child));
             wait_listening(port, "redis-server");
-            Some(Proc(Some(child)))
+            let alive = server.0.as_mut().map(|child| matches!(child.try_wait(), Ok(None)));
+            assert_eq!(alive, Some(true), "redis-server exited: port {port} was taken");
+            Some(server)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             assert!(
@@ -82,8 +85,9 @@ fn chat_node(port: u16, redis: u16) -> Proc {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start chat_node");
+    let node = Proc(Some(child));
     wait_listening(port, "chat_node");
-    Proc(Some(child))
+    node
 }
 
 async fn join(port: u16, name: &str) -> Ws {
@@ -117,8 +121,16 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
 
+/// One test at a time: a test that restarts redis-server on its port must not find that
+/// port taken by another test's server meanwhile.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn three_chat_servers_on_redis_are_one_chat_and_survive_failures() {
+    let _serial = serial();
     let redis_port = free_port();
     let Some(mut redis) = redis_server(redis_port) else { return };
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
@@ -133,6 +145,22 @@ fn three_chat_servers_on_redis_are_one_chat_and_survive_failures() {
             until(&mut ada, wait, |f| f["type"] == "join" && f["name"] == "ada").await;
             let mut bob = join(ports[1], "bob").await;
             until(&mut ada, wait, |f| f["type"] == "join" && f["name"] == "bob").await;
+            // Instance 2 learns the others' members a moment after it subscribed: a probe
+            // member rejoins until its own join lists them (bounded), so that carol's does.
+            // Each probe is gone (ada saw it leave) before the next one or carol joins.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            for n in 0.. {
+                assert!(Instant::now() < deadline, "instance 2 did not learn ada and bob within 10 s");
+                let name = format!("probe{n}");
+                let mut probe = join(ports[2], &name).await;
+                let joined = until(&mut probe, wait, |f| f["type"] == "join" && f["name"] == name.as_str()).await;
+                drop(probe);
+                until(&mut ada, wait, |f| f["type"] == "leave" && f["name"] == name.as_str()).await;
+                if members(&joined) == set(&["ada", "bob", &name]) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             let mut carol = join(ports[2], "carol").await;
             // One member list, from all three instances, in carol's join as every member sees it.
             for ws in [&mut ada, &mut bob, &mut carol] {
@@ -211,6 +239,7 @@ fn three_chat_servers_on_redis_are_one_chat_and_survive_failures() {
 
 #[test]
 fn hubs_on_tokio_smol_and_async_std_are_one_cluster() {
+    let _serial = serial();
     use tether_server::{ClusterConfig, HubConfig, Mail, RedisCluster};
     use tether_tokio::Message;
     type Cluster = RedisCluster<String, String>;
