@@ -6,6 +6,8 @@
 # browser the DevTools driver tests/peers/browser_check.py starts headless).
 # With --proxies, also Debian's tinyproxy (HTTP CONNECT) and microsocks (SOCKS5), the real
 # proxies tests/suite/proxy.rs starts on loopback (system-wide, needs root).
+# With --redis, also Debian's redis-server, which server/tests/redis.rs and
+# tests/tests/redis_chat.rs start on a free loopback port (system-wide, needs root).
 # Prints nothing on success when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,10 +32,12 @@ fi
 
 browser=0
 proxies=0
+redis=0
 for arg in "$@"; do
     case "$arg" in
         --browser) browser=1 ;;
         --proxies) proxies=1 ;;
+        --redis) redis=1 ;;
         *) echo "setup-peers.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -54,4 +58,13 @@ if [ "$proxies" = 1 ] && ! { command -v tinyproxy && command -v microsocks; } >/
     fi
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy microsocks >/dev/null
+fi
+
+if [ "$redis" = 1 ] && ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup-peers.sh: installing redis-server needs root (apt-get install redis-server)" >&2
+        exit 1
+    fi
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi

@@ -27,11 +27,11 @@ if cargo tree -p tether-proto -e normal --prefix none | grep -E '^(tokio|async-s
     exit 1
 fi
 
-echo "== real peers (Python websockets, Node ws, headless Chromium, tinyproxy, microsocks) for the interop and proxy tests"
+echo "== real peers (Python websockets, Node ws, headless Chromium, tinyproxy, microsocks, redis-server) for the interop, proxy and Redis tests"
 if [ "$(id -u)" -eq 0 ]; then
-    bash scripts/setup-peers.sh --browser --proxies
+    bash scripts/setup-peers.sh --browser --proxies --redis
 else
-    bash scripts/setup-peers.sh --proxies
+    bash scripts/setup-peers.sh --proxies --redis
 fi
 
 echo "== unit, property, integration, interop and doc tests (all crates, all runtimes)"

@@ -2,10 +2,13 @@
 //! `Mailbox` is dropped), broadcast to a room / everyone / all but one, direct sends, and
 //! presence; each member has a bounded queue and the hub one slow-consumer policy. What does
 //! not live here: sockets (a member's connection task drains its `Mailbox`), encoding
-//! (messages are `Bytes`-backed, so a broadcast clones handles, never payloads) and
-//! backends spanning processes.
+//! (messages are `Bytes`-backed, so a broadcast clones handles, never payloads) and the
+//! backends spanning processes: a hub made by [`Hub::new`] is in-process; a hub made with a
+//! backend ([`Link`], crate-private: the Redis backend in `cluster.rs` is the one there is)
+//! also hands every broadcast, direct send to another instance's member and membership
+//! change to it, and keeps the members other instances announce for [`Hub::presence`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::poll_fn;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,15 +17,48 @@ use std::task::{Poll, Waker};
 
 use tether_proto::{CloseCode, Message};
 
-/// A member's identity in a [`Hub`], unique for the hub's lifetime.
+/// A member's identity in a [`Hub`], unique for the hub's lifetime. In a hub spanning
+/// instances it is unique in the cluster: the upper 24 bits name the instance (its node
+/// number, 0 for an in-process hub), the lower 40 count its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MemberId(u64);
+
+/// Bits of a [`MemberId`] that count an instance's members.
+const LOCAL_BITS: u32 = 40;
 
 impl MemberId {
     /// The number behind the id (for logs; ids are never reused by a hub).
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The instance (node number) that holds the member: 0 for an in-process hub.
+    pub fn node(self) -> u32 {
+        (self.0 >> LOCAL_BITS) as u32
+    }
+
+    /// The id with this raw number (decoded from a backend's message).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn from_raw(raw: u64) -> MemberId {
+        MemberId(raw)
+    }
+}
+
+/// What a hub hands its cross-instance backend. Every call is made with the hub's lock held
+/// (so the backend sees membership changes and broadcasts in the order the hub made them)
+/// and must not block or take the hub's lock: a backend queues, bounded, and publishes from
+/// its own task.
+pub(crate) trait Link<R, D>: Send + Sync {
+    /// A local member joined `room`.
+    fn joined(&self, room: &R, id: MemberId, data: &D);
+    /// A local member left `room` (or its mailbox was dropped, or it was evicted).
+    fn left(&self, room: &R, id: MemberId);
+    /// A broadcast to `room` (but `except`) for the other instances' members.
+    fn broadcast(&self, room: &R, except: Option<MemberId>, message: &Message);
+    /// A broadcast to every member of every other instance.
+    fn broadcast_all(&self, message: &Message);
+    /// A direct send to a member held by another instance.
+    fn send(&self, id: MemberId, message: &Message);
 }
 
 /// What a broadcast does for a member whose queue is full. Whatever the policy,
@@ -247,14 +283,18 @@ struct Member<R, D> {
     data: D,
 }
 
-struct State<R, D> {
+pub(crate) struct State<R, D> {
     members: HashMap<MemberId, Member<R, D>>,
     rooms: HashMap<R, HashMap<MemberId, Arc<Queue>>>,
+    /// Members of other instances, by room, as their backend announced them.
+    remote: HashMap<R, BTreeMap<MemberId, D>>,
     next_id: u64,
 }
 
-struct Shared<R, D> {
+pub(crate) struct Shared<R, D> {
     state: Mutex<State<R, D>>,
+    /// The cross-instance backend, if any.
+    link: Option<Arc<dyn Link<R, D>>>,
     config: HubConfig,
     queued: AtomicU64,
     dropped: AtomicU64,
@@ -279,9 +319,12 @@ impl<R: Hash + Eq + Clone, D> Shared<R, D> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn remove(state: &mut State<R, D>, id: MemberId) -> Option<Member<R, D>> {
+    fn remove(&self, state: &mut State<R, D>, id: MemberId) -> Option<Member<R, D>> {
         let member = state.members.remove(&id)?;
         for room in &member.rooms {
+            if let Some(link) = &self.link {
+                link.left(room, id);
+            }
             if let Some(members) = state.rooms.get_mut(room) {
                 members.remove(&id);
                 if members.is_empty() {
@@ -337,12 +380,25 @@ impl<R, D> std::fmt::Debug for Hub<R, D> {
 }
 
 impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
-    /// An empty hub with these bounds.
+    /// An empty in-process hub with these bounds.
     pub fn new(config: HubConfig) -> Self {
+        Hub::with_link(config, 0, None)
+    }
+
+    /// An empty hub whose member ids carry `node` and whose cross-instance traffic goes to
+    /// `link`.
+    pub(crate) fn with_link(config: HubConfig, node: u32, link: Option<Arc<dyn Link<R, D>>>) -> Self {
         let config = HubConfig { queue_capacity: config.queue_capacity.max(1), ..config };
+        let next_id = u64::from(node) << LOCAL_BITS;
         Hub {
             shared: Arc::new(Shared {
-                state: Mutex::new(State { members: HashMap::new(), rooms: HashMap::new(), next_id: 0 }),
+                state: Mutex::new(State {
+                    members: HashMap::new(),
+                    rooms: HashMap::new(),
+                    remote: HashMap::new(),
+                    next_id,
+                }),
+                link,
                 config,
                 queued: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
@@ -379,9 +435,13 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
         let member = members.get_mut(&id).ok_or(UnknownMember(id))?;
         let in_room = rooms.entry(room.clone()).or_default();
         if in_room.insert(id, Arc::clone(&member.queue)).is_none() {
-            member.rooms.push(room);
+            if let Some(link) = &self.shared.link {
+                link.joined(&room, id, &member.data);
+            }
+            member.rooms.push(room.clone());
         }
-        Ok(in_room.len())
+        let local = in_room.len();
+        Ok(local + state.remote.get(&room).map_or(0, BTreeMap::len))
     }
 
     /// Takes a member out of a room; returns whether it was there.
@@ -398,11 +458,15 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
         if let Some(member) = members.get_mut(&id) {
             member.rooms.retain(|r| r != room);
         }
+        if let Some(link) = &self.shared.link {
+            link.left(room, id);
+        }
         true
     }
 
     /// The members of a room with their data, ordered by id (join order for members
-    /// registered in that order).
+    /// registered in that order). A hub spanning instances lists the other instances'
+    /// members too, as their last announcements said.
     pub fn presence(&self, room: &R) -> Vec<(MemberId, D)> {
         let state = self.shared.lock();
         let mut out: Vec<(MemberId, D)> = state
@@ -412,13 +476,17 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
             .flat_map(|members| members.keys())
             .filter_map(|id| state.members.get(id).map(|member| (*id, member.data.clone())))
             .collect();
+        if let Some(remote) = state.remote.get(room) {
+            out.extend(remote.iter().map(|(id, data)| (*id, data.clone())));
+        }
         out.sort_by_key(|(id, _)| *id);
         out
     }
 
-    /// How many members a room has.
+    /// How many members a room has (with the other instances' in a hub spanning instances).
     pub fn room_len(&self, room: &R) -> usize {
-        self.shared.lock().rooms.get(room).map_or(0, HashMap::len)
+        let state = self.shared.lock();
+        state.rooms.get(room).map_or(0, HashMap::len) + state.remote.get(room).map_or(0, BTreeMap::len)
     }
 
     /// The rooms a member is in, in join order.
@@ -432,31 +500,69 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     }
 
     /// Queues `message` for every member of `room`. Never waits: a member whose queue is
-    /// full meets the hub's [`SlowPolicy`].
+    /// full meets the hub's [`SlowPolicy`]. A hub spanning instances also publishes it once
+    /// for the other instances (the [`Delivery`] counts this instance's members only).
     pub fn broadcast(&self, room: &R, message: Message) -> Delivery {
-        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), &message, None)
+        self.deliver(
+            |state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(),
+            &message,
+            None,
+            |link| link.broadcast(room, None, &message),
+        )
     }
 
     /// Queues `message` for every member of `room` but `except` (typically the sender).
     pub fn broadcast_except(&self, room: &R, except: MemberId, message: Message) -> Delivery {
-        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), &message, Some(except))
+        self.deliver(
+            |state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(),
+            &message,
+            Some(except),
+            |link| link.broadcast(room, Some(except), &message),
+        )
     }
 
-    /// Queues `message` for every member of the hub, in a room or not.
+    /// Queues `message` for this instance's members of `room` only: never published to
+    /// other instances (for announcing what every instance learns by itself, such as an
+    /// expired instance's members). The same as [`broadcast`](Self::broadcast) in an
+    /// in-process hub.
+    pub fn broadcast_local(&self, room: &R, message: Message) -> Delivery {
+        self.deliver(|state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(), &message, None, |_| {})
+    }
+
+    /// Queues `message` for every member of the hub, in a room or not (of every instance,
+    /// in a hub spanning instances).
     pub fn broadcast_all(&self, message: Message) -> Delivery {
-        self.deliver(|state| state.members.iter().map(|(id, m)| (id, &m.queue)).collect(), &message, None)
+        self.deliver(
+            |state| state.members.iter().map(|(id, m)| (id, &m.queue)).collect(),
+            &message,
+            None,
+            |link| link.broadcast_all(&message),
+        )
     }
 
-    /// Queues `message` for one member, under the same policy as a broadcast.
+    /// Queues `message` for one member, under the same policy as a broadcast. A member of
+    /// another instance (one this hub's presence lists) gets it through the backend: the
+    /// answer is then `Ok` with an empty [`Delivery`] (published, counted by the backend).
     ///
     /// # Errors
     /// [`UnknownMember`] if the member is gone. A send that finds its queue full under
     /// [`SlowPolicy::Disconnect`] evicts it and answers `Ok` with `evicted: 1`.
     pub fn send_to(&self, id: MemberId, message: Message) -> Result<Delivery, UnknownMember> {
+        if let Some(link) = &self.shared.link {
+            let state = self.shared.lock();
+            if !state.members.contains_key(&id) {
+                if state.remote.values().any(|members| members.contains_key(&id)) {
+                    link.send(id, &message);
+                    return Ok(Delivery::default());
+                }
+                return Err(UnknownMember(id));
+            }
+        }
         let delivery = self.deliver(
             |state| state.members.get_key_value(&id).map(|(id, m)| (id, &m.queue)).into_iter().collect(),
             &message,
             None,
+            |_| {},
         );
         if delivery == Delivery::default() {
             return Err(UnknownMember(id));
@@ -472,6 +578,10 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
     pub async fn broadcast_waiting(&self, room: &R, message: Message) -> Delivery {
         let targets: Vec<Arc<Queue>> = {
             let state = self.shared.lock();
+            // Other instances' members are published to at once (a backend never waits).
+            if let Some(link) = &self.shared.link {
+                link.broadcast(room, None, &message);
+            }
             state.rooms.get(room).into_iter().flat_map(|m| m.values().cloned()).collect()
         };
         let capacity = self.shared.config.queue_capacity;
@@ -520,11 +630,91 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
         }
     }
 
+    /// Whether this instance has a member in `room`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn has_local(&self, room: &R) -> bool {
+        self.shared.lock().rooms.contains_key(room)
+    }
+
+    /// Queues a message that came from another instance for this instance's members of
+    /// `room` (but `except`), never publishing it again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn deliver_local(&self, room: &R, except: Option<MemberId>, message: &Message) -> Delivery {
+        self.deliver(
+            |state| state.rooms.get(room).into_iter().flat_map(|m| m.iter()).collect(),
+            message,
+            except,
+            |_| {},
+        )
+    }
+
+    /// Queues a message that came from another instance for every member of this one.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn deliver_all_local(&self, message: &Message) -> Delivery {
+        self.deliver(|state| state.members.iter().map(|(id, m)| (id, &m.queue)).collect(), message, None, |_| {})
+    }
+
+    /// Queues a direct message that came from another instance for a member of this one
+    /// (nothing if it is gone).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn send_local(&self, id: MemberId, message: &Message) -> Delivery {
+        self.deliver(
+            |state| state.members.get_key_value(&id).map(|(id, m)| (id, &m.queue)).into_iter().collect(),
+            message,
+            None,
+            |_| {},
+        )
+    }
+
+    /// Records another instance's member in `room`; whether it is new there.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn add_remote(&self, room: R, id: MemberId, data: D) -> bool {
+        self.shared.lock().remote.entry(room).or_default().insert(id, data).is_none()
+    }
+
+    /// Forgets another instance's member in `room`; its data if it was there.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn remove_remote(&self, room: &R, id: MemberId) -> Option<D> {
+        let mut state = self.shared.lock();
+        let members = state.remote.get_mut(room)?;
+        let data = members.remove(&id);
+        if members.is_empty() {
+            state.remote.remove(room);
+        }
+        data
+    }
+
+    /// Calls `f` with every local membership (room, member, data), with the hub's lock held
+    /// so that no join or leave is handed to the backend in between.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn with_memberships<T>(&self, f: impl FnOnce(Vec<(&R, MemberId, &D)>) -> T) -> T {
+        let state = self.shared.lock();
+        let all = state
+            .members
+            .iter()
+            .flat_map(|(id, member)| member.rooms.iter().map(move |room| (room, *id, &member.data)))
+            .collect();
+        f(all)
+    }
+
+    /// A handle that does not keep the hub alive (for a backend's task).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn downgrade(&self) -> Weak<Shared<R, D>> {
+        Arc::downgrade(&self.shared)
+    }
+
+    /// The hub behind `weak`, while any [`Hub`] clone is alive.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the Redis backend's
+    pub(crate) fn upgrade(weak: &Weak<Shared<R, D>>) -> Option<Hub<R, D>> {
+        weak.upgrade().map(|shared| Hub { shared })
+    }
+
     fn deliver(
         &self,
         targets: impl FnOnce(&State<R, D>) -> Vec<(&MemberId, &Arc<Queue>)>,
         message: &Message,
         except: Option<MemberId>,
+        publish: impl FnOnce(&dyn Link<R, D>),
     ) -> Delivery {
         let config = self.shared.config;
         let mut delivery = Delivery::default();
@@ -533,6 +723,9 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
             // The hub lock is held while queueing so that a member cannot join or leave
             // half-way through a broadcast; each push takes only its member's lock briefly.
             let state = self.shared.lock();
+            if let Some(link) = &self.shared.link {
+                publish(link.as_ref());
+            }
             for (id, queue) in targets(&state) {
                 if Some(*id) == except {
                     continue;
@@ -556,7 +749,7 @@ impl<R: Hash + Eq + Clone, D: Clone> Hub<R, D> {
         if !evicted.is_empty() {
             let mut state = self.shared.lock();
             for id in evicted {
-                Shared::remove(&mut state, id);
+                self.shared.remove(&mut state, id);
             }
         }
         self.shared.queued.fetch_add(delivery.queued as u64, Ordering::Relaxed);
@@ -742,7 +935,7 @@ impl<R: Hash + Eq + Clone, D> Drop for Mailbox<R, D> {
         };
         if let Some(hub) = self.hub.upgrade() {
             let mut state = hub.lock();
-            Shared::remove(&mut state, self.id);
+            hub.remove(&mut state, self.id);
         }
         // Waiting broadcasters skip a member whose mailbox is gone.
         writers.into_iter().for_each(Waker::wake);

@@ -45,12 +45,17 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+#[cfg(feature = "redis")]
+mod cluster;
 mod hub;
 mod params;
 mod router;
 mod serve;
 mod stats;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cluster::{ClusterConfig, ClusterError, ClusterEvent, ClusterStats, RedisCluster};
 pub use hub::{Delivery, Forwarded, Hub, HubConfig, HubStats, Mail, Mailbox, MemberId, SlowPolicy, UnknownMember};
 
 pub use params::{InvalidQuery, ParamError, Params, Query};

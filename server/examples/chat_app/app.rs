@@ -1,9 +1,15 @@
 //! The chat server of the `chat_server` examples (tokio, async-std, smol), written once for
 //! every runtime: the page at `GET /` (`index.html`, beside this file), the socket at
-//! `/ws/{room}?name=NAME` with rooms, presence and broadcast through the `Hub`, and the
+//! `/ws/{room}?name=NAME` with rooms, presence and broadcast through the `Hub` (a frame
+//! `{"text": ...}` goes to the room, `{"to": NAME, "text": ...}` to one member), and the
 //! Ctrl-C future that shuts the server down gracefully. Each adapter's example only builds
 //! its runtime, binds the listener and calls [`run`]. Not a library module: it is included
 //! by the examples with `#[path]`.
+//!
+//! With `--redis redis://HOST:PORT` (the adapter's feature `redis`), the rooms span every
+//! chat_server started with the same Redis: the hub comes from `RedisCluster::start`, and
+//! the rest of the app is unchanged but for one task, which announces the members of an
+//! instance that died (expired from the presence lists) to this instance's members.
 
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -44,24 +50,97 @@ fn member_config() -> Config {
         .unwrap_or_else(|_| default_config())
 }
 
-/// Serve the chat on `listener` until Ctrl-C (or SIGTERM), then shut down gracefully.
-pub async fn run<R>(listener: R::TcpListener) -> Served
+/// The command line: `[ADDR] [--redis URL]` (ADDR defaults to 127.0.0.1:8080).
+pub fn args() -> (String, Option<String>) {
+    let mut addr = None;
+    let mut redis = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--redis" {
+            redis = args.next();
+        } else if addr.is_none() {
+            addr = Some(arg);
+        }
+    }
+    (addr.unwrap_or_else(|| "127.0.0.1:8080".into()), redis)
+}
+
+/// Serve the chat on `listener` until Ctrl-C (or SIGTERM), then shut down gracefully; with
+/// `redis`, as one chat with every instance on that Redis.
+///
+/// # Errors
+/// Redis is unreachable at start, or the example was built without the `redis` feature.
+pub async fn run<R>(listener: R::TcpListener, redis: Option<&str>) -> std::io::Result<Served>
 where
     R: Runtime,
     R::Io<R::MaybeTls>: Transport + Send,
 {
-    server::<R>().serve(listener, ctrl_c()).await
+    let rooms = match redis {
+        None => in_process(),
+        Some(url) => clustered::<R>(url).await?,
+    };
+    Ok(server_with::<R>(rooms).serve(listener, ctrl_c()).await)
 }
 
-/// The chat's routes: the page and the members' socket.
+/// The default hub bounds: a member whose queue passes 1024 messages is disconnected
+/// (1013, Try Again Later).
+fn in_process() -> Rooms {
+    Hub::new(HubConfig::default())
+}
+
+/// Rooms spanning every chat_server on the Redis at `url`.
+#[cfg(feature = "redis")]
+async fn clustered<R: Runtime>(url: &str) -> std::io::Result<Rooms> {
+    use tether_server::{ClusterConfig, ClusterEvent, RedisCluster};
+    let (rooms, cluster) = RedisCluster::<String, String>::start::<R>(ClusterConfig::new(url), HubConfig::default())
+        .await
+        .map_err(std::io::Error::other)?;
+    println!("one chat with every instance on {url} (this one is node {})", cluster.node());
+    let announcer = rooms.clone();
+    // An instance that died said no goodbye: each instance tells its own members (a local
+    // broadcast, so that the survivors do not announce it to each other several times).
+    R::spawn(async move {
+        while let Some(event) = cluster.next_event().await {
+            match event {
+                ClusterEvent::Left { room, data, expired: true, .. } => {
+                    let members: Vec<String> = announcer.presence(&room).into_iter().map(|(_, name)| name).collect();
+                    let event = json!({"type": "leave", "room": room, "name": data, "members": members});
+                    announcer.broadcast_local(&room, Message::text(event.to_string()));
+                }
+                ClusterEvent::Disconnected => eprintln!("Redis lost: other instances are out of reach"),
+                ClusterEvent::Reconnected { dropped } => {
+                    eprintln!("Redis back ({dropped} messages to other instances were dropped meanwhile)")
+                }
+                _ => {}
+            }
+        }
+    });
+    Ok(rooms)
+}
+
+/// Without the `redis` feature, `--redis` is refused.
+#[cfg(not(feature = "redis"))]
+#[allow(clippy::extra_unused_type_parameters)] // the signature of the `redis` build
+async fn clustered<R: Runtime>(_url: &str) -> std::io::Result<Rooms> {
+    Err(std::io::Error::other("--redis needs the example built with the `redis` feature"))
+}
+
+/// The chat's routes on an in-process hub: the page and the members' socket.
+#[allow(dead_code)] // the chat suite's entry; the examples call `run`
 pub fn server<R>() -> Server<R>
 where
     R: Runtime,
     R::Io<R::MaybeTls>: Transport + Send,
 {
-    // The default hub bounds: a member whose queue passes 1024 messages is disconnected
-    // (1013, Try Again Later).
-    let rooms: Rooms = Hub::new(HubConfig::default());
+    server_with::<R>(in_process())
+}
+
+/// The chat's routes with these rooms (in-process or spanning instances).
+pub fn server_with<R>(rooms: Rooms) -> Server<R>
+where
+    R: Runtime,
+    R::Io<R::MaybeTls>: Transport + Send,
+{
     Server::<R>::new().shutdown_timeout(SHUTDOWN_TIMEOUT).page("/", |_| Response::html(INDEX)).socket_with_config(
         "/ws/{room}",
         member_config(),
@@ -99,11 +178,18 @@ where
         // 1001 handshake completes here).
         while let Ok(Some(message)) = reader.recv().await {
             let Message::Text(text) = message else { continue };
-            let Some(text) =
-                serde_json::from_str::<Value>(&text).ok().and_then(|v| v["text"].as_str().map(str::to_owned))
-            else {
+            let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+            let Some(text) = frame["text"].as_str() else { continue };
+            if let Some(to) = frame["to"].as_str() {
+                // A direct message: to the first member of the room with that name, on
+                // whichever instance holds it (nothing if there is none).
+                let target = rooms.presence(&room).into_iter().find(|(_, n)| n == to).map(|(id, _)| id);
+                if let Some(target) = target {
+                    let line = json!({"type": "direct", "room": room, "from": name, "to": to, "text": text});
+                    let _ = rooms.send_to(target, Message::text(line.to_string()));
+                }
                 continue;
-            };
+            }
             let line = json!({"type": "message", "room": room, "from": name, "text": text});
             rooms.broadcast(&room, Message::text(line.to_string()));
         }
