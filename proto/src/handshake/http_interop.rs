@@ -370,7 +370,7 @@ impl HandshakeError {
 ///
 /// ```
 /// use tether_proto::{ClientRequest, Config, Http2ClientHandshake};
-/// let request = ClientRequest::new("example.com", "/chat").protocol("chat");
+/// let request = ClientRequest::from_url("wss://example.com/chat").unwrap().protocol("chat");
 /// let (handshake, connect) = Http2ClientHandshake::new(request, Config::default()).unwrap();
 /// assert_eq!(connect.method(), http::Method::CONNECT);
 /// assert_eq!(connect.uri(), "https://example.com/chat");
