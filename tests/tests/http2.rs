@@ -8,7 +8,8 @@
 //! Tether's own RFC 8441 client (`tether_tokio::http2`): several WebSockets on one TLS
 //! connection to that server, the fallback to HTTP/1.1 without `h2`, and no `:protocol`
 //! sent to an HTTP/2 server that does not enable it, a subprotocol and permessage-deflate
-//! agreed on a stream. HTTP/1.1 upgrades are tested in
+//! agreed on a stream; and against another implementation, axum's own extractor
+//! (tungstenite) served over h2c by `axum::serve`. HTTP/1.1 upgrades are tested in
 //! `hyper_axum.rs`.
 
 #[path = "../../rt-tokio/examples/hyper_app/app.rs"]
@@ -521,5 +522,73 @@ fn tether_client_negotiates_subprotocol_and_deflate_over_http2() {
         let mut ws = connection.websocket_with(request).await.expect("WebSocket on a stream");
         assert_eq!(ws.protocol(), None);
         roundtrip(&mut ws, Message::text("no subprotocol")).await;
+    });
+}
+
+/// axum's own WebSocket extractor (tungstenite, not Tether) as an echo server speaking the
+/// subprotocol `chat`: axum::serve enables extended CONNECT on HTTP/2.
+fn axum_own_echo_router() -> Router {
+    use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade as AxUpgrade};
+    async fn echo(ws: AxUpgrade) -> Response {
+        ws.protocols(["chat"]).on_upgrade(|mut socket| async move {
+            // Echo data until the stream ends; tungstenite answers the close by itself.
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, AxMessage::Text(_) | AxMessage::Binary(_)) && socket.send(message).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+    Router::new().route("/echo", any(echo))
+}
+
+/// Tether's RFC 8441 client against another implementation: several WebSockets on one h2c
+/// connection to axum's own extractor (tungstenite). The subprotocol is agreed; the
+/// permessage-deflate offer is declined (tungstenite has none) and the WebSocket runs
+/// uncompressed; a path the router lacks is a typed refusal; closes complete both ways.
+#[test]
+fn tether_client_against_axums_own_http2_websockets() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, axum_own_echo_router()).await.expect("serve") });
+        let config =
+            client_config().to_builder().deflate(Some(tether_tokio::DeflateConfig::default())).build().expect("config");
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let authority: hyper::http::uri::Authority = addr.to_string().parse().expect("authority");
+        let connection = Http2Connection::handshake(tcp, authority, hyper::http::uri::Scheme::HTTP, config)
+            .await
+            .expect("HTTP/2 connection");
+        assert!(connection.supports_websockets(), "axum::serve enables extended CONNECT");
+
+        let missing = connection.websocket("/nowhere").await;
+        assert!(matches!(missing, Err(Http2Error::Refused(status)) if status == 404), "{missing:?}");
+
+        let mut sockets = Vec::new();
+        for _ in 0..4 {
+            let request = tether_tokio::proto::ClientRequest::new(addr.to_string(), "/echo").protocol("chat");
+            let ws = connection.websocket_with(request).await.expect("WebSocket on a stream");
+            assert_eq!(ws.protocol(), Some("chat"));
+            assert!(ws.deflate().is_none(), "tungstenite declines permessage-deflate");
+            sockets.push(ws);
+        }
+        let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i * 7 + 3) as u8).collect();
+        for round in 0..3 {
+            for (i, ws) in sockets.iter_mut().enumerate() {
+                roundtrip(ws, Message::text(format!("socket {i} round {round}"))).await;
+            }
+        }
+        roundtrip(&mut sockets[1], Message::binary(Bytes::from(big))).await;
+        for ws in &mut sockets {
+            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+            let closed = tokio::time::timeout(STEP, async {
+                while let Ok(Some(_)) = ws.recv().await {}
+                ws.closed()
+            })
+            .await
+            .expect("close in time")
+            .expect("closed");
+            assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
+        }
     });
 }
