@@ -5,6 +5,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use bytes::Bytes;
 use tether_testkit::{Frame, RFC_MASK_KEY};
@@ -388,4 +389,59 @@ fn plain_and_compressed_messages_mix() {
     let expected: Vec<Message> =
         (0..20).map(|i| Message::Binary(Bytes::from(compressible(500 + i, i as u8)))).collect();
     assert_eq!(data_events(&events), expected);
+}
+
+// A kept compressor unused for `release_idle_compressor` is freed by the connection's
+// timer (the decompressor stays: the peer keeps its context); the next message starts a
+// fresh compressor that the peer's context-keeping decompressor reads like any other.
+#[test]
+fn an_idle_compressor_is_released_and_the_next_message_starts_afresh() {
+    let mut p = pair(false, false, None, 11);
+    let mut sent = Vec::new();
+    let mut send_both = |p: &mut Pair, i: u8| {
+        let m = Message::Binary(Bytes::from(compressible(3000, i)));
+        p.client.send(m.clone()).unwrap();
+        p.server.send(m.clone()).unwrap();
+        p.drive();
+        sent.push(m);
+    };
+    send_both(&mut p, 0);
+    let allocated =
+        |p: &Pair| (p.client.deflate.as_deref().unwrap().allocated(), p.server.deflate.as_deref().unwrap().allocated());
+    assert_eq!(allocated(&p), ((true, true), (true, true)));
+    let release = crate::deflate::DEFAULT_COMPRESSOR_IDLE_RELEASE;
+    assert_eq!(p.server.poll_timeout(), Some(p.now + release), "the release is the next deadline");
+    p.advance(release - Duration::from_millis(1));
+    assert_eq!(allocated(&p), ((true, true), (true, true)), "not before the deadline");
+    // Sending moves the deadline.
+    send_both(&mut p, 1);
+    p.advance(release - Duration::from_millis(1));
+    assert_eq!(allocated(&p), ((true, true), (true, true)), "each message restarts the clock");
+    p.advance(Duration::from_millis(1));
+    assert_eq!(allocated(&p), ((false, true), (false, true)), "compressors freed, decompressors kept");
+    assert_eq!(p.server.poll_timeout(), None, "nothing left to release");
+    for i in 2..6 {
+        send_both(&mut p, i);
+    }
+    assert!(p.client_closed().is_none() && p.server_closed().is_none());
+    assert_eq!(data_events(&p.server_events), sent);
+    assert_eq!(data_events(&p.client_events), sent);
+}
+
+// `release_idle_compressor(None)` keeps the compressor for the connection's life.
+#[test]
+fn a_compressor_is_kept_when_release_is_off() {
+    let config = test_config()
+        .to_builder()
+        .deflate(Some(DeflateConfig::default().min_size(0).release_idle_compressor(None)))
+        .build()
+        .unwrap();
+    let mut p = Pair::new(config.clone(), 3, 3000);
+    p.server = Connection::with_deflate(Role::Server, config.clone(), params(false, false));
+    p.client = Connection::with_deflate(Role::Client, config, params(false, false));
+    p.server.send(Message::Binary(Bytes::from(compressible(3000, 1)))).unwrap();
+    p.drive();
+    assert_eq!(p.server.poll_timeout(), None);
+    p.advance(Duration::from_secs(3600));
+    assert_eq!(p.server.deflate.as_deref().unwrap().allocated(), (true, false));
 }

@@ -320,6 +320,14 @@ impl Connection {
                 Timer::Idle | Timer::KeepaliveTimeout => CloseCause::IdleTimeout,
                 // Handled above (`end_throttle`).
                 Timer::Throttle => continue,
+                Timer::CompressorIdle => {
+                    self.timers.stop(Timer::CompressorIdle);
+                    #[cfg(feature = "deflate")]
+                    if let Some(deflate) = self.deflate.as_deref_mut() {
+                        deflate.release_compressor();
+                    }
+                    continue;
+                }
                 Timer::KeepalivePing => {
                     self.send.pending_keepalive_ping = true;
                     self.timers.stop(Timer::KeepalivePing);

@@ -230,6 +230,12 @@ impl Connection {
         let Some(compressed) = self.deflate.as_deref_mut().and_then(|d| d.compress(data)) else {
             return self.queue_plain(opcode, Payload::Borrowed(data));
         };
+        if let Some(deflate) = self.deflate.as_deref() {
+            match deflate.release_idle_compressor {
+                Some(after) if deflate.holds_compressor() => self.timers.set(Timer::CompressorIdle, self.now() + after),
+                _ => self.timers.stop(Timer::CompressorIdle),
+            }
+        }
         let mut rest = Payload::Shared(Bytes::from(compressed));
         let (mut op, mut first) = (opcode, true);
         if let Some(size) = self.fragment_size_for(rest.len()) {

@@ -24,10 +24,13 @@ pub(crate) enum Timer {
     /// Reading is throttled by the rate limit until then (not an ending: when it fires,
     /// reading resumes).
     Throttle,
+    /// The kept permessage-deflate compressor has been unused this long: free it (not an
+    /// ending).
+    CompressorIdle,
 }
 
 impl Timer {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
     /// Every timer, in the order `handle_timeout` looks at them when several are due.
     pub(crate) const ALL: [Timer; Timer::COUNT] = [
         Timer::Handshake,
@@ -37,6 +40,7 @@ impl Timer {
         Timer::KeepaliveTimeout,
         Timer::KeepalivePing,
         Timer::Throttle,
+        Timer::CompressorIdle,
     ];
 
     fn index(self) -> usize {
@@ -48,6 +52,7 @@ impl Timer {
             Timer::KeepalivePing => 4,
             Timer::KeepaliveTimeout => 5,
             Timer::Throttle => 6,
+            Timer::CompressorIdle => 7,
         }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct DeflateState {
     level: u8,
     memory_level: u8,
     pub(crate) min_size: usize,
+    /// Free a kept compressor after this long unused (the connection's timer).
+    pub(crate) release_idle_compressor: Option<core::time::Duration>,
     compressor: Option<Deflate>,
     decompressor: Option<Inflate>,
     /// The peer ended its DEFLATE stream (a block with BFINAL set) inside this message: the
@@ -62,10 +64,22 @@ impl DeflateState {
             level: config.level,
             memory_level: config.memory_level,
             min_size: config.min_size,
+            release_idle_compressor: config.release_idle_compressor,
             compressor: None,
             decompressor: None,
             stream_ended: false,
         }
+    }
+
+    /// Whether a compressor is kept between messages now (so that an idle release has
+    /// something to free).
+    pub(crate) fn holds_compressor(&self) -> bool {
+        self.compressor.is_some()
+    }
+
+    /// Free the compressor (kept with context takeover); the next message starts afresh.
+    pub(crate) fn release_compressor(&mut self) {
+        self.compressor = None;
     }
 
     /// Whether a compressor / decompressor is allocated now (for tests of their lifetime).

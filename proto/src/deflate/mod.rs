@@ -9,6 +9,7 @@ pub(crate) mod codec;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use crate::error::{ConfigError, DeflateResponseFault};
 
@@ -39,6 +40,7 @@ pub const MAX_WINDOW_BITS: u8 = 15;
 /// | [`level`](Self::level) | 6 | — |
 /// | [`memory_level`](Self::memory_level) | 8 | — |
 /// | [`min_size`](Self::min_size) | 32 bytes | — |
+/// | [`release_idle_compressor`](Self::release_idle_compressor) | after 10 s without compressing | — |
 ///
 /// ```
 /// use tether_proto::{Config, DeflateConfig};
@@ -56,7 +58,11 @@ pub struct DeflateConfig {
     pub(crate) level: u8,
     pub(crate) memory_level: u8,
     pub(crate) min_size: usize,
+    pub(crate) release_idle_compressor: Option<Duration>,
 }
+
+/// How long a kept compressor may sit unused before it is freed, by default.
+pub(crate) const DEFAULT_COMPRESSOR_IDLE_RELEASE: Duration = Duration::from_secs(10);
 
 impl Default for DeflateConfig {
     fn default() -> Self {
@@ -68,6 +74,7 @@ impl Default for DeflateConfig {
             level: 6,
             memory_level: 8,
             min_size: 32,
+            release_idle_compressor: Some(DEFAULT_COMPRESSOR_IDLE_RELEASE),
         }
     }
 }
@@ -115,6 +122,20 @@ impl DeflateConfig {
         self
     }
 
+    /// With context takeover on our side, free our compressor once it has compressed
+    /// nothing for this long (`None`: keep it for the connection's life). The next message
+    /// then starts a fresh compressor: valid for the peer, whose decompressor keeps its
+    /// window as RFC 7692 requires — a fresh stream simply refers back to nothing older —
+    /// and it costs that one message some ratio. With zlib-rs a compressor is most of a
+    /// busy connection's memory (its hash table is allocated whole whatever the memory
+    /// level), so a server whose connections go quiet gets it back. The decompressor
+    /// cannot be freed while the peer keeps its context: its window is the peer's
+    /// reference.
+    pub fn release_idle_compressor(mut self, after: Option<Duration>) -> Self {
+        self.release_idle_compressor = after;
+        self
+    }
+
     /// See [`window_bits`](Self::window_bits).
     pub fn get_window_bits(&self) -> u8 {
         self.window_bits
@@ -142,6 +163,10 @@ impl DeflateConfig {
     /// See [`min_size`](Self::min_size).
     pub fn get_min_size(&self) -> usize {
         self.min_size
+    }
+    /// See [`release_idle_compressor`](Self::release_idle_compressor).
+    pub fn get_release_idle_compressor(&self) -> Option<Duration> {
+        self.release_idle_compressor
     }
 
     /// The server's side of the negotiation, for servers that do their own HTTP upgrade

@@ -301,7 +301,15 @@
 //!   ignored (RFC 7692 §7.2.3.4 puts a stored-block header there) and the decompressor
 //!   starts over at the next message.
 //! - **State lifetime.** The compressor and the decompressor are allocated on first use and
-//!   freed after every message when their side has no context takeover. A connection
+//!   freed after every message when their side has no context takeover. With context
+//!   takeover our compressor is also freed once it has compressed nothing for
+//!   `DeflateConfig::release_idle_compressor` (10 s by default; a timer of the connection):
+//!   a fresh compressor's stream refers back to nothing older, so the peer, which keeps its
+//!   window, reads it unchanged, and only that one message loses some ratio. zlib-rs
+//!   allocates a compressor's hash table whole (memory level or not), so the compressor
+//!   is most of a busy connection's memory, and a server whose connections go quiet gets it
+//!   back. The decompressor stays while the peer keeps its context: its window is the
+//!   peer's reference. A connection
 //!   without deflate pays one `Option` check per message sent and a boolean in the decode
 //!   rules; the server's small-frame fast path never sees RSV1 frames (its byte pattern
 //!   excludes them).
