@@ -11,10 +11,15 @@
 # Loopback only; every run is bounded.
 #
 # Then, per server, memory per connection with deflate agreed (`loadgen deflate-memory`):
-# MEM_CONNS connections idle, then busy (one 4 KiB compressible text echoed on each).
+# MEM_CONNS connections idle, then busy (one 4 KiB compressible text echoed on each), then
+# quiet (12 s later without traffic: Tether frees a compressor unused for 10 s by default).
 #
 # Knobs: SIZES="1024 65536" CONNS=16 INFLIGHT=8 SECS=5 ROUNDS=3 SERVERS="tether yawc python node"
-#        MEM_CONNS=1000 (0 skips the memory run)
+#        MEM_CONNS=1000 (0 skips the memory run) MEM_SERVERS="$SERVERS tether-mmap"
+# `tether-mmap` is Tether's server under glibc with MALLOC_MMAP_THRESHOLD_=131072: with
+# glibc's default (dynamic) threshold, a compressor freed when idle stays in the heap for
+# the next busy connection to reuse, so RSS keeps the peak; with a fixed threshold it goes
+# back to the system and "quiet" shows what a quiet connection really holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"1024 65536"}
@@ -24,6 +29,7 @@ SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-"tether yawc python node"}
 MEM_CONNS=${MEM_CONNS:-1000}
+MEM_SERVERS=${MEM_SERVERS:-"$SERVERS tether-mmap"}
 OUT=target/bench-results/deflate-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 LOAD_CPU=1; [ "$(nproc)" -lt 2 ] && LOAD_CPU=0
@@ -38,6 +44,7 @@ start() { # name -> PID, ADDR
   PORT=$((PORT + 1)); ADDR=127.0.0.1:$PORT
   case $1 in
     tether) taskset -c 0 "$OUT/echo_tether_deflate" "$ADDR" >"$OUT/$1.log" 2>&1 & ;;
+    tether-mmap) MALLOC_MMAP_THRESHOLD_=131072 taskset -c 0 "$OUT/echo_tether_deflate" "$ADDR" >"$OUT/$1.log" 2>&1 & ;;
     yawc) taskset -c 0 target/release/echo_yawc "$ADDR" >"$OUT/$1.log" 2>&1 & ;;
     python) taskset -c 0 target/peers/venv/bin/python benches/peers/echo_deflate.py "$PORT" >"$OUT/$1.log" 2>&1 & ;;
     node) NODE_PATH="$PWD/target/peers/node/node_modules" taskset -c 0 node benches/peers/echo_deflate.js "$PORT" >"$OUT/$1.log" 2>&1 & ;;
@@ -84,7 +91,7 @@ if [ -s "$OUT/deflate.txt" ]; then
 fi
 
 [ "$MEM_CONNS" -gt 0 ] || exit 0
-for s in $SERVERS; do
+for s in $MEM_SERVERS; do
   start "$s" || continue
   line=$(taskset -c $LOAD_CPU timeout 120 target/release/loadgen deflate-memory "$ADDR" "$MEM_CONNS" "$PID" \
     2>>"$OUT/errors.log" || true)
@@ -92,9 +99,9 @@ for s in $SERVERS; do
   echo "server=$s $line" >>"$OUT/deflate-memory.txt"
 done
 echo
-echo "| server | idle B/connection | busy B/connection | connections |"
-echo "|---|---:|---:|---:|"
-for s in $SERVERS; do
+echo "| server | idle B/connection | busy B/connection | quiet B/connection | connections |"
+echo "|---|---:|---:|---:|---:|"
+for s in $MEM_SERVERS; do
   last=$(grep "server=$s " "$OUT/deflate-memory.txt" | tail -n1 || true)
-  echo "| $s | $(get idle_bytes_per_conn "$last") | $(get busy_bytes_per_conn "$last") | $(get conns "$last") |"
+  echo "| $s | $(get idle_bytes_per_conn "$last") | $(get busy_bytes_per_conn "$last") | $(get quiet_bytes_per_conn "$last") | $(get conns "$last") |"
 done

@@ -9,14 +9,16 @@
 //! whatever their length. The `deflate-memory` mode opens CONNS connections offering
 //! permessage-deflate and reads the server's VmRSS twice: idle (upgraded, nothing sent) and
 //! busy (after one compressible 4 KiB text echoed on every connection, so each connection's
-//! compressor and decompressor exist when the server keeps them between messages).
+//! compressor and decompressor exist when the server keeps them between messages), then
+//! once more after QUIET_SECS (default 12) without traffic: "quiet", what a busy connection
+//! that went quiet keeps (a server may free its compressor when idle).
 //!
 //! ```text
 //! loadgen throughput ADDR CONNS INFLIGHT SIZE SECS
 //! loadgen deflate    ADDR CONNS INFLIGHT SIZE SECS
 //! loadgen latency    ADDR SIZE COUNT
 //! loadgen idle       ADDR CONNS SERVER_PID
-//! loadgen deflate-memory ADDR CONNS SERVER_PID
+//! loadgen deflate-memory ADDR CONNS SERVER_PID [QUIET_SECS]
 //! ```
 
 use std::cell::Cell;
@@ -55,7 +57,7 @@ async fn run(args: &[String]) -> Result<String, Error> {
         "deflate" => throughput(addr, num(2)?, num(3)?, num(4)?, Duration::from_secs(num(5)? as u64), true).await,
         "latency" => latency(addr, num(2)?, num(3)?).await,
         "idle" => idle(addr, num(2)?, num(3)?).await,
-        "deflate-memory" => deflate_memory(addr, num(2)?, num(3)?).await,
+        "deflate-memory" => deflate_memory(addr, num(2)?, num(3)?, num(4).unwrap_or(12)).await,
         _ => Err("usage: loadgen throughput|deflate|latency|idle|deflate-memory ADDR ...".into()),
     }
 }
@@ -359,7 +361,7 @@ async fn echo_one(stream: &mut tether_benches::tls::Stream, leftover: &[u8], fra
     }
 }
 
-async fn deflate_memory(addr: SocketAddr, conns: usize, pid: usize) -> Result<String, Error> {
+async fn deflate_memory(addr: SocketAddr, conns: usize, pid: usize, quiet_secs: usize) -> Result<String, Error> {
     let frame = Rc::new(deflate_batch(4096, 1)?);
     // Warm-up as in `idle`: one echoed message and a few connections, not counted.
     {
@@ -402,12 +404,15 @@ async fn deflate_memory(addr: SocketAddr, conns: usize, pid: usize) -> Result<St
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy = vm_rss_kib(pid)?;
+    tokio::time::sleep(Duration::from_secs(quiet_secs as u64).saturating_sub(Duration::from_secs(2))).await;
+    let quiet = vm_rss_kib(pid)?;
     let per = |kib: u64| kib.saturating_sub(before) as f64 * 1024.0 / conns as f64;
     drop(busy_open);
     Ok(format!(
         "mode=deflate-memory conns={conns} rss_before_kib={before} rss_idle_kib={idle} rss_busy_kib={busy} \
-         idle_bytes_per_conn={:.0} busy_bytes_per_conn={:.0}",
+         rss_quiet_kib={quiet} idle_bytes_per_conn={:.0} busy_bytes_per_conn={:.0} quiet_bytes_per_conn={:.0}",
         per(idle),
-        per(busy)
+        per(busy),
+        per(quiet)
     ))
 }
