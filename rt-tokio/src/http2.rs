@@ -77,9 +77,9 @@ pub struct Http2Connection {
 impl Http2Connection {
     /// Start HTTP/2 over `io` (TLS after ALPN chose `h2`, or cleartext by prior knowledge)
     /// to `authority` (receive windows of 2 MiB per stream and 5 MiB for the connection,
-    /// as hyper's client), and wait for the server's SETTINGS (a PING round trip: SETTINGS come
-    /// first in the server's preface), all within `config`'s handshake timeout. `config` is
-    /// each WebSocket's (a client configuration: [`default_config`](crate::default_config)).
+    /// as hyper's client), and wait for the server's SETTINGS (a PING round trip: SETTINGS
+    /// come first in the server's preface), all within `config`'s handshake timeout.
+    /// `config` is each WebSocket's (a client configuration: [`default_config`](crate::default_config)).
     ///
     /// # Errors
     /// [`Http2Error::H2`] if the HTTP/2 handshake fails, [`Http2Error::Timeout`].
