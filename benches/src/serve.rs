@@ -1,7 +1,8 @@
 //! The scaffold every benchmark echo server shares: address from the first argument, a
 //! single-threaded tokio runtime, `listening on ws://ADDR` once bound (what `run.sh` waits
-//! for), and one task per accepted connection with `TCP_NODELAY` set. Each server binary
-//! supplies only its connection handler, written the way its library's own example is.
+//! for; the bound address, so `127.0.0.1:0` reports the free port it got), and one task per
+//! accepted connection with `TCP_NODELAY` set. Each server binary supplies only its
+//! connection handler, written the way its library's own example is.
 
 use std::future::Future;
 
@@ -20,7 +21,7 @@ where
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let listener = TcpListener::bind(&addr).await?;
-        println!("listening on ws://{addr}");
+        println!("listening on ws://{}", listener.local_addr()?);
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);

@@ -51,6 +51,17 @@ pub enum Http2Error {
     Http1(#[source] tether_rt::OpenError),
 }
 
+/// The receive window of each stream the client opens: hyper's HTTP/2 client's (h2's own
+/// default is 64 KiB).
+const STREAM_WINDOW: u32 = 2 << 20;
+
+/// The client's connection-level receive window: hyper's HTTP/2 client's. h2 also budgets
+/// the small DATA frames (under 256 B) a connection may hold unread to half this window,
+/// and closes the connection past it (GOAWAY `ENHANCE_YOUR_CALM`); with h2's 64 KiB default
+/// that is about 140 frames — each small WebSocket message is one — which many busy
+/// sockets on one connection exceed.
+const CONNECTION_WINDOW: u32 = 5 << 20;
+
 /// One HTTP/2 client connection that carries WebSockets (RFC 8441), many at once: cheap to
 /// share (each [`websocket`](Self::websocket) call opens a stream on it). The connection is
 /// driven by a task of its own, which ends when every handle and stream is gone.
@@ -65,9 +76,10 @@ pub struct Http2Connection {
 
 impl Http2Connection {
     /// Start HTTP/2 over `io` (TLS after ALPN chose `h2`, or cleartext by prior knowledge)
-    /// to `authority`, and wait for the server's SETTINGS (a PING round trip: SETTINGS come
-    /// first in the server's preface), all within `config`'s handshake timeout. `config` is
-    /// each WebSocket's (a client configuration: [`default_config`](crate::default_config)).
+    /// to `authority` (receive windows of 2 MiB per stream and 5 MiB for the connection,
+    /// as hyper's client), and wait for the server's SETTINGS (a PING round trip: SETTINGS
+    /// come first in the server's preface), all within `config`'s handshake timeout.
+    /// `config` is each WebSocket's (a client configuration: [`default_config`](crate::default_config)).
     ///
     /// # Errors
     /// [`Http2Error::H2`] if the HTTP/2 handshake fails, [`Http2Error::Timeout`].
@@ -82,7 +94,11 @@ impl Http2Connection {
     {
         let timeout = config.handshake_timeout();
         let start = async {
-            let (send, mut connection) = h2::client::handshake(io).await?;
+            let (send, mut connection) = h2::client::Builder::new()
+                .initial_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .handshake(io)
+                .await?;
             let ping = connection.ping_pong();
             tokio::spawn(async move {
                 let _ = connection.await;

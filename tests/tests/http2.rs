@@ -592,3 +592,41 @@ fn tether_client_against_axums_own_http2_websockets() {
         }
     });
 }
+
+/// Many small echoes left unread across many streams of one connection (what a multiplexed
+/// client holds when its sockets are busy): h2 closes a connection that holds more small
+/// DATA frames unread than its budget allows (half the connection window; GOAWAY
+/// `ENHANCE_YOUR_CALM`, "too_many_data_frames"), so the client's windows must leave room for
+/// 32 sockets × 16 small messages. axum's own extractor (tungstenite) is the server: it
+/// writes each echo on its own, one DATA frame per message (Tether's server coalesces them).
+#[test]
+fn tether_client_holds_many_small_echoes_unread_across_streams() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, axum_own_echo_router()).await.expect("serve") });
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let authority: hyper::http::uri::Authority = addr.to_string().parse().expect("authority");
+        let connection = Http2Connection::handshake(tcp, authority, hyper::http::uri::Scheme::HTTP, client_config())
+            .await
+            .expect("HTTP/2 connection");
+        let mut sockets = Vec::new();
+        for _ in 0..32 {
+            sockets.push(connection.websocket("/echo").await.expect("WebSocket on a stream"));
+        }
+        let message = |i: usize, j: usize| Message::binary(Bytes::from(vec![i as u8, j as u8, 0xA5, 0x5A]));
+        for (i, ws) in sockets.iter_mut().enumerate() {
+            for j in 0..16 {
+                ws.send(message(i, j)).await.expect("send");
+            }
+        }
+        // Every echo arrives and waits, unread, in the connection's buffers.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for (i, ws) in sockets.iter_mut().enumerate() {
+            for j in 0..16 {
+                let echoed = tokio::time::timeout(STEP, ws.recv()).await.expect("echo in time");
+                assert_eq!(echoed.expect("recv").expect("message"), message(i, j), "socket {i}, message {j}");
+            }
+        }
+    });
+}
