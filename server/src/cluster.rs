@@ -70,6 +70,10 @@ const MAX_NODE: u64 = (1 << 24) - 1;
 const EVENT_CAPACITY: usize = 4096;
 /// Publishes sent to Redis in one pipeline.
 const PUBLISH_BATCH: usize = 256;
+/// Pipelines sent to Redis and not yet answered, at most: the next batch goes out without
+/// waiting for the previous one's answer (they share one connection, which sends them in
+/// the order they were first polled, and Redis answers in order).
+const PIPELINES_IN_FLIGHT: usize = 8;
 /// Raises the node counter (KEYS[1]) to ARGV[1] if it is below.
 const RAISE_COUNTER: &str = "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
     if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
@@ -541,7 +545,7 @@ where
         {
             return Err(ClusterError::Prefix);
         }
-        let client = redis::Client::open(config.url.as_str()).map_err(ClusterError::Url)?;
+        let client = client(&config.url).map_err(ClusterError::Url)?;
         let node_key = format!("{}:nodes", config.prefix);
         let node = with_timeout::<Rt, _>(config.connect_timeout, async {
             let mut conn = client.get_multiplexed_async_connection().await?;
@@ -660,6 +664,16 @@ impl<R, D> RedisCluster<R, D> {
     }
 }
 
+/// The client for `url`, its connections with `TCP_NODELAY`: publishes are small writes
+/// sent while earlier ones may still be unacknowledged, which Nagle's algorithm would hold
+/// back.
+fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    use redis::IntoConnectionInfo;
+    let info = url.into_connection_info()?;
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    redis::Client::open(info.set_tcp_settings(tcp))
+}
+
 /// Runs `future` until `timeout` passes on the runtime's clock (`None` then).
 async fn with_timeout<Rt: Runtime, F: Future>(timeout: Duration, future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
@@ -690,7 +704,7 @@ enum End {
 enum Step {
     Received(redis::Msg),
     StreamEnded,
-    Published(redis::RedisResult<()>),
+    PublishFailed,
     Publish,
     Tick,
 }
@@ -797,17 +811,26 @@ where
         stream: redis::aio::PubSubStream,
     ) -> End {
         let mut stream = Box::pin(stream);
-        let mut publishing: Option<Publishing> = None;
+        // Pipelines sent and not yet all answered, oldest first, each with whether it is done.
+        let mut publishing: VecDeque<(Publishing, bool)> = VecDeque::new();
         let every = self.config.heartbeat_every();
         let mut tick = Rt::sleep_until(Rt::now());
         let inner = Arc::clone(&self.link.inner);
         loop {
             let step = poll_fn(|cx| {
-                if let Some(publish) = publishing.as_mut() {
-                    if let Poll::Ready(result) = publish.as_mut().poll(cx) {
-                        return Poll::Ready(Step::Published(result));
+                // In order: each pipeline enqueues its commands on the connection when first
+                // polled, after the ones before it.
+                for (publish, done) in publishing.iter_mut().filter(|(_, done)| !*done) {
+                    match publish.as_mut().poll(cx) {
+                        Poll::Ready(Ok(())) => *done = true,
+                        Poll::Ready(Err(_)) => return Poll::Ready(Step::PublishFailed),
+                        Poll::Pending => {}
                     }
-                } else {
+                }
+                while publishing.front().is_some_and(|(_, done)| *done) {
+                    publishing.pop_front();
+                }
+                if publishing.len() < PIPELINES_IN_FLIGHT {
                     let mut outbox = inner.outbox();
                     if !outbox.items.is_empty() || inner.halted.load(Ordering::SeqCst) {
                         return Poll::Ready(Step::Publish);
@@ -828,8 +851,7 @@ where
             match step {
                 Step::Received(msg) => self.receive(&msg, Rt::now()),
                 Step::StreamEnded => return End::Lost,
-                Step::Published(Ok(())) => publishing = None,
-                Step::Published(Err(_)) => return End::Lost,
+                Step::PublishFailed => return End::Lost,
                 Step::Publish => {
                     if inner.halted.load(Ordering::SeqCst) {
                         return End::Halted;
@@ -845,7 +867,7 @@ where
                     }
                     inner.published.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let mut conn = conn.clone();
-                    publishing = Some(Box::pin(async move { pipe.query_async::<()>(&mut conn).await }));
+                    publishing.push_back((Box::pin(async move { pipe.query_async::<()>(&mut conn).await }), false));
                 }
                 Step::Tick => {
                     if inner.halted.load(Ordering::SeqCst) {

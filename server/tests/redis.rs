@@ -3,7 +3,8 @@
 //! no persistence and kills it at the end): broadcast in order without echo, one member
 //! list, direct sends across instances, an instance that dies without a goodbye expiring
 //! from the others' presence, and a broker restart survived. Three instances are three
-//! `RedisCluster` hubs in this process, each with its own connections to Redis. Without
+//! `RedisCluster` hubs in this process, each with its own connections to Redis. A stream
+//! of small publishes keeps its order while several pipelines are in flight. Without
 //! `redis-server` the tests say so and pass, unless `TETHER_REQUIRE_PEERS` is set.
 
 use std::collections::HashMap;
@@ -206,6 +207,45 @@ fn three_instances_are_one_room_in_order_without_echo_with_direct_sends() {
         for (_, cluster) in &nodes {
             assert_eq!(cluster.stats().undecodable, 0);
             assert_eq!(cluster.stats().dropped, 0);
+        }
+    });
+}
+
+#[test]
+fn a_stream_of_small_publishes_keeps_its_order_across_overlapping_pipelines() {
+    let _serial = serial();
+    let Some(redis) = RedisServer::start() else { return };
+    run(async {
+        // Many small batches, each sent before the previous one is answered: their order on
+        // the other instance is the order they were broadcast in.
+        const N: usize = 3000;
+        let hub_config = HubConfig::default().with_capacity(N);
+        let (sender, sender_cluster) = Cluster::start::<Tokio>(config(&redis), hub_config).await.expect("instance 0");
+        let (receiver, receiver_cluster) =
+            Cluster::start::<Tokio>(config(&redis), hub_config).await.expect("instance 1");
+        let room = "stream".to_owned();
+        let (id, mut mailbox) = receiver.register("reader".to_owned());
+        receiver.join(room.clone(), id).unwrap();
+        wait_until("the reader known to the sender", Duration::from_secs(10), || names(&sender, "stream").len() == 1)
+            .await;
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::with_capacity(N);
+            while got.len() < N {
+                got.push(next_text(&mut mailbox, Duration::from_secs(10)).await.parse::<usize>().unwrap());
+            }
+            got
+        });
+        for i in 0..N {
+            sender.broadcast(&room, Message::text(i.to_string()));
+            if i % 3 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let got = reader.await.unwrap();
+        assert_eq!(got, (0..N).collect::<Vec<_>>(), "every message once, in order");
+        for cluster in [&sender_cluster, &receiver_cluster] {
+            assert_eq!(cluster.stats().dropped, 0);
+            assert_eq!(cluster.stats().undecodable, 0);
         }
     });
 }

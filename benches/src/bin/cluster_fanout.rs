@@ -4,16 +4,22 @@
 //! connection task would). Two runs per mode: a paced one (RATE messages/s for SECS,
 //! latency from publish to dequeue, p50/p99 per instance) and a burst (BURST messages as
 //! fast as the hub takes them; deliveries per second until the last subscriber has them
-//! all). One current-thread tokio runtime runs everything. In-process, the "three instances" are one hub with 3 × SUBS members. Sockets are
-//! not involved (that is `fanout_tether`). Run by `benches/cluster.sh`, which starts a
-//! redis-server; numbers go to `benches/README.md`.
+//! all). In-process, the "three instances" are one hub with 3 × SUBS members, all on the
+//! main current-thread tokio runtime. On Redis, by default everything (the three instances'
+//! backends and subscribers, the publisher) shares that one runtime too; with `--threads`,
+//! instances 1 and 2 each get their own current-thread runtime on their own OS thread
+//! (backend task, redis-rs connection tasks, subscribers), instance 0 and the publisher
+//! keep the main one — as three processes would, without leaving the process, so one clock
+//! times every hop. Sockets are not involved (that is `fanout_tether`). Run by
+//! `benches/cluster.sh`, which starts a redis-server; numbers go to `benches/README.md`.
 //!
-//! `cluster_fanout --redis redis://127.0.0.1:PORT [--subs 1000] [--rate 1000] [--secs 3] [--burst 2000]`
+//! `cluster_fanout --redis redis://127.0.0.1:PORT [--subs 1000] [--rate 1000] [--secs 3] [--burst 2000] [--threads]`
 
 use std::time::{Duration, Instant};
 
 use tether_server::{ClusterConfig, Hub, HubConfig, Mail, Mailbox, RedisCluster, SlowPolicy};
 use tether_tokio::{Message, Tokio};
+use tokio::runtime::Handle;
 
 type Rooms = Hub<String, String>;
 
@@ -23,12 +29,17 @@ struct Args {
     rate: u64,
     secs: u64,
     burst: usize,
+    threads: bool,
 }
 
 fn args() -> Args {
-    let mut out = Args { redis: String::new(), subs: 1000, rate: 1000, secs: 3, burst: 2000 };
+    let mut out = Args { redis: String::new(), subs: 1000, rate: 1000, secs: 3, burst: 2000, threads: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--threads" {
+            out.threads = true;
+            continue;
+        }
         let value = it.next().unwrap_or_default();
         match flag.as_str() {
             "--redis" => out.redis = value,
@@ -50,6 +61,7 @@ fn hub_config() -> HubConfig {
 /// Subscribers that count `expect` messages each and record publish-to-dequeue latency (µs)
 /// of the messages stamped with nanoseconds since `origin`.
 fn subscribers(
+    runtime: &Handle,
     mailboxes: Vec<Mailbox<String, String>>,
     origin: Instant,
     expect: usize,
@@ -57,7 +69,7 @@ fn subscribers(
     mailboxes
         .into_iter()
         .map(|mut mailbox| {
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 let mut latencies = Vec::with_capacity(expect);
                 let mut last = Instant::now();
                 while latencies.len() < expect {
@@ -91,23 +103,24 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Runs one mode: `hubs[i]` serve instance i's subscribers; `hubs[0]` publishes.
-async fn run(label: &str, hubs: &[Rooms], args: &Args) {
+/// Runs one mode: `hubs[i]` serve instance i's subscribers (with one hub, its three groups
+/// of SUBS); subscriber group i runs on `runtimes[i]`; `hubs[0]` publishes.
+async fn run(label: &str, hubs: &[Rooms], runtimes: &[Handle], args: &Args) {
     let room = "r".to_owned();
     let per_instance = if hubs.len() == 1 { 3 } else { 1 };
     // Paced run.
     let count = (args.rate * args.secs) as usize;
     let origin = Instant::now();
     let mut groups = Vec::new();
-    for hub in hubs {
-        for _ in 0..per_instance {
+    for (h, hub) in hubs.iter().enumerate() {
+        for g in 0..per_instance {
             let mut mailboxes = Vec::new();
             for i in 0..args.subs {
                 let (id, mailbox) = hub.register(format!("s{i}"));
                 hub.join(room.clone(), id).expect("join");
                 mailboxes.push(mailbox);
             }
-            groups.push(subscribers(mailboxes, origin, count));
+            groups.push(subscribers(&runtimes[h + g], mailboxes, origin, count));
         }
     }
     // Let presence settle across instances (joins are published).
@@ -142,15 +155,15 @@ async fn run(label: &str, hubs: &[Rooms], args: &Args) {
     // Burst run.
     let origin = Instant::now();
     let mut handles = Vec::new();
-    for hub in hubs {
-        for _ in 0..per_instance {
+    for (h, hub) in hubs.iter().enumerate() {
+        for g in 0..per_instance {
             let mut mailboxes = Vec::new();
             for i in 0..args.subs {
                 let (id, mailbox) = hub.register(format!("b{i}"));
                 hub.join("burst".to_owned(), id).expect("join");
                 mailboxes.push(mailbox);
             }
-            handles.extend(subscribers(mailboxes, origin, args.burst));
+            handles.extend(subscribers(&runtimes[h + g], mailboxes, origin, args.burst));
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -175,25 +188,68 @@ async fn run(label: &str, hubs: &[Rooms], args: &Args) {
     );
 }
 
+/// Runtimes for instances 1 and 2 with `--threads` (each a current-thread runtime on its
+/// own OS thread; instance 0 and the publisher stay on the main one), or the main runtime
+/// three times.
+struct Runtimes {
+    handles: Vec<Handle>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Runtimes {
+    fn new(threads: bool) -> Self {
+        let mut out = Runtimes { handles: vec![Handle::current()], stops: Vec::new(), threads: Vec::new() };
+        for i in 1..3 {
+            if !threads {
+                out.handles.push(Handle::current());
+                continue;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            out.handles.push(rt.handle().clone());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            out.stops.push(stop);
+            let thread = std::thread::Builder::new().name(format!("instance-{i}")).spawn(move || {
+                let _ = rt.block_on(stopped);
+            });
+            out.threads.push(thread.expect("thread"));
+        }
+        out
+    }
+
+    fn stop(self) {
+        drop(self.stops);
+        for thread in self.threads {
+            thread.join().expect("instance thread");
+        }
+    }
+}
+
 fn main() {
     let args = args();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
+        let runtimes = Runtimes::new(args.threads);
         let local: Rooms = Hub::new(hub_config());
-        run("in-process", &[local], &args).await;
+        // The in-process reference stays on the main thread: one instance serving 3 × SUBS.
+        let main = vec![Handle::current(); 3];
+        run("in-process", &[local], &main, &args).await;
 
         let mut hubs = Vec::new();
         let mut clusters = Vec::new();
-        for _ in 0..3 {
+        for runtime in &runtimes.handles {
             let config = ClusterConfig::new(args.redis.clone()).prefix("bench").outbox_capacity(1 << 16);
-            let (hub, cluster) =
-                RedisCluster::<String, String>::start::<Tokio>(config, hub_config()).await.expect("redis");
+            // Each instance's backend task runs on its own runtime.
+            let started = runtime.spawn(RedisCluster::<String, String>::start::<Tokio>(config, hub_config()));
+            let (hub, cluster) = started.await.expect("start task").expect("redis");
             hubs.push(hub);
             clusters.push(cluster);
         }
-        run("redis", &hubs, &args).await;
+        run("redis", &hubs, &runtimes.handles, &args).await;
         for (i, cluster) in clusters.iter().enumerate() {
             println!("redis instance {i}: {:?}", cluster.stats());
         }
+        drop(hubs);
+        runtimes.stop();
     });
 }
