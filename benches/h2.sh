@@ -51,6 +51,7 @@ start() { # server -> PID, ADDR
 }
 stop() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; PID=""; }
 trap stop EXIT
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 for round in $(seq "$ROUNDS"); do
   for size in $SIZES; do
@@ -58,10 +59,18 @@ for round in $(seq "$ROUNDS"); do
       for pair in $PAIRS; do
         s=${pair%%:*}; c=${pair##*:}
         start "$s" || continue
+        spid=$(pgrep -P "$PID" echo_h2 || echo "$PID")
+        t0=$(ticks "$spid")
         line=$(taskset -c $LOAD_CPU timeout $((SECS + 60)) target/release/loadgen_h2 "$c" "$ADDR" "$n" "$INFLIGHT" "$size" "$SECS" \
           2>>"$OUT/errors.log" || true)
+        t1=$(ticks "$spid")
         stop
-        echo "server=$s round=$round $line" >>"$OUT/h2.txt"
+        # The server's CPU per echoed message, over the warm-up second and the measured SECS
+        # (both at about the measured rate).
+        rate=$(sed -n 's/.*msgs_per_sec=\([0-9]*\).*/\1/p' <<<"$line")
+        scpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="${rate:-0}" -v s="$SECS" \
+          'BEGIN { if (r > 0) printf "%.0f", t * 1e9 / hz / (r * (s + 1)); else print 0 }')
+        echo "server=$s round=$round $line server_cpu_ns_per_msg=$scpu" >>"$OUT/h2.txt"
       done
     done
   done
@@ -77,14 +86,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a 
 
 echo "Servers (one HTTP/2 connection, client: Tether's; INFLIGHT=$INFLIGHT per socket, median of $ROUNDS)"
 echo
-echo "| server | sockets | size | messages/s | this ÷ Tether |"
-echo "|---|---:|---:|---:|---:|"
+echo "| server | sockets | size | messages/s | this ÷ Tether | server CPU ns/message | CPU ÷ Tether's |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   for n in $SOCKETS; do
     base=$(median msgs_per_sec tether tether "$n" "$size")
+    cbase=$(median server_cpu_ns_per_msg tether tether "$n" "$size")
     for s in $SERVERS; do
       m=$(median msgs_per_sec "$s" tether "$n" "$size")
-      echo "| $s | $n | $size B | $m | $(ratio "$m" "$base") |"
+      cpu=$(median server_cpu_ns_per_msg "$s" tether "$n" "$size")
+      echo "| $s | $n | $size B | $m | $(ratio "$m" "$base") | $cpu | $(ratio "$cpu" "$cbase") |"
     done
   done
 done

@@ -313,6 +313,18 @@
 //!   without deflate pays one `Option` check per message sent and a boolean in the decode
 //!   rules; the server's small-frame fast path never sees RSV1 frames (its byte pattern
 //!   excludes them).
+//! - **Why these defaults.** 2^15 windows both ways, context takeover, level 6, memory
+//!   level 8, `min_size` 32 bytes, idle compressors freed after 10 s. Browsers offer
+//!   exactly this, and with zlib-rs a smaller window saves less than zlib's formula says:
+//!   measured per busy connection end (`benches/README.md`), 2^12 keeps two thirds of the
+//!   2^15 figure and 2^10 still 60 %, because the compressor's hash table is allocated
+//!   whole whatever the window and memory level — so Python websockets' choice (12 bits,
+//!   memory level 5, for ~64 KiB) buys little here and costs ratio on every message.
+//!   Memory is won instead where it is spent: a compressor that has been idle 10 s is
+//!   freed (a quiet connection keeps only the decompressor, ~27 KB), and a server with many
+//!   busy connections can still set `no_context_takeover` (about 50 KB per busy end).
+//!   Level 6 is zlib's own default and what every peer in the benchmarks uses; below 32
+//!   bytes a message rarely shrinks by more than its framing.
 //! - **Embedding.** A server framework that does its own HTTP upgrade can build a
 //!   connection with `Connection::with_deflate`; the
 //!   negotiation itself is only reachable through this crate's handshakes for now.
