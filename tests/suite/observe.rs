@@ -5,8 +5,9 @@
 //! server's shutdown (1001) —
 //! counted under its own `CloseKind`, and data messages and bytes each way equal to what
 //! the client sent and received (while the connection is open and after it ended); a peer
-//! that never answers pings (keepalive timeout) and a hub member evicted for not reading
-//! (1013, still `Evicted` when the write timeout then ends it).
+//! that never answers pings (keepalive timeout), a peer that stops reading while the server
+//! writes (write timeout) and a hub member evicted for not reading (1013, still `Evicted`
+//! when the write timeout then ends it).
 //! Peers: Tether's client and scripted raw-TCP peers (`raw`).
 
 use std::io::Write;
@@ -291,6 +292,46 @@ fn a_member_the_hub_evicts_is_counted_as_evicted() {
         assert_eq!(hub.stats().evicted, 1, "{:?}", hub.stats());
         let now = stats_until(&stats, "the eviction", |s| s.closes.total() == 1).await;
         assert_eq!(now.closes.get(CloseKind::Evicted), 1, "{now:?}");
+        let _ = done.send(());
+        peer.join().unwrap();
+
+        shutdown.trigger();
+        assert_eq!(served.await.abandoned, 0);
+    })
+}
+
+/// A peer that stops reading while the server writes to it: the write timeout ends the
+/// connection and the server counts it under `CloseKind::WriteTimeout`.
+#[test]
+fn a_peer_that_stops_reading_is_counted_as_a_write_timeout() {
+    run(async {
+        let stalled = short(|b| {
+            b.write_high_water_mark(128 * 1024).write_timeout(Some(Duration::from_millis(300))).keepalive_interval(None)
+        });
+        let server = Server::<R>::new().socket_with_config("/flood", stalled, |incoming| async move {
+            if let Ok(mut ws) = incoming.accept().await {
+                let chunk = Message::binary(vec![5u8; 64 * 1024]);
+                while ws.send(chunk.clone()).await.is_ok() {}
+            }
+        });
+        let stats = server.stats();
+        let (listener, addr) = rt::listen().await;
+        let shutdown = Shutdown::new();
+        let signal = shutdown.triggered();
+        let served = rt::spawn(async move { server.serve(listener, signal).await });
+
+        // The peer upgrades, then never reads (a thread holds its socket until told).
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let mut s = raw::connect(addr);
+            s.write_all(raw::request("/flood").as_bytes()).unwrap();
+            let head = raw::read_head(&mut s);
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            let _ = wait.recv_timeout(Duration::from_secs(20));
+        });
+        let now = stats_until(&stats, "the write timeout", |s| s.closes.total() == 1).await;
+        assert_eq!(now.closes.get(CloseKind::WriteTimeout), 1, "{now:?}");
+        assert!(now.traffic.messages_out > 0, "{now:?}");
         let _ = done.send(());
         peer.join().unwrap();
 
