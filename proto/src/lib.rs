@@ -93,11 +93,11 @@ pub use deflate::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS
 pub use error::DeflateResponseFault;
 pub use error::{ApiMisuse, ConfigError, HandshakeError, PeerMisbehaved, ProtocolError, SendError};
 pub use event::{CloseCause, Closed, Event};
-#[cfg(feature = "http")]
-pub use handshake::Http2ClientHandshake;
 pub use handshake::{
     accept_key, AcceptOptions, ClientHandshake, ClientRequest, Header, Request, Response, ServerHandshake,
 };
+#[cfg(feature = "http")]
+pub use handshake::{Http1ClientHandshake, Http2ClientHandshake};
 pub use message::{Message, Utf8Bytes};
 pub use proxy::{NoProxy, Proxy, ProxyEnv, ProxyError, ProxyHandshake, ProxyKind, Socks5Reply};
 pub use rate_limit::{Rate, RateKind, RateLimit, RatePolicy};

@@ -3,7 +3,9 @@
 //! [`HyperUpgrade`] validates a request with the engine's checks (`tether_proto`'s `http`
 //! conversions), [`HyperUpgrade::accept`] gives the response for hyper to send (101, or 200
 //! on HTTP/2) and a [`PendingWebSocket`] that resolves, once hyper hands the connection or
-//! the HTTP/2 stream over, to a [`WebSocket`](crate::WebSocket) over [`UpgradedStream`]. The
+//! the HTTP/2 stream over, to a [`WebSocket`](crate::WebSocket) over [`UpgradedStream`];
+//! on the client side, [`connect`] upgrades over a hyper HTTP/1.1 client connection the
+//! caller already has. The
 //! axum extractor built on it lives in `axum.rs`; protocol rules live in `tether-proto`.
 
 use std::future::Future;
@@ -235,4 +237,40 @@ impl Future for PendingWebSocket {
             None => Poll::Ready(Err(HyperError::NotUpgradable)),
         }
     }
+}
+
+/// Open a WebSocket over `send`, a hyper HTTP/1.1 client connection the caller already has
+/// (its connection task driven with `with_upgrades()`): the upgrade `GET` built and the 101
+/// checked by the engine ([`Http1ClientHandshake`](tether_rt::proto::Http1ClientHandshake):
+/// the raw client's checks and typed errors), then the upgraded connection driven as a
+/// client [`WebSocket`](crate::WebSocket) under `config` (subprotocol and permessage-deflate
+/// as agreed). `request`'s host goes in `Host`; its path is the request target. The whole
+/// exchange is bounded by `config`'s handshake timeout.
+///
+/// # Errors
+/// [`HyperError::Handshake`] for a request that cannot be sent or an answer the client
+/// refuses (with its status for anything but 101), [`HyperError::Upgrade`] when hyper fails
+/// to send or to hand the connection over, [`HyperError::Timeout`].
+pub async fn connect<B>(
+    send: &mut hyper::client::conn::http1::SendRequest<B>,
+    request: tether_rt::proto::ClientRequest,
+    config: Config,
+) -> Result<HyperWebSocket, HyperError>
+where
+    B: hyper::body::Body + Default + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let timeout = config.handshake_timeout();
+    let (handshake, get) = tether_rt::proto::Http1ClientHandshake::new(request, config)?;
+    let exchange = async {
+        send.ready().await.map_err(HyperError::Upgrade)?;
+        let response = send.send_request(get.map(|()| B::default())).await.map_err(HyperError::Upgrade)?;
+        let (parts, body) = response.into_parts();
+        let connection = handshake.finish(&parts)?;
+        let upgraded =
+            hyper::upgrade::on(http::Response::from_parts(parts, body)).await.map_err(HyperError::Upgrade)?;
+        Ok(crate::WebSocket::from_connection(TokioIo::new(upgraded), connection))
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| HyperError::Timeout(timeout))?
 }

@@ -172,10 +172,10 @@ async fn tether_client(
 
 /// Text, binary, 1 MiB of binary and 1 MiB of compressible text, each echoed; then a
 /// close with 1000 that the server sees as the peer's.
-async fn exchange(
-    mut ws: tether_tokio::WebSocket<tether_tokio::MaybeTlsStream>,
-    seen: &mut mpsc::UnboundedReceiver<Seen>,
-) -> Seen {
+async fn exchange<S>(mut ws: tether_tokio::WebSocket<S>, seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let text: String = "tether over http ".repeat((1 << 20) / 17);
     let messages = [
@@ -447,4 +447,92 @@ fn node_client_against_axum() {
 #[test]
 fn node_client_against_axum_with_deflate() {
     peer_against_axum(true, &["node", "tests/peers/node_client.js"], "node");
+}
+
+// ----- Tether's client over a hyper HTTP/1.1 client connection -----
+
+/// A hyper HTTP/1.1 client connection to `addr`, its task driven with upgrades.
+async fn hyper_client(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("HTTP/1.1 handshake");
+    tokio::spawn(conn.with_upgrades());
+    send
+}
+
+/// `tether_tokio::hyper::connect` upgrades a hyper client connection: subprotocol and
+/// permessage-deflate agreed with Tether's server in hyper, the usual exchange and close.
+#[test]
+fn tether_client_over_a_hyper_client_connection() {
+    run(async {
+        let (addr, mut seen) = hyper_server(true).await;
+        let mut send = hyper_client(addr).await;
+        let request = tether_tokio::proto::ClientRequest::new(addr.to_string(), "/ws").protocol("chat");
+        let ws = tether_tokio::hyper::connect(&mut send, request, client_config(true)).await.expect("upgrade");
+        assert_eq!(ws.protocol(), Some("chat"));
+        assert!(ws.deflate().is_some(), "permessage-deflate agreed");
+        let seen = exchange(ws, &mut seen).await;
+        assert_eq!((seen.protocol.as_deref(), seen.deflate), (Some("chat"), true));
+    });
+}
+
+/// The same against another implementation, axum's own extractor (tungstenite): the
+/// subprotocol agreed, the deflate offer declined, messages echoed; and a refusal (404) is
+/// the typed status the raw client reports.
+#[test]
+fn tether_client_over_hyper_against_axums_own_extractor() {
+    use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade as AxUpgrade};
+    run(async {
+        let (listener, addr) = listen().await;
+        let app = Router::new().route(
+            "/echo",
+            get(|ws: AxUpgrade| async move {
+                ws.protocols(["chat"]).on_upgrade(|mut socket| async move {
+                    while let Some(Ok(message)) = socket.recv().await {
+                        if matches!(message, AxMessage::Text(_) | AxMessage::Binary(_))
+                            && socket.send(message).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                })
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+
+        let mut send = hyper_client(addr).await;
+        let missing = tether_tokio::proto::ClientRequest::new(addr.to_string(), "/nowhere");
+        let refused = tether_tokio::hyper::connect(&mut send, missing, client_config(true)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(tether_tokio::hyper::HyperError::Handshake(tether_tokio::HandshakeError::UnexpectedStatus {
+                    status: 404,
+                    ..
+                }))
+            ),
+            "{refused:?}"
+        );
+
+        let mut send = hyper_client(addr).await;
+        let request = tether_tokio::proto::ClientRequest::new(addr.to_string(), "/echo").protocol("chat");
+        let mut ws = tether_tokio::hyper::connect(&mut send, request, client_config(true)).await.expect("upgrade");
+        assert_eq!(ws.protocol(), Some("chat"));
+        assert!(ws.deflate().is_none(), "tungstenite declines permessage-deflate");
+        let big = Bytes::from(vec![0x5a_u8; 1 << 20]);
+        for m in [Message::text("hello"), Message::binary(big)] {
+            ws.send(m.clone()).await.expect("send");
+            let echoed =
+                tokio::time::timeout(STEP, ws.recv()).await.expect("echo in time").expect("recv").expect("a message");
+            assert_eq!(echoed, m);
+        }
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        let closed = tokio::time::timeout(STEP, async {
+            while let Ok(Some(_)) = ws.recv().await {}
+            ws.closed()
+        })
+        .await
+        .expect("close in time")
+        .expect("closed");
+        assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
+    });
 }

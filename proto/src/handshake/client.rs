@@ -255,11 +255,7 @@ impl ClientHandshake {
         check_request(&request)?;
         let ClientRequest { host_header, path, origin, protocols, headers, .. } = request;
 
-        // RFC 6455 §4.1 item 7: a fresh random nonce per handshake.
-        let mut nonce = [0u8; 16];
-        config.rng().fill(&mut nonce);
-        let key = base64::engine::general_purpose::STANDARD.encode(nonce);
-        let expected_accept = accept_key(key.as_bytes());
+        let (key, expected_accept) = new_key(&config);
 
         let mut out = Vec::with_capacity(192 + path.len() + host_header.len());
         out.extend_from_slice(b"GET ");
@@ -407,23 +403,7 @@ fn parse_response(
     if status != 101 {
         return Err(HandshakeError::UnexpectedStatus { status, headers });
     }
-    if minor_version != Some(1) {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
-    }
-    if !http::has_token(&headers, "Upgrade", "websocket") {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
-    }
-    if !http::has_token(&headers, "Connection", "upgrade") {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
-    }
-    let accept_ok = {
-        let mut accepts = http::values(&headers, "Sec-WebSocket-Accept");
-        matches!((accepts.next(), accepts.next()), (Some(a), None) if http::trim_ows(a) == expected_accept.as_bytes())
-    };
-    if !accept_ok {
-        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
-    }
-    let (protocol, deflate) = check_answer(&headers, offered, deflate)?;
+    let (protocol, deflate) = check_101(&headers, minor_version, expected_accept, offered, deflate)?;
     #[cfg(not(feature = "deflate"))]
     let _: Option<()> = deflate;
     Ok(Response {
@@ -433,6 +413,44 @@ fn parse_response(
         #[cfg(feature = "deflate")]
         deflate,
     })
+}
+
+/// The checks of a 101 after its status (shared with the `http` crate's form): version,
+/// `Upgrade`, `Connection`, accept key, then [`check_answer`].
+pub(super) fn check_101(
+    headers: &[Header],
+    minor_version: Option<u8>,
+    expected_accept: &str,
+    offered: &[String],
+    deflate: Option<&DeflateOffer>,
+) -> Result<(Option<String>, Option<AgreedDeflate>), HandshakeError> {
+    if minor_version != Some(1) {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld));
+    }
+    if !http::has_token(headers, "Upgrade", "websocket") {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
+    }
+    if !http::has_token(headers, "Connection", "upgrade") {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingConnectionUpgrade));
+    }
+    let accept_ok = {
+        let mut accepts = http::values(headers, "Sec-WebSocket-Accept");
+        matches!((accepts.next(), accepts.next()), (Some(a), None) if http::trim_ows(a) == expected_accept.as_bytes())
+    };
+    if !accept_ok {
+        return Err(HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
+    }
+    check_answer(headers, offered, deflate)
+}
+
+/// A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1 item 7: a random nonce per handshake) and the
+/// accept value the server must answer with.
+pub(super) fn new_key(config: &Config) -> (String, String) {
+    let mut nonce = [0u8; 16];
+    config.rng().fill(&mut nonce);
+    let key = base64::engine::general_purpose::STANDARD.encode(nonce);
+    let expected_accept = accept_key(key.as_bytes());
+    (key, expected_accept)
 }
 
 /// The checks every request passes before anything is sent (both the HTTP/1.1 upgrade and

@@ -3,7 +3,9 @@
 //! raw path, and the 101 or error answer as an `http::Response`; and the RFC 8441 form — an
 //! HTTP/2 extended CONNECT (`:protocol websocket`) checked, answered 200 without the
 //! HTTP/1.1 upgrade headers — and its client side, [`Http2ClientHandshake`] (the extended
-//! CONNECT to send, then the 200 checked into a client [`Connection`]). The HTTP/1.1 checks
+//! CONNECT to send, then the 200 checked into a client [`Connection`]), and the HTTP/1.1
+//! client's upgrade as `http` types, [`Http1ClientHandshake`], for an HTTP client that
+//! sends the request and hands the upgraded connection over (hyper). The HTTP/1.1 checks
 //! and the response bytes live in `server.rs` and `client.rs`; driving an HTTP server or an
 //! HTTP/2 connection (hyper, h2, axum) is the adapters' business, not this file's.
 
@@ -12,7 +14,7 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::client::{check_answer, check_request, DeflateOffer};
+use super::client::{check_101, check_answer, check_request, new_key, DeflateOffer};
 use super::server::{assemble_request, build_request, error_response_bytes};
 use super::{AcceptOptions, ClientRequest, Header, Request, ServerHandshake};
 use crate::config::{Config, Role};
@@ -459,6 +461,114 @@ impl Http2ClientHandshake {
     }
 }
 
+/// The client's HTTP/1.1 upgrade in the `http` crate's types, for an HTTP client that sends
+/// the request itself and hands the connection over once answered (hyper's
+/// `client::conn::http1` with `hyper::upgrade::on`). [`new`](Self::new) checks the
+/// [`ClientRequest`] as [`ClientHandshake`](crate::ClientHandshake) does and returns the
+/// `GET` to send (`Host`, `Upgrade: websocket`, `Connection: Upgrade`, a fresh
+/// `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, `Origin`, `Sec-WebSocket-Protocol`, the
+/// permessage-deflate offer of [`Config::deflate`](crate::Config), the extra headers; the
+/// URI is the request's path). [`finish`](Self::finish) checks the answer exactly as the raw
+/// client checks a 101 and returns the client [`Connection`] for the upgraded bytes.
+///
+/// ```
+/// use tether_proto::{accept_key, ClientRequest, Config, Http1ClientHandshake};
+/// let request = ClientRequest::from_url("ws://example.com/chat").unwrap().protocol("chat");
+/// let (handshake, get) = Http1ClientHandshake::new(request, Config::default()).unwrap();
+/// assert_eq!(get.headers()["upgrade"], "websocket");
+/// let key = get.headers()["sec-websocket-key"].as_bytes();
+///
+/// let answer = http::Response::builder()
+///     .status(101)
+///     .header("upgrade", "websocket")
+///     .header("connection", "Upgrade")
+///     .header("sec-websocket-accept", accept_key(key))
+///     .header("sec-websocket-protocol", "chat")
+///     .body(())
+///     .unwrap();
+/// let connection = handshake.finish(&answer.into_parts().0).unwrap();
+/// assert_eq!(connection.protocol(), Some("chat"));
+/// ```
+#[derive(Debug)]
+pub struct Http1ClientHandshake {
+    config: Config,
+    protocols: Vec<String>,
+    expected_accept: String,
+}
+
+impl Http1ClientHandshake {
+    /// Check `request` and build the upgrade `GET` for it.
+    ///
+    /// # Errors
+    /// As [`ClientHandshake::new`](crate::ClientHandshake::new), and
+    /// [`ApiMisuse::InvalidHeader`] for a header value the `http` crate refuses.
+    pub fn new(
+        request: ClientRequest,
+        config: Config,
+    ) -> Result<(Http1ClientHandshake, http::Request<()>), HandshakeError> {
+        check_request(&request)?;
+        let invalid = |what: &str| HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(what)));
+        let (key, expected_accept) = new_key(&config);
+        let mut builder = http::Request::builder()
+            .method(http::Method::GET)
+            .version(http::Version::HTTP_11)
+            .uri(request.path.as_str())
+            .header(http::header::HOST, request.host_header.as_str())
+            .header(http::header::UPGRADE, "websocket")
+            .header(http::header::CONNECTION, "Upgrade")
+            .header(http::header::SEC_WEBSOCKET_KEY, key.as_str())
+            .header(http::header::SEC_WEBSOCKET_VERSION, "13");
+        if let Some(origin) = &request.origin {
+            builder = builder.header(http::header::ORIGIN, origin.as_str());
+        }
+        if !request.protocols.is_empty() {
+            builder = builder.header(http::header::SEC_WEBSOCKET_PROTOCOL, request.protocols.join(", "));
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(d) = &config.deflate {
+            builder = builder.header(http::header::SEC_WEBSOCKET_EXTENSIONS, crate::deflate::client_offer(d));
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let get = builder.body(()).map_err(|_| invalid("header"))?;
+        Ok((Http1ClientHandshake { config, protocols: request.protocols, expected_accept }, get))
+    }
+
+    /// Check the server's answer and make the client [`Connection`], with the agreed
+    /// subprotocol and permessage-deflate parameters.
+    ///
+    /// # Errors
+    /// [`HandshakeError::UnexpectedStatus`] for any status but 101 (with the headers);
+    /// [`PeerMisbehaved::HttpVersionTooOld`], [`PeerMisbehaved::MissingUpgrade`],
+    /// [`PeerMisbehaved::MissingConnectionUpgrade`], [`PeerMisbehaved::BadAccept`],
+    /// [`PeerMisbehaved::UnofferedExtension`], `PeerMisbehaved::DeflateResponse` and
+    /// [`PeerMisbehaved::UnofferedProtocol`] as the raw client.
+    pub fn finish(self, response: &http::response::Parts) -> Result<Connection, HandshakeError> {
+        let headers = own_headers(&response.headers);
+        if response.status != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(HandshakeError::UnexpectedStatus { status: response.status.as_u16(), headers });
+        }
+        #[cfg(feature = "deflate")]
+        let offer: Option<&DeflateOffer> = self.config.deflate.as_ref();
+        #[cfg(not(feature = "deflate"))]
+        let offer: Option<&DeflateOffer> = None;
+        let (protocol, deflate) =
+            check_101(&headers, minor_version(response.version), &self.expected_accept, &self.protocols, offer)?;
+        #[cfg(feature = "deflate")]
+        let deflate_config = self.config.deflate.clone();
+        let mut conn = Connection::new(Role::Client, self.config);
+        #[cfg(feature = "deflate")]
+        if let (Some(params), Some(d)) = (deflate, &deflate_config) {
+            conn.set_deflate(params, d);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = deflate;
+        conn.set_protocol(protocol);
+        Ok(conn)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,5 +790,63 @@ mod tests {
         let ext = response.headers()["sec-websocket-extensions"].to_str().unwrap();
         assert!(ext.starts_with("permessage-deflate"), "{ext}");
         assert!(conn.deflate().is_some());
+    }
+
+    /// The HTTP/1.1 client in `http` types refuses what the raw client refuses, with the
+    /// same typed errors, and accepts a correct 101 with the subprotocol it offered.
+    #[test]
+    fn http1_client_answers_are_checked_as_the_raw_client_does() {
+        let request = || ClientRequest::new("example.com", "/chat").protocol("chat");
+        let answer = |key: &[u8], edit: &dyn Fn(http::response::Builder) -> http::response::Builder| {
+            let builder = http::Response::builder()
+                .status(101)
+                .header("upgrade", "websocket")
+                .header("connection", "Upgrade")
+                .header("sec-websocket-accept", crate::accept_key(key));
+            edit(builder).body(()).unwrap().into_parts().0
+        };
+        type Edit = fn(http::response::Builder) -> http::response::Builder;
+        let cases: Vec<(Edit, HandshakeError)> = vec![
+            (|b| b.status(403), HandshakeError::UnexpectedStatus { status: 403, headers: Vec::new() }),
+            (|b| b.version(http::Version::HTTP_10), HandshakeError::PeerMisbehaved(PeerMisbehaved::HttpVersionTooOld)),
+            (|b| b.header("sec-websocket-accept", "again"), HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept)),
+            (
+                |b| b.header("sec-websocket-protocol", "other"),
+                HandshakeError::PeerMisbehaved(PeerMisbehaved::UnofferedProtocol(String::from("other"))),
+            ),
+        ];
+        for (i, (edit, expected)) in cases.into_iter().enumerate() {
+            let (hs, get) = Http1ClientHandshake::new(request(), Config::default()).unwrap();
+            let key = get.headers()["sec-websocket-key"].as_bytes().to_vec();
+            let err = hs.finish(&answer(&key, &edit)).unwrap_err();
+            match (&err, &expected) {
+                (
+                    HandshakeError::UnexpectedStatus { status: a, .. },
+                    HandshakeError::UnexpectedStatus { status: b, .. },
+                ) => {
+                    assert_eq!(a, b, "case {i}")
+                }
+                _ => assert_eq!(err, expected, "case {i}"),
+            }
+        }
+        // A wrong accept key (another request's) and a missing Upgrade.
+        let (hs, _) = Http1ClientHandshake::new(request(), Config::default()).unwrap();
+        let err = hs.finish(&answer(b"dGhlIHNhbXBsZSBub25jZQ==", &|b| b)).unwrap_err();
+        assert_eq!(err, HandshakeError::PeerMisbehaved(PeerMisbehaved::BadAccept));
+        let (hs, get) = Http1ClientHandshake::new(request(), Config::default()).unwrap();
+        let key = get.headers()["sec-websocket-key"].as_bytes().to_vec();
+        let mut parts = answer(&key, &|b| b);
+        parts.headers.remove("upgrade");
+        assert_eq!(hs.finish(&parts).unwrap_err(), HandshakeError::PeerMisbehaved(PeerMisbehaved::MissingUpgrade));
+        // The good answer.
+        let (hs, get) = Http1ClientHandshake::new(request(), Config::default()).unwrap();
+        assert_eq!(
+            (get.method(), get.uri().path(), get.version()),
+            (&http::Method::GET, "/chat", http::Version::HTTP_11)
+        );
+        assert_eq!(get.headers()["host"], "example.com");
+        let key = get.headers()["sec-websocket-key"].as_bytes().to_vec();
+        let conn = hs.finish(&answer(&key, &|b| b.header("sec-websocket-protocol", "chat"))).unwrap();
+        assert_eq!(conn.protocol(), Some("chat"));
     }
 }

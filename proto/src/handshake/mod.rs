@@ -37,7 +37,7 @@ pub(crate) use http::split_top_level as split_list;
 #[cfg(feature = "deflate")]
 pub(crate) use http::{split_top_level, trim_ows};
 #[cfg(feature = "http")]
-pub use http_interop::Http2ClientHandshake;
+pub use http_interop::{Http1ClientHandshake, Http2ClientHandshake};
 pub use server::{AcceptOptions, Request, ServerHandshake};
 
 /// One HTTP header, as received or to be sent.
