@@ -90,6 +90,7 @@ pub struct ClusterConfig {
     outbox: usize,
     max_backoff: Duration,
     connect_timeout: Duration,
+    history: Option<usize>,
 }
 
 impl ClusterConfig {
@@ -105,6 +106,7 @@ impl ClusterConfig {
             outbox: 4096,
             max_backoff: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
+            history: None,
         }
     }
 
@@ -140,6 +142,14 @@ impl ClusterConfig {
         self
     }
 
+    /// Keeps a bounded history of every room: each room broadcast is also appended to the
+    /// Redis stream `PREFIX:h:ROOM`, trimmed to about `max_len_per_room` entries (at least
+    /// 1), for [`RedisCluster::history`]. Off by default (nothing is stored).
+    pub fn history(mut self, max_len_per_room: usize) -> Self {
+        self.history = Some(max_len_per_room.max(1));
+        self
+    }
+
     fn heartbeat_every(&self) -> Duration {
         self.heartbeat.min(self.ttl / 2).max(Duration::from_millis(10))
     }
@@ -149,7 +159,7 @@ impl ClusterConfig {
     }
 }
 
-/// Why [`RedisCluster::start`] failed.
+/// Why [`RedisCluster::start`] or [`RedisCluster::history`] failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClusterError {
@@ -163,6 +173,12 @@ pub enum ClusterError {
     Timeout,
     /// The cluster's node counter passed 2^24 - 1 (reset the key `PREFIX:nodes`).
     NodesExhausted,
+    /// [`RedisCluster::history`] on a cluster started without [`ClusterConfig::history`].
+    HistoryOff,
+    /// [`RedisCluster::history`] was given an id that is not a stream id (`MS` or `MS-SEQ`).
+    InvalidId,
+    /// [`RedisCluster::history`] while the backend is not connected to Redis.
+    Disconnected,
 }
 
 impl std::fmt::Display for ClusterError {
@@ -173,6 +189,9 @@ impl std::fmt::Display for ClusterError {
             ClusterError::Redis(e) => write!(f, "Redis: {e}"),
             ClusterError::Timeout => f.write_str("Redis did not answer in time"),
             ClusterError::NodesExhausted => f.write_str("no node number left in this cluster"),
+            ClusterError::HistoryOff => f.write_str("this cluster keeps no history"),
+            ClusterError::InvalidId => f.write_str("not a history id"),
+            ClusterError::Disconnected => f.write_str("not connected to Redis"),
         }
     }
 }
@@ -243,11 +262,21 @@ pub struct ClusterStats {
     pub undecodable: u64,
     /// Events dropped because nobody read them ([`RedisCluster::next_event`]).
     pub events_dropped: u64,
+    /// History entries skipped by [`RedisCluster::history`] because they could not be
+    /// decoded.
+    pub history_skipped: u64,
+}
+
+/// One publish: its channel, its payload, and the history stream it is also appended to.
+struct Publish {
+    channel: String,
+    payload: Vec<u8>,
+    history: Option<String>,
 }
 
 /// The outbox between the hub (which never waits) and the publishing task.
 struct Outbox {
-    items: VecDeque<(String, Vec<u8>)>,
+    items: VecDeque<Publish>,
     up: bool,
     waker: Option<Waker>,
 }
@@ -261,8 +290,11 @@ struct Inner {
     reconnects: AtomicU64,
     expired: AtomicU64,
     undecodable: AtomicU64,
+    history_skipped: AtomicU64,
     connected: AtomicBool,
     halted: AtomicBool,
+    /// The backend's command connection while it is connected (for history reads).
+    conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
 impl Inner {
@@ -271,13 +303,17 @@ impl Inner {
     }
 
     fn push(&self, channel: String, payload: Vec<u8>) {
+        self.push_publish(Publish { channel, payload, history: None });
+    }
+
+    fn push_publish(&self, publish: Publish) {
         let mut outbox = self.outbox();
         if !outbox.up || outbox.items.len() >= self.capacity {
             drop(outbox);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        outbox.items.push_back((channel, payload));
+        outbox.items.push_back(publish);
         let waker = outbox.waker.take();
         drop(outbox);
         if let Some(waker) = waker {
@@ -295,6 +331,14 @@ impl Inner {
             self.dropped.fetch_add(lost, Ordering::Relaxed);
         }
         self.connected.store(up, Ordering::Relaxed);
+        drop(outbox);
+        if !up {
+            *self.conn() = None;
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Option<redis::aio::MultiplexedConnection>> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -356,6 +400,8 @@ struct RedisLink<R, D> {
     inner: Arc<Inner>,
     prefix: String,
     node: u32,
+    /// Whether room broadcasts are also appended to the room's history stream.
+    history: bool,
     _types: PhantomData<fn(R, D)>,
 }
 
@@ -425,7 +471,8 @@ impl<R: Display, D: Display> Link<R, D> for RedisLink<R, D> {
         out.extend_from_slice(&except.map_or(NO_EXCEPT, MemberId::get).to_be_bytes());
         out.push(opcode);
         out.extend_from_slice(payload);
-        self.inner.push(format!("{}:r:{room}", self.prefix), out);
+        let history = self.history.then(|| history_key(&self.prefix, room));
+        self.inner.push_publish(Publish { channel: format!("{}:r:{room}", self.prefix), payload: out, history });
     }
 
     fn broadcast_all(&self, message: &Message) {
@@ -513,6 +560,11 @@ pub struct RedisCluster<R, D> {
     inner: Arc<Inner>,
     events: Arc<Events<R, D>>,
     node: u32,
+    prefix: String,
+    history: Option<usize>,
+    /// How long a history read may wait for Redis.
+    timeout: Duration,
+    _room: PhantomData<fn(&R)>,
 }
 
 impl<R, D> std::fmt::Debug for RedisCluster<R, D> {
@@ -558,6 +610,7 @@ where
             return Err(ClusterError::NodesExhausted);
         }
         let node = node as u32;
+        let history = config.history.is_some();
         let inner = Arc::new(Inner {
             // Open from the start: what the hub hands over before the first connection is
             // queued (bounded) rather than dropped.
@@ -569,11 +622,18 @@ where
             reconnects: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             undecodable: AtomicU64::new(0),
+            history_skipped: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             halted: AtomicBool::new(false),
+            conn: Mutex::new(None),
         });
-        let link =
-            RedisLink::<R, D> { inner: Arc::clone(&inner), prefix: config.prefix.clone(), node, _types: PhantomData };
+        let link = RedisLink::<R, D> {
+            inner: Arc::clone(&inner),
+            prefix: config.prefix.clone(),
+            node,
+            history,
+            _types: PhantomData,
+        };
         let link: Arc<dyn Link<R, D>> = Arc::new(link);
         let hub = Hub::with_link(hub, node, Some(link));
         let events = Arc::new(Events {
@@ -582,12 +642,19 @@ where
         let task = Task::<R, D> {
             client,
             hub: hub.downgrade(),
-            link: RedisLink { inner: Arc::clone(&inner), prefix: config.prefix.clone(), node, _types: PhantomData },
+            link: RedisLink {
+                inner: Arc::clone(&inner),
+                prefix: config.prefix.clone(),
+                node,
+                history,
+                _types: PhantomData,
+            },
             events: Arc::clone(&events),
             nodes: HashMap::new(),
             config,
         };
         let connect_timeout = task.config.connect_timeout;
+        let (prefix, history_len) = (task.config.prefix.clone(), task.config.history);
         Rt::spawn(task.run::<Rt>());
         // Back only once subscribed: what the hub publishes from now on reaches the others,
         // and theirs reaches it.
@@ -599,7 +666,18 @@ where
             let mut sleep = Rt::sleep_until(Rt::now() + Duration::from_millis(5));
             poll_fn(|cx| Pin::new(&mut sleep).poll(cx)).await;
         }
-        Ok((hub, RedisCluster { inner, events, node }))
+        Ok((
+            hub,
+            RedisCluster {
+                inner,
+                events,
+                node,
+                prefix,
+                history: history_len,
+                timeout: connect_timeout,
+                _room: PhantomData,
+            },
+        ))
     }
 }
 
@@ -622,6 +700,7 @@ impl<R, D> RedisCluster<R, D> {
             expired_nodes: self.inner.expired.load(Ordering::Relaxed),
             undecodable: self.inner.undecodable.load(Ordering::Relaxed),
             events_dropped,
+            history_skipped: self.inner.history_skipped.load(Ordering::Relaxed),
         }
     }
 
@@ -662,6 +741,117 @@ impl<R, D> RedisCluster<R, D> {
             waker.wake();
         }
     }
+}
+
+impl<R: Display, D> RedisCluster<R, D> {
+    /// What `room` missed: the stored broadcasts to it, oldest first, each with its id (the
+    /// Redis stream entry id, `MS-SEQ`), at most `limit` and at most the configured length.
+    /// With `after`, the earliest ones stored after that id (page on with the last id
+    /// returned); without, the latest ones. The runtime `Rt` bounds the wait for Redis by
+    /// the connect timeout.
+    ///
+    /// Entries that cannot be decoded (written by hand, or by something else) are skipped
+    /// and counted in [`ClusterStats::history_skipped`]; a page may then hold fewer than
+    /// `limit` entries although more follow.
+    ///
+    /// # Errors
+    /// [`ClusterError::HistoryOff`] without [`ClusterConfig::history`];
+    /// [`ClusterError::InvalidId`] when `after` is not a stream id;
+    /// [`ClusterError::Disconnected`] while the backend is reconnecting;
+    /// [`ClusterError::Timeout`] or [`ClusterError::Redis`] when Redis fails the read.
+    pub async fn history<Rt: Runtime>(
+        &self,
+        room: &R,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Message)>, ClusterError> {
+        let Some(max_len) = self.history else { return Err(ClusterError::HistoryOff) };
+        if after.is_some_and(|id| !valid_id(id)) {
+            return Err(ClusterError::InvalidId);
+        }
+        let limit = limit.min(max_len);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mut conn) = self.inner.conn().clone() else { return Err(ClusterError::Disconnected) };
+        let key = history_key(&self.prefix, room);
+        let mut cmd = match after {
+            Some(id) => {
+                let mut cmd = redis::cmd("XRANGE");
+                cmd.arg(&key).arg(format!("({id}")).arg("+");
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("XREVRANGE");
+                cmd.arg(&key).arg("+").arg("-");
+                cmd
+            }
+        };
+        cmd.arg("COUNT").arg(limit);
+        let entries = with_timeout::<Rt, _>(self.timeout, cmd.query_async::<redis::Value>(&mut conn))
+            .await
+            .ok_or(ClusterError::Timeout)?
+            .map_err(ClusterError::Redis)?;
+        let redis::Value::Array(entries) = entries else {
+            return Err(ClusterError::Redis(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a stream range is an array",
+            ))));
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            match decode_entry(entry) {
+                Some(decoded) => out.push(decoded),
+                None => {
+                    self.inner.history_skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if after.is_none() {
+            out.reverse();
+        }
+        Ok(out)
+    }
+}
+
+/// The field of a history entry that holds the room broadcast's payload (as published).
+const HISTORY_FIELD: &str = "m";
+
+/// The history stream of `room`.
+fn history_key(prefix: &str, room: &impl Display) -> String {
+    format!("{prefix}:h:{room}")
+}
+
+/// Whether `id` is a stream id: `MS` or `MS-SEQ`, both 64-bit decimal numbers.
+fn valid_id(id: &str) -> bool {
+    let number =
+        |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+    match id.split_once('-') {
+        Some((ms, seq)) => number(ms) && number(seq),
+        None => number(id),
+    }
+}
+
+/// One stream entry (`[id, [field, value, ...]]`) as an id and the room broadcast it
+/// stores; `None` when it is not one.
+fn decode_entry(entry: &redis::Value) -> Option<(String, Message)> {
+    let redis::Value::Array(parts) = entry else { return None };
+    let [id, fields] = parts.as_slice() else { return None };
+    let redis::Value::BulkString(id) = id else { return None };
+    let id = String::from_utf8(id.clone()).ok()?;
+    let redis::Value::Array(fields) = fields else { return None };
+    let payload = fields.chunks_exact(2).find_map(|pair| match pair {
+        [redis::Value::BulkString(field), redis::Value::BulkString(value)] if field == HISTORY_FIELD.as_bytes() => {
+            Some(value)
+        }
+        _ => None,
+    })?;
+    let mut reader = Reader(payload);
+    let (Some(ROOM), Some(_node), Some(_except), Some(opcode)) = (reader.u8(), reader.u32(), reader.u64(), reader.u8())
+    else {
+        return None;
+    };
+    Some((id, decode_message(opcode, reader.rest())?))
 }
 
 /// The client for `url`, its connections with `TCP_NODELAY`: publishes are small writes
@@ -741,6 +931,7 @@ where
             let connected = with_timeout::<Rt, _>(self.config.connect_timeout, self.connect()).await;
             if let Some(Ok((conn, sink, stream))) = connected {
                 backoff = MIN_BACKOFF;
+                *self.inner().conn() = Some(conn.clone());
                 self.inner().set_up(true);
                 // Silence while this instance was cut off says nothing about the others:
                 // they get one more TTL to be heard from.
@@ -856,14 +1047,27 @@ where
                     if inner.halted.load(Ordering::SeqCst) {
                         return End::Halted;
                     }
-                    let batch: Vec<(String, Vec<u8>)> = {
+                    let batch: Vec<Publish> = {
                         let mut outbox = inner.outbox();
                         let n = outbox.items.len().min(PUBLISH_BATCH);
                         outbox.items.drain(..n).collect()
                     };
                     let mut pipe = redis::pipe();
-                    for (channel, payload) in &batch {
-                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                    for publish in &batch {
+                        // Stored before it is published: whoever received it live finds it
+                        // in the history.
+                        if let (Some(key), Some(max_len)) = (&publish.history, self.config.history) {
+                            pipe.cmd("XADD")
+                                .arg(key)
+                                .arg("MAXLEN")
+                                .arg("~")
+                                .arg(max_len)
+                                .arg("*")
+                                .arg(HISTORY_FIELD)
+                                .arg(&publish.payload)
+                                .ignore();
+                        }
+                        pipe.cmd("PUBLISH").arg(&publish.channel).arg(&publish.payload).ignore();
                     }
                     inner.published.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let mut conn = conn.clone();
