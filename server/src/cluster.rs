@@ -1,8 +1,10 @@
 //! `RedisCluster` (feature `redis`): a [`Hub`] whose rooms span server instances through a
 //! Redis server's pub/sub — broadcast, direct sends, presence with heartbeats and expiry,
-//! and the broker's outages (bounded outbox, counted drops, reconnect with backoff). What
-//! does not live here: the hub itself (`hub.rs`: local members, queues, the slow-consumer
-//! policy) and any state kept in Redis (nothing is stored there but the node counter).
+//! and the broker's outages (bounded outbox, counted drops, reconnect with backoff), and an
+//! opt-in bounded history of each room in a Redis stream. What does not live here: the hub
+//! itself (`hub.rs`: local members, queues, the slow-consumer policy) and any other state
+//! kept in Redis (nothing is stored there but the node counter and, when on, the
+//! histories).
 //!
 //! # Wire
 //! Every instance subscribes to the pattern `PREFIX:*` on one pub/sub connection and
@@ -20,6 +22,31 @@
 //! [`Message`] under the hub's slow-consumer policy. Redis delivers one publisher's messages
 //! to a subscriber in the order they were published, so per-room order from one instance
 //! is kept.
+//!
+//! # History
+//! With [`ClusterConfig::history`]`(N)`, each room broadcast is also appended to the
+//! stream `PREFIX:h:ROOM` (`XADD PREFIX:h:ROOM MAXLEN ~ N * m PAYLOAD`, the payload as
+//! published), in the same pipeline as its `PUBLISH` and just before it: no extra round
+//! trip, and whoever received a message live finds it in the history. Broadcasts to every
+//! member and direct sends are not stored. [`RedisCluster::history`] reads a room's stream
+//! back (`XRANGE key (ID + COUNT n`, or the latest n), decoding defensively: an entry that
+//! is not a stored room broadcast is skipped and counted.
+//!
+//! A message's id is its stream entry id (`MS-SEQ`), assigned by Redis: one counter per
+//! room, so ids from several publishing instances are totally ordered by the stream itself,
+//! never collide, and need no clock agreement between instances (explicit ids chosen by
+//! the instances would collide or be refused as smaller than the stream's top; ids of the
+//! form node + sequence would not order one room's history, nor map to an `XRANGE` start).
+//! The cost: the id is known only once Redis has stored the message, so the live delivery
+//! through the hub does not carry it. An application that resumes clients by id reads
+//! the history (the latest entries give it the current position) rather than learning ids
+//! from live messages.
+//!
+//! The history is at most once too: what was dropped while Redis was unreachable (or the
+//! outbox full) was never stored. The `XADD` and the `PUBLISH` are pipelined, not one
+//! transaction: across instances, the order of a room's stream is the order Redis stored
+//! the broadcasts, which can differ from the order a member received broadcasts from two
+//! instances made at the same moment (each instance's own order is the same in both).
 //!
 //! # Failures
 //! Delivery across instances is **at most once**. While Redis is unreachable the instance
@@ -42,6 +69,13 @@
 //! - redis-rs hands received messages over through an unbounded channel; this backend
 //!   drains it as fast as the hub queues, so it grows only while the instance's own task is
 //!   starved.
+//! - Stored in Redis: the node counter `PREFIX:nodes` and, with history on, one stream per
+//!   room that was ever broadcast to (`PREFIX:h:ROOM`), each trimmed to about N entries
+//!   (approximate trimming removes whole stream nodes, `stream-node-max-entries`, 100 by
+//!   default, so a stream may hold up to about N + 100). Streams are never deleted: a
+//!   cluster with many short-lived rooms should expire or delete those keys itself. A
+//!   history read is one `XRANGE` on the backend's connection, bounded by the connect
+//!   timeout and by N entries; it needs Redis 6.2 or later (exclusive `(` starts).
 //! - Node numbers come from `INCR PREFIX:nodes`; a Redis that restarts empty is raised back
 //!   to every connected instance's number on reconnect, so numbers are not reused.
 
