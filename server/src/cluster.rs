@@ -76,6 +76,10 @@
 //!   cluster with many short-lived rooms should expire or delete those keys itself. A
 //!   history read is one `XRANGE` on the backend's connection, bounded by the connect
 //!   timeout and by N entries; it needs Redis 6.2 or later (exclusive `(` starts).
+//! - A command Redis refuses inside a publish pipeline fails alone: an `XADD` to a room
+//!   whose key holds something else than a stream (or refused for memory) is counted
+//!   ([`ClusterStats::history_failed`]) and that broadcast is still published. Only a lost
+//!   connection makes the backend reconnect.
 //! - Node numbers come from `INCR PREFIX:nodes`; a Redis that restarts empty is raised back
 //!   to every connected instance's number on reconnect, so numbers are not reused.
 
@@ -299,6 +303,9 @@ pub struct ClusterStats {
     /// History entries skipped by [`RedisCluster::history`] because they could not be
     /// decoded.
     pub history_skipped: u64,
+    /// History appends Redis refused (the room's key holds something else than a stream);
+    /// the broadcasts themselves were still published.
+    pub history_failed: u64,
 }
 
 /// One publish: its channel, its payload, and the history stream it is also appended to.
@@ -325,6 +332,7 @@ struct Inner {
     expired: AtomicU64,
     undecodable: AtomicU64,
     history_skipped: AtomicU64,
+    history_failed: AtomicU64,
     connected: AtomicBool,
     halted: AtomicBool,
     /// The backend's command connection while it is connected (for history reads).
@@ -657,6 +665,7 @@ where
             expired: AtomicU64::new(0),
             undecodable: AtomicU64::new(0),
             history_skipped: AtomicU64::new(0),
+            history_failed: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             conn: Mutex::new(None),
@@ -735,6 +744,7 @@ impl<R, D> RedisCluster<R, D> {
             undecodable: self.inner.undecodable.load(Ordering::Relaxed),
             events_dropped,
             history_skipped: self.inner.history_skipped.load(Ordering::Relaxed),
+            history_failed: self.inner.history_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -1087,6 +1097,9 @@ where
                         outbox.items.drain(..n).collect()
                     };
                     let mut pipe = redis::pipe();
+                    // A command Redis refuses (an XADD to a key of another type) fails alone,
+                    // not the connection: only the XADDs' answers are kept, to count those.
+                    pipe.ignore_errors();
                     for publish in &batch {
                         // Stored before it is published: whoever received it live finds it
                         // in the history.
@@ -1098,14 +1111,21 @@ where
                                 .arg(max_len)
                                 .arg("*")
                                 .arg(HISTORY_FIELD)
-                                .arg(&publish.payload)
-                                .ignore();
+                                .arg(&publish.payload);
                         }
                         pipe.cmd("PUBLISH").arg(&publish.channel).arg(&publish.payload).ignore();
                     }
                     inner.published.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    let mut conn = conn.clone();
-                    publishing.push_back((Box::pin(async move { pipe.query_async::<()>(&mut conn).await }), false));
+                    let (mut conn, inner) = (conn.clone(), Arc::clone(&inner));
+                    publishing.push_back((
+                        Box::pin(async move {
+                            let answers = pipe.query_async::<Vec<redis::Value>>(&mut conn).await?;
+                            let failed = answers.iter().filter(|a| matches!(a, redis::Value::ServerError(_))).count();
+                            inner.history_failed.fetch_add(failed as u64, Ordering::Relaxed);
+                            Ok(())
+                        }),
+                        false,
+                    ));
                 }
                 Step::Tick => {
                     if inner.halted.load(Ordering::SeqCst) {

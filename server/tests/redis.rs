@@ -521,6 +521,24 @@ fn history_is_off_by_default_bounded_by_its_length_and_skips_malformed_entries()
         }
         assert!(cluster.stats().history_skipped >= 3, "{:?}", cluster.stats());
         assert_eq!(cluster.stats().undecodable, 0);
+
+        // A key of another type where a room's stream would be: that room's history is
+        // not kept, and the rest goes on (no reconnect, the next broadcast still stored).
+        assert_eq!(redis_cli(&redis, &["SET", "hist:h:taken", "x"]), "OK");
+        hub.broadcast(&"taken".to_owned(), Message::text("lost"));
+        hub.broadcast(&room, Message::text("still"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cluster.history::<Tokio>(&room, None, 1).await.is_ok_and(|last| text_of(&last[0].1) == "still") {
+            assert!(Instant::now() < deadline, "not within 10 s: the broadcast after the taken key");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cluster.history::<Tokio>(&"taken".to_owned(), None, 1).await.is_err());
+        assert_eq!(cluster.stats().reconnects, 0, "{:?}", cluster.stats());
+        assert_eq!(cluster.stats().history_failed, 1, "{:?}", cluster.stats());
+
+        // Halted: no connection to read on.
+        cluster.halt();
+        assert!(matches!(cluster.history::<Tokio>(&room, None, 1).await, Err(ClusterError::Disconnected)));
     });
 }
 
