@@ -1,8 +1,10 @@
 //! `RedisCluster` (feature `redis`): a [`Hub`] whose rooms span server instances through a
 //! Redis server's pub/sub — broadcast, direct sends, presence with heartbeats and expiry,
-//! and the broker's outages (bounded outbox, counted drops, reconnect with backoff). What
-//! does not live here: the hub itself (`hub.rs`: local members, queues, the slow-consumer
-//! policy) and any state kept in Redis (nothing is stored there but the node counter).
+//! and the broker's outages (bounded outbox, counted drops, reconnect with backoff), and an
+//! opt-in bounded history of each room in a Redis stream. What does not live here: the hub
+//! itself (`hub.rs`: local members, queues, the slow-consumer policy) and any other state
+//! kept in Redis (nothing is stored there but the node counter and, when on, the
+//! histories).
 //!
 //! # Wire
 //! Every instance subscribes to the pattern `PREFIX:*` on one pub/sub connection and
@@ -20,6 +22,31 @@
 //! [`Message`] under the hub's slow-consumer policy. Redis delivers one publisher's messages
 //! to a subscriber in the order they were published, so per-room order from one instance
 //! is kept.
+//!
+//! # History
+//! With [`ClusterConfig::history`]`(N)`, each room broadcast is also appended to the
+//! stream `PREFIX:h:ROOM` (`XADD PREFIX:h:ROOM MAXLEN ~ N * m PAYLOAD`, the payload as
+//! published), in the same pipeline as its `PUBLISH` and just before it: no extra round
+//! trip, and whoever received a message live finds it in the history. Broadcasts to every
+//! member and direct sends are not stored. [`RedisCluster::history`] reads a room's stream
+//! back (`XRANGE key (ID + COUNT n`, or the latest n), decoding defensively: an entry that
+//! is not a stored room broadcast is skipped and counted.
+//!
+//! A message's id is its stream entry id (`MS-SEQ`), assigned by Redis: one counter per
+//! room, so ids from several publishing instances are totally ordered by the stream itself,
+//! never collide, and need no clock agreement between instances (explicit ids chosen by
+//! the instances would collide or be refused as smaller than the stream's top; ids of the
+//! form node + sequence would not order one room's history, nor map to an `XRANGE` start).
+//! The cost: the id is known only once Redis has stored the message, so the live delivery
+//! through the hub does not carry it. An application that resumes clients by id reads
+//! the history (the latest entries give it the current position) rather than learning ids
+//! from live messages.
+//!
+//! The history is at most once too: what was dropped while Redis was unreachable (or the
+//! outbox full) was never stored. The `XADD` and the `PUBLISH` are pipelined, not one
+//! transaction: across instances, the order of a room's stream is the order Redis stored
+//! the broadcasts, which can differ from the order a member received broadcasts from two
+//! instances made at the same moment (each instance's own order is the same in both).
 //!
 //! # Failures
 //! Delivery across instances is **at most once**. While Redis is unreachable the instance
@@ -42,6 +69,17 @@
 //! - redis-rs hands received messages over through an unbounded channel; this backend
 //!   drains it as fast as the hub queues, so it grows only while the instance's own task is
 //!   starved.
+//! - Stored in Redis: the node counter `PREFIX:nodes` and, with history on, one stream per
+//!   room that was ever broadcast to (`PREFIX:h:ROOM`), each trimmed to about N entries
+//!   (approximate trimming removes whole stream nodes, `stream-node-max-entries`, 100 by
+//!   default, so a stream may hold up to about N + 100). Streams are never deleted: a
+//!   cluster with many short-lived rooms should expire or delete those keys itself. A
+//!   history read is one `XRANGE` on the backend's connection, bounded by the connect
+//!   timeout and by N entries; it needs Redis 6.2 or later (exclusive `(` starts).
+//! - A command Redis refuses inside a publish pipeline fails alone: an `XADD` to a room
+//!   whose key holds something else than a stream (or refused for memory) is counted
+//!   ([`ClusterStats::history_failed`]) and that broadcast is still published. Only a lost
+//!   connection makes the backend reconnect.
 //! - Node numbers come from `INCR PREFIX:nodes`; a Redis that restarts empty is raised back
 //!   to every connected instance's number on reconnect, so numbers are not reused.
 
@@ -90,6 +128,7 @@ pub struct ClusterConfig {
     outbox: usize,
     max_backoff: Duration,
     connect_timeout: Duration,
+    history: Option<usize>,
 }
 
 impl ClusterConfig {
@@ -105,6 +144,7 @@ impl ClusterConfig {
             outbox: 4096,
             max_backoff: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
+            history: None,
         }
     }
 
@@ -140,6 +180,14 @@ impl ClusterConfig {
         self
     }
 
+    /// Keeps a bounded history of every room: each room broadcast is also appended to the
+    /// Redis stream `PREFIX:h:ROOM`, trimmed to about `max_len_per_room` entries (at least
+    /// 1), for [`RedisCluster::history`]. Off by default (nothing is stored).
+    pub fn history(mut self, max_len_per_room: usize) -> Self {
+        self.history = Some(max_len_per_room.max(1));
+        self
+    }
+
     fn heartbeat_every(&self) -> Duration {
         self.heartbeat.min(self.ttl / 2).max(Duration::from_millis(10))
     }
@@ -149,7 +197,7 @@ impl ClusterConfig {
     }
 }
 
-/// Why [`RedisCluster::start`] failed.
+/// Why [`RedisCluster::start`] or [`RedisCluster::history`] failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClusterError {
@@ -163,6 +211,12 @@ pub enum ClusterError {
     Timeout,
     /// The cluster's node counter passed 2^24 - 1 (reset the key `PREFIX:nodes`).
     NodesExhausted,
+    /// [`RedisCluster::history`] on a cluster started without [`ClusterConfig::history`].
+    HistoryOff,
+    /// [`RedisCluster::history`] was given an id that is not a stream id (`MS` or `MS-SEQ`).
+    InvalidId,
+    /// [`RedisCluster::history`] while the backend is not connected to Redis.
+    Disconnected,
 }
 
 impl std::fmt::Display for ClusterError {
@@ -173,6 +227,9 @@ impl std::fmt::Display for ClusterError {
             ClusterError::Redis(e) => write!(f, "Redis: {e}"),
             ClusterError::Timeout => f.write_str("Redis did not answer in time"),
             ClusterError::NodesExhausted => f.write_str("no node number left in this cluster"),
+            ClusterError::HistoryOff => f.write_str("this cluster keeps no history"),
+            ClusterError::InvalidId => f.write_str("not a history id"),
+            ClusterError::Disconnected => f.write_str("not connected to Redis"),
         }
     }
 }
@@ -243,11 +300,24 @@ pub struct ClusterStats {
     pub undecodable: u64,
     /// Events dropped because nobody read them ([`RedisCluster::next_event`]).
     pub events_dropped: u64,
+    /// History entries skipped by [`RedisCluster::history`] because they could not be
+    /// decoded.
+    pub history_skipped: u64,
+    /// History appends Redis refused (the room's key holds something else than a stream);
+    /// the broadcasts themselves were still published.
+    pub history_failed: u64,
+}
+
+/// One publish: its channel, its payload, and the history stream it is also appended to.
+struct Publish {
+    channel: String,
+    payload: Vec<u8>,
+    history: Option<String>,
 }
 
 /// The outbox between the hub (which never waits) and the publishing task.
 struct Outbox {
-    items: VecDeque<(String, Vec<u8>)>,
+    items: VecDeque<Publish>,
     up: bool,
     waker: Option<Waker>,
 }
@@ -261,8 +331,12 @@ struct Inner {
     reconnects: AtomicU64,
     expired: AtomicU64,
     undecodable: AtomicU64,
+    history_skipped: AtomicU64,
+    history_failed: AtomicU64,
     connected: AtomicBool,
     halted: AtomicBool,
+    /// The backend's command connection while it is connected (for history reads).
+    conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
 impl Inner {
@@ -271,13 +345,17 @@ impl Inner {
     }
 
     fn push(&self, channel: String, payload: Vec<u8>) {
+        self.push_publish(Publish { channel, payload, history: None });
+    }
+
+    fn push_publish(&self, publish: Publish) {
         let mut outbox = self.outbox();
         if !outbox.up || outbox.items.len() >= self.capacity {
             drop(outbox);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        outbox.items.push_back((channel, payload));
+        outbox.items.push_back(publish);
         let waker = outbox.waker.take();
         drop(outbox);
         if let Some(waker) = waker {
@@ -295,6 +373,14 @@ impl Inner {
             self.dropped.fetch_add(lost, Ordering::Relaxed);
         }
         self.connected.store(up, Ordering::Relaxed);
+        drop(outbox);
+        if !up {
+            *self.conn() = None;
+        }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Option<redis::aio::MultiplexedConnection>> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -356,6 +442,8 @@ struct RedisLink<R, D> {
     inner: Arc<Inner>,
     prefix: String,
     node: u32,
+    /// Whether room broadcasts are also appended to the room's history stream.
+    history: bool,
     _types: PhantomData<fn(R, D)>,
 }
 
@@ -425,7 +513,8 @@ impl<R: Display, D: Display> Link<R, D> for RedisLink<R, D> {
         out.extend_from_slice(&except.map_or(NO_EXCEPT, MemberId::get).to_be_bytes());
         out.push(opcode);
         out.extend_from_slice(payload);
-        self.inner.push(format!("{}:r:{room}", self.prefix), out);
+        let history = self.history.then(|| history_key(&self.prefix, room));
+        self.inner.push_publish(Publish { channel: format!("{}:r:{room}", self.prefix), payload: out, history });
     }
 
     fn broadcast_all(&self, message: &Message) {
@@ -513,6 +602,11 @@ pub struct RedisCluster<R, D> {
     inner: Arc<Inner>,
     events: Arc<Events<R, D>>,
     node: u32,
+    prefix: String,
+    history: Option<usize>,
+    /// How long a history read may wait for Redis.
+    timeout: Duration,
+    _room: PhantomData<fn(&R)>,
 }
 
 impl<R, D> std::fmt::Debug for RedisCluster<R, D> {
@@ -558,6 +652,7 @@ where
             return Err(ClusterError::NodesExhausted);
         }
         let node = node as u32;
+        let history = config.history.is_some();
         let inner = Arc::new(Inner {
             // Open from the start: what the hub hands over before the first connection is
             // queued (bounded) rather than dropped.
@@ -569,11 +664,19 @@ where
             reconnects: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             undecodable: AtomicU64::new(0),
+            history_skipped: AtomicU64::new(0),
+            history_failed: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             halted: AtomicBool::new(false),
+            conn: Mutex::new(None),
         });
-        let link =
-            RedisLink::<R, D> { inner: Arc::clone(&inner), prefix: config.prefix.clone(), node, _types: PhantomData };
+        let link = RedisLink::<R, D> {
+            inner: Arc::clone(&inner),
+            prefix: config.prefix.clone(),
+            node,
+            history,
+            _types: PhantomData,
+        };
         let link: Arc<dyn Link<R, D>> = Arc::new(link);
         let hub = Hub::with_link(hub, node, Some(link));
         let events = Arc::new(Events {
@@ -582,12 +685,19 @@ where
         let task = Task::<R, D> {
             client,
             hub: hub.downgrade(),
-            link: RedisLink { inner: Arc::clone(&inner), prefix: config.prefix.clone(), node, _types: PhantomData },
+            link: RedisLink {
+                inner: Arc::clone(&inner),
+                prefix: config.prefix.clone(),
+                node,
+                history,
+                _types: PhantomData,
+            },
             events: Arc::clone(&events),
             nodes: HashMap::new(),
             config,
         };
         let connect_timeout = task.config.connect_timeout;
+        let (prefix, history_len) = (task.config.prefix.clone(), task.config.history);
         Rt::spawn(task.run::<Rt>());
         // Back only once subscribed: what the hub publishes from now on reaches the others,
         // and theirs reaches it.
@@ -599,7 +709,18 @@ where
             let mut sleep = Rt::sleep_until(Rt::now() + Duration::from_millis(5));
             poll_fn(|cx| Pin::new(&mut sleep).poll(cx)).await;
         }
-        Ok((hub, RedisCluster { inner, events, node }))
+        Ok((
+            hub,
+            RedisCluster {
+                inner,
+                events,
+                node,
+                prefix,
+                history: history_len,
+                timeout: connect_timeout,
+                _room: PhantomData,
+            },
+        ))
     }
 }
 
@@ -622,6 +743,8 @@ impl<R, D> RedisCluster<R, D> {
             expired_nodes: self.inner.expired.load(Ordering::Relaxed),
             undecodable: self.inner.undecodable.load(Ordering::Relaxed),
             events_dropped,
+            history_skipped: self.inner.history_skipped.load(Ordering::Relaxed),
+            history_failed: self.inner.history_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -662,6 +785,117 @@ impl<R, D> RedisCluster<R, D> {
             waker.wake();
         }
     }
+}
+
+impl<R: Display, D> RedisCluster<R, D> {
+    /// What `room` missed: the stored broadcasts to it, oldest first, each with its id (the
+    /// Redis stream entry id, `MS-SEQ`), at most `limit` and at most the configured length.
+    /// With `after`, the earliest ones stored after that id (page on with the last id
+    /// returned); without, the latest ones. The runtime `Rt` bounds the wait for Redis by
+    /// the connect timeout.
+    ///
+    /// Entries that cannot be decoded (written by hand, or by something else) are skipped
+    /// and counted in [`ClusterStats::history_skipped`]; a page may then hold fewer than
+    /// `limit` entries although more follow.
+    ///
+    /// # Errors
+    /// [`ClusterError::HistoryOff`] without [`ClusterConfig::history`];
+    /// [`ClusterError::InvalidId`] when `after` is not a stream id;
+    /// [`ClusterError::Disconnected`] while the backend is reconnecting;
+    /// [`ClusterError::Timeout`] or [`ClusterError::Redis`] when Redis fails the read.
+    pub async fn history<Rt: Runtime>(
+        &self,
+        room: &R,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Message)>, ClusterError> {
+        let Some(max_len) = self.history else { return Err(ClusterError::HistoryOff) };
+        if after.is_some_and(|id| !valid_id(id)) {
+            return Err(ClusterError::InvalidId);
+        }
+        let limit = limit.min(max_len);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mut conn) = self.inner.conn().clone() else { return Err(ClusterError::Disconnected) };
+        let key = history_key(&self.prefix, room);
+        let mut cmd = match after {
+            Some(id) => {
+                let mut cmd = redis::cmd("XRANGE");
+                cmd.arg(&key).arg(format!("({id}")).arg("+");
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("XREVRANGE");
+                cmd.arg(&key).arg("+").arg("-");
+                cmd
+            }
+        };
+        cmd.arg("COUNT").arg(limit);
+        let entries = with_timeout::<Rt, _>(self.timeout, cmd.query_async::<redis::Value>(&mut conn))
+            .await
+            .ok_or(ClusterError::Timeout)?
+            .map_err(ClusterError::Redis)?;
+        let redis::Value::Array(entries) = entries else {
+            return Err(ClusterError::Redis(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a stream range is an array",
+            ))));
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            match decode_entry(entry) {
+                Some(decoded) => out.push(decoded),
+                None => {
+                    self.inner.history_skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if after.is_none() {
+            out.reverse();
+        }
+        Ok(out)
+    }
+}
+
+/// The field of a history entry that holds the room broadcast's payload (as published).
+const HISTORY_FIELD: &str = "m";
+
+/// The history stream of `room`.
+fn history_key(prefix: &str, room: &impl Display) -> String {
+    format!("{prefix}:h:{room}")
+}
+
+/// Whether `id` is a stream id: `MS` or `MS-SEQ`, both 64-bit decimal numbers.
+fn valid_id(id: &str) -> bool {
+    let number =
+        |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+    match id.split_once('-') {
+        Some((ms, seq)) => number(ms) && number(seq),
+        None => number(id),
+    }
+}
+
+/// One stream entry (`[id, [field, value, ...]]`) as an id and the room broadcast it
+/// stores; `None` when it is not one.
+fn decode_entry(entry: &redis::Value) -> Option<(String, Message)> {
+    let redis::Value::Array(parts) = entry else { return None };
+    let [id, fields] = parts.as_slice() else { return None };
+    let redis::Value::BulkString(id) = id else { return None };
+    let id = String::from_utf8(id.clone()).ok()?;
+    let redis::Value::Array(fields) = fields else { return None };
+    let payload = fields.chunks_exact(2).find_map(|pair| match pair {
+        [redis::Value::BulkString(field), redis::Value::BulkString(value)] if field == HISTORY_FIELD.as_bytes() => {
+            Some(value)
+        }
+        _ => None,
+    })?;
+    let mut reader = Reader(payload);
+    let (Some(ROOM), Some(_node), Some(_except), Some(opcode)) = (reader.u8(), reader.u32(), reader.u64(), reader.u8())
+    else {
+        return None;
+    };
+    Some((id, decode_message(opcode, reader.rest())?))
 }
 
 /// The client for `url`, its connections with `TCP_NODELAY`: publishes are small writes
@@ -741,6 +975,7 @@ where
             let connected = with_timeout::<Rt, _>(self.config.connect_timeout, self.connect()).await;
             if let Some(Ok((conn, sink, stream))) = connected {
                 backoff = MIN_BACKOFF;
+                *self.inner().conn() = Some(conn.clone());
                 self.inner().set_up(true);
                 // Silence while this instance was cut off says nothing about the others:
                 // they get one more TTL to be heard from.
@@ -856,18 +1091,41 @@ where
                     if inner.halted.load(Ordering::SeqCst) {
                         return End::Halted;
                     }
-                    let batch: Vec<(String, Vec<u8>)> = {
+                    let batch: Vec<Publish> = {
                         let mut outbox = inner.outbox();
                         let n = outbox.items.len().min(PUBLISH_BATCH);
                         outbox.items.drain(..n).collect()
                     };
                     let mut pipe = redis::pipe();
-                    for (channel, payload) in &batch {
-                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                    // A command Redis refuses (an XADD to a key of another type) fails alone,
+                    // not the connection: only the XADDs' answers are kept, to count those.
+                    pipe.ignore_errors();
+                    for publish in &batch {
+                        // Stored before it is published: whoever received it live finds it
+                        // in the history.
+                        if let (Some(key), Some(max_len)) = (&publish.history, self.config.history) {
+                            pipe.cmd("XADD")
+                                .arg(key)
+                                .arg("MAXLEN")
+                                .arg("~")
+                                .arg(max_len)
+                                .arg("*")
+                                .arg(HISTORY_FIELD)
+                                .arg(&publish.payload);
+                        }
+                        pipe.cmd("PUBLISH").arg(&publish.channel).arg(&publish.payload).ignore();
                     }
                     inner.published.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    let mut conn = conn.clone();
-                    publishing.push_back((Box::pin(async move { pipe.query_async::<()>(&mut conn).await }), false));
+                    let (mut conn, inner) = (conn.clone(), Arc::clone(&inner));
+                    publishing.push_back((
+                        Box::pin(async move {
+                            let answers = pipe.query_async::<Vec<redis::Value>>(&mut conn).await?;
+                            let failed = answers.iter().filter(|a| matches!(a, redis::Value::ServerError(_))).count();
+                            inner.history_failed.fetch_add(failed as u64, Ordering::Relaxed);
+                            Ok(())
+                        }),
+                        false,
+                    ));
                 }
                 Step::Tick => {
                     if inner.halted.load(Ordering::SeqCst) {

@@ -2,7 +2,8 @@
 //! `scripts/setup-peers.sh --redis`; each test starts its own on a free loopback port with
 //! no persistence and kills it at the end): broadcast in order without echo, one member
 //! list, direct sends across instances, an instance that dies without a goodbye expiring
-//! from the others' presence, and a broker restart survived. Three instances are three
+//! from the others' presence, and a broker restart survived; a room's bounded history
+//! (off by default, in stream order, paged after an id, malformed entries skipped). Three instances are three
 //! `RedisCluster` hubs in this process, each with its own connections to Redis. A stream
 //! of small publishes keeps its order while several pipelines are in flight. Without
 //! `redis-server` the tests say so and pass, unless `TETHER_REQUIRE_PEERS` is set.
@@ -12,7 +13,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tether_server::{ClusterConfig, ClusterEvent, Hub, HubConfig, Mail, Mailbox, MemberId, RedisCluster};
+use tether_server::{ClusterConfig, ClusterError, ClusterEvent, Hub, HubConfig, Mail, Mailbox, MemberId, RedisCluster};
 use tether_tokio::{Message, Tokio};
 
 type Rooms = Hub<String, String>;
@@ -374,4 +375,173 @@ fn a_redis_restart_is_survived_and_traffic_flows_again() {
             wait_until("four members everywhere again", Duration::from_secs(10), || names(hub, "r").len() == 4).await;
         }
     });
+}
+
+/// Runs `redis-cli` against `redis` (an XADD by hand, an XLEN): its output, trimmed.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli (installed with redis-server)");
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn text_of(message: &Message) -> String {
+    match message {
+        Message::Text(text) => text.as_str().to_owned(),
+        other => panic!("expected a text, got {other:?}"),
+    }
+}
+
+/// `MS-SEQ` as a pair, to compare ids in stream order.
+fn id_key(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("MS-SEQ");
+    (ms.parse().unwrap(), seq.parse().unwrap())
+}
+
+#[test]
+fn a_rooms_history_holds_both_instances_broadcasts_in_stream_order_and_pages_after_an_id() {
+    let _serial = serial();
+    let Some(redis) = RedisServer::start() else { return };
+    run(async {
+        let mut nodes = Vec::new();
+        for _ in 0..2 {
+            let config = config(&redis).history(100);
+            nodes.push(Cluster::start::<Tokio>(config, HubConfig::default()).await.expect("start an instance"));
+        }
+        let room = "lobby".to_owned();
+        const N: usize = 20;
+        for i in 0..N {
+            nodes[0].0.broadcast(&room, Message::text(format!("a{i}")));
+            nodes[1].0.broadcast(&room, Message::text(format!("b{i}")));
+        }
+        // Another room's broadcasts stay in its own history.
+        nodes[0].0.broadcast(&"other".to_owned(), Message::text("elsewhere"));
+        let cluster = &nodes[1].1;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let all = loop {
+            let all = cluster.history::<Tokio>(&room, None, 1000).await.expect("read the history");
+            if all.len() == 2 * N {
+                break all;
+            }
+            assert!(Instant::now() < deadline, "not within 10 s: {} of {} in the history", all.len(), 2 * N);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // Stream order: ids rising, each instance's broadcasts in the order it made them.
+        assert!(all.windows(2).all(|w| id_key(&w[0].0) < id_key(&w[1].0)), "ids rise: {all:?}");
+        let texts: Vec<String> = all.iter().map(|(_, m)| text_of(m)).collect();
+        for who in ['a', 'b'] {
+            let mine: Vec<String> = texts.iter().filter(|t| t.starts_with(who)).cloned().collect();
+            assert_eq!(mine, (0..N).map(|i| format!("{who}{i}")).collect::<Vec<_>>());
+        }
+        // Both instances read the same history.
+        assert_eq!(nodes[0].1.history::<Tokio>(&room, None, 1000).await.unwrap(), all);
+
+        // After an id: exactly the later ones, bounded by the limit; the latest without one.
+        let after = cluster.history::<Tokio>(&room, Some(&all[9].0), 1000).await.unwrap();
+        assert_eq!(after, all[10..]);
+        let page = cluster.history::<Tokio>(&room, Some(&all[9].0), 5).await.unwrap();
+        assert_eq!(page, all[10..15]);
+        assert_eq!(cluster.history::<Tokio>(&room, Some(&all[2 * N - 1].0), 10).await.unwrap(), []);
+        assert_eq!(cluster.history::<Tokio>(&room, None, 5).await.unwrap(), all[2 * N - 5..]);
+        assert_eq!(cluster.history::<Tokio>(&room, None, 0).await.unwrap(), []);
+        let other = cluster.history::<Tokio>(&"other".to_owned(), None, 10).await.unwrap();
+        assert_eq!(other.iter().map(|(_, m)| text_of(m)).collect::<Vec<_>>(), ["elsewhere"]);
+        for bad in ["", "x", "1-", "-1", "1-2-3", "1-x", "99999999999999999999"] {
+            assert!(
+                matches!(cluster.history::<Tokio>(&room, Some(bad), 10).await, Err(ClusterError::InvalidId)),
+                "{bad:?} is not an id"
+            );
+        }
+        assert_eq!(cluster.stats().history_skipped, 0);
+    });
+}
+
+#[test]
+fn history_is_off_by_default_bounded_by_its_length_and_skips_malformed_entries() {
+    let _serial = serial();
+    let Some(redis) = RedisServer::start() else { return };
+    run(async {
+        // Off: nothing but the node counter is stored.
+        let (hub, cluster) = Cluster::start::<Tokio>(config(&redis), HubConfig::default()).await.unwrap();
+        let room = "room".to_owned();
+        for i in 0..10 {
+            hub.broadcast(&room, Message::text(i.to_string()));
+        }
+        wait_until("ten publishes sent", Duration::from_secs(10), || cluster.stats().published >= 10).await;
+        // A PING on a fresh connection is answered after the publishes already sent.
+        assert_eq!(redis_cli(&redis, &["PING"]), "PONG");
+        assert_eq!(redis_cli(&redis, &["XLEN", "tether:h:room"]), "0");
+        assert_eq!(redis_cli(&redis, &["KEYS", "*"]), "tether:nodes");
+        assert!(matches!(cluster.history::<Tokio>(&room, None, 10).await, Err(ClusterError::HistoryOff)));
+
+        // On, with 20 per room: 1000 broadcasts leave about 20 (trimming is approximate:
+        // whole stream nodes of 100 entries), and a read returns 20 at most, the latest.
+        const MAX: usize = 20;
+        let config = config(&redis).prefix("hist").history(MAX);
+        let (hub, cluster) = Cluster::start::<Tokio>(config, HubConfig::default()).await.unwrap();
+        for i in 0..1000 {
+            hub.broadcast(&room, Message::text(i.to_string()));
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let latest = loop {
+            let latest = cluster.history::<Tokio>(&room, None, 1000).await.unwrap();
+            if latest.last().is_some_and(|(_, m)| text_of(m) == "999") {
+                break latest;
+            }
+            assert!(Instant::now() < deadline, "not within 10 s: the last broadcast in the history");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let texts: Vec<String> = latest.iter().map(|(_, m)| text_of(m)).collect();
+        assert_eq!(texts, (1000 - MAX..1000).map(|i| i.to_string()).collect::<Vec<_>>());
+        let len: usize = redis_cli(&redis, &["XLEN", "hist:h:room"]).parse().unwrap();
+        assert!((MAX..=MAX + 100).contains(&len), "the stream is trimmed: {len} entries");
+        assert_eq!(cluster.stats().dropped, 0);
+
+        // Entries written by hand are skipped and counted; the good ones around them stay.
+        let garbage = redis_cli(&redis, &["XADD", "hist:h:room", "*", "m", "garbage"]);
+        let other_field = redis_cli(&redis, &["XADD", "hist:h:room", "*", "x", "y"]);
+        let short = redis_cli(&redis, &["XADD", "hist:h:room", "*", "m", "M"]);
+        assert!(valid(&garbage) && valid(&other_field) && valid(&short));
+        hub.broadcast(&room, Message::text("after"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let after = cluster.history::<Tokio>(&room, Some(&latest[MAX - 1].0), 10).await.unwrap();
+            if !after.is_empty() {
+                assert_eq!(after.iter().map(|(_, m)| text_of(m)).collect::<Vec<_>>(), ["after"]);
+                break;
+            }
+            assert!(Instant::now() < deadline, "not within 10 s: the broadcast after the bad entries");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cluster.stats().history_skipped >= 3, "{:?}", cluster.stats());
+        assert_eq!(cluster.stats().undecodable, 0);
+
+        // A key of another type where a room's stream would be: that room's history is
+        // not kept, and the rest goes on (no reconnect, the next broadcast still stored).
+        assert_eq!(redis_cli(&redis, &["SET", "hist:h:taken", "x"]), "OK");
+        hub.broadcast(&"taken".to_owned(), Message::text("lost"));
+        hub.broadcast(&room, Message::text("still"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cluster.history::<Tokio>(&room, None, 1).await.is_ok_and(|last| text_of(&last[0].1) == "still") {
+            assert!(Instant::now() < deadline, "not within 10 s: the broadcast after the taken key");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(cluster.history::<Tokio>(&"taken".to_owned(), None, 1).await.is_err());
+        assert_eq!(cluster.stats().reconnects, 0, "{:?}", cluster.stats());
+        assert_eq!(cluster.stats().history_failed, 1, "{:?}", cluster.stats());
+
+        // Halted: no connection to read on.
+        cluster.halt();
+        assert!(matches!(cluster.history::<Tokio>(&room, None, 1).await, Err(ClusterError::Disconnected)));
+    });
+}
+
+fn valid(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok())
 }

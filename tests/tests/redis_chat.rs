@@ -6,7 +6,8 @@
 //! leaves the others' presence (within 30 s, the default TTL being 15 s), and Redis stopped
 //! and restarted → the local room keeps working, and traffic crosses instances again.
 //! A second test runs one `RedisCluster` hub on smol and one on async-std (redis-rs on
-//! smol's executor there) with one on tokio's: the backend works on every runtime.
+//! smol's executor there) with one on tokio's: the backend, and a room's history read
+//! back, work on every runtime.
 //! Without `redis-server` the tests say so and pass, unless `TETHER_REQUIRE_PEERS` is set.
 
 use std::collections::BTreeSet;
@@ -247,7 +248,9 @@ fn hubs_on_tokio_smol_and_async_std_are_one_cluster() {
     let redis_port = free_port();
     let Some(_redis) = redis_server(redis_port) else { return };
     let url = format!("redis://127.0.0.1:{redis_port}");
-    let config = || ClusterConfig::new(url.clone()).heartbeat(Duration::from_millis(200)).ttl(Duration::from_secs(2));
+    let config = || {
+        ClusterConfig::new(url.clone()).heartbeat(Duration::from_millis(200)).ttl(Duration::from_secs(2)).history(10)
+    };
 
     // The tokio instance lives on a runtime thread of its own until the test ends.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -272,9 +275,9 @@ fn hubs_on_tokio_smol_and_async_std_are_one_cluster() {
     tokio_hub.join("r".into(), on_tokio).unwrap();
 
     smol::block_on(async {
-        let (smol_hub, _smol_cluster) =
+        let (smol_hub, smol_cluster) =
             Cluster::start::<tether_smol::Smol>(config(), HubConfig::default()).await.expect("smol instance");
-        let (async_std_hub, _async_std_cluster) =
+        let (async_std_hub, async_std_cluster) =
             Cluster::start::<tether_async_std::AsyncStd>(config(), HubConfig::default())
                 .await
                 .expect("async-std instance");
@@ -315,6 +318,26 @@ fn hubs_on_tokio_smol_and_async_std_are_one_cluster() {
         let mut async_std_got = vec![recv(&mut async_std_mail), recv(&mut async_std_mail)];
         async_std_got.sort();
         assert_eq!(async_std_got, ["from smol", "from tokio"]);
+        // The room's history reads back on either runtime (stored before published, so
+        // both broadcasts are there once received).
+        let texts = |history: Vec<(String, Message)>| {
+            let mut texts: Vec<String> = history
+                .into_iter()
+                .map(|(_, message)| match message {
+                    Message::Text(text) => text.as_str().to_owned(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            texts.sort();
+            texts
+        };
+        let on_smol = smol_cluster.history::<tether_smol::Smol>(&"r".to_owned(), None, 10).await.expect("on smol");
+        assert_eq!(texts(on_smol), ["from smol", "from tokio"]);
+        let on_async_std = async_std_cluster
+            .history::<tether_async_std::AsyncStd>(&"r".to_owned(), None, 10)
+            .await
+            .expect("on async-std");
+        assert_eq!(texts(on_async_std), ["from smol", "from tokio"]);
     });
     drop(tokio_hub);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
