@@ -78,7 +78,8 @@
 //!   timeout and by N entries; it needs Redis 6.2 or later (exclusive `(` starts).
 //! - A command Redis refuses inside a publish pipeline fails alone: an `XADD` to a room
 //!   whose key holds something else than a stream (or refused for memory) is counted
-//!   ([`ClusterStats::history_failed`]) and that broadcast is still published. Only a lost
+//!   ([`ClusterStats::history_failed`]) and that broadcast is still published; a refused
+//!   `PUBLISH` (an ACL, say) is counted ([`ClusterStats::publish_refused`]). Only a lost
 //!   connection makes the backend reconnect.
 //! - Node numbers come from `INCR PREFIX:nodes`; a Redis that restarts empty is raised back
 //!   to every connected instance's number on reconnect, so numbers are not reused.
@@ -306,6 +307,9 @@ pub struct ClusterStats {
     /// History appends Redis refused (the room's key holds something else than a stream);
     /// the broadcasts themselves were still published.
     pub history_failed: u64,
+    /// Publishes Redis answered with an error (an ACL that denies `PUBLISH`, for example):
+    /// counted in `published` too, and delivered to no other instance.
+    pub publish_refused: u64,
 }
 
 /// One publish: its channel, its payload, and the history stream it is also appended to.
@@ -333,6 +337,7 @@ struct Inner {
     undecodable: AtomicU64,
     history_skipped: AtomicU64,
     history_failed: AtomicU64,
+    publish_refused: AtomicU64,
     connected: AtomicBool,
     halted: AtomicBool,
     /// The backend's command connection while it is connected (for history reads).
@@ -666,6 +671,7 @@ where
             undecodable: AtomicU64::new(0),
             history_skipped: AtomicU64::new(0),
             history_failed: AtomicU64::new(0),
+            publish_refused: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             halted: AtomicBool::new(false),
             conn: Mutex::new(None),
@@ -745,6 +751,7 @@ impl<R, D> RedisCluster<R, D> {
             events_dropped,
             history_skipped: self.inner.history_skipped.load(Ordering::Relaxed),
             history_failed: self.inner.history_failed.load(Ordering::Relaxed),
+            publish_refused: self.inner.publish_refused.load(Ordering::Relaxed),
         }
     }
 
@@ -1097,9 +1104,11 @@ where
                         outbox.items.drain(..n).collect()
                     };
                     let mut pipe = redis::pipe();
-                    // A command Redis refuses (an XADD to a key of another type) fails alone,
-                    // not the connection: only the XADDs' answers are kept, to count those.
+                    // A command Redis refuses (an XADD to a key of another type, a PUBLISH an
+                    // ACL denies) fails alone, not the connection; each answer is checked and
+                    // a refusal counted under its command. `appends[i]`: answer i is an XADD.
                     pipe.ignore_errors();
+                    let mut appends = Vec::with_capacity(batch.len() * 2);
                     for publish in &batch {
                         // Stored before it is published: whoever received it live finds it
                         // in the history.
@@ -1112,16 +1121,24 @@ where
                                 .arg("*")
                                 .arg(HISTORY_FIELD)
                                 .arg(&publish.payload);
+                            appends.push(true);
                         }
-                        pipe.cmd("PUBLISH").arg(&publish.channel).arg(&publish.payload).ignore();
+                        pipe.cmd("PUBLISH").arg(&publish.channel).arg(&publish.payload);
+                        appends.push(false);
                     }
                     inner.published.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let (mut conn, inner) = (conn.clone(), Arc::clone(&inner));
                     publishing.push_back((
                         Box::pin(async move {
                             let answers = pipe.query_async::<Vec<redis::Value>>(&mut conn).await?;
-                            let failed = answers.iter().filter(|a| matches!(a, redis::Value::ServerError(_))).count();
-                            inner.history_failed.fetch_add(failed as u64, Ordering::Relaxed);
+                            let (mut appends_failed, mut publishes_refused) = (0u64, 0u64);
+                            for (answer, &append) in answers.iter().zip(&appends) {
+                                if matches!(answer, redis::Value::ServerError(_)) {
+                                    *(if append { &mut appends_failed } else { &mut publishes_refused }) += 1;
+                                }
+                            }
+                            inner.history_failed.fetch_add(appends_failed, Ordering::Relaxed);
+                            inner.publish_refused.fetch_add(publishes_refused, Ordering::Relaxed);
                             Ok(())
                         }),
                         false,
