@@ -64,7 +64,7 @@ impl DeflateState {
             level: config.level,
             memory_level: config.memory_level,
             min_size: config.min_size,
-            release_idle_compressor: config.release_idle_compressor,
+            release_idle_compressor: config.get_release_idle_compressor(),
             compressor: None,
             decompressor: None,
             stream_ended: false,

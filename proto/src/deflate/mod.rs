@@ -58,7 +58,10 @@ pub struct DeflateConfig {
     pub(crate) level: u8,
     pub(crate) memory_level: u8,
     pub(crate) min_size: usize,
-    pub(crate) release_idle_compressor: Option<Duration>,
+    /// Whole seconds (0: never), not an `Option<Duration>`: this struct sits inline in
+    /// `Config`, which futures of the async layer hold across their awaits, and a `u16`
+    /// fits beside the byte-sized fields (a test bounds those futures' size).
+    pub(crate) release_idle_secs: u16,
 }
 
 /// How long a kept compressor may sit unused before it is freed, by default.
@@ -74,7 +77,7 @@ impl Default for DeflateConfig {
             level: 6,
             memory_level: 8,
             min_size: 32,
-            release_idle_compressor: Some(DEFAULT_COMPRESSOR_IDLE_RELEASE),
+            release_idle_secs: DEFAULT_COMPRESSOR_IDLE_RELEASE.as_secs() as u16,
         }
     }
 }
@@ -131,8 +134,13 @@ impl DeflateConfig {
     /// level), so a server whose connections go quiet gets it back. The decompressor
     /// cannot be freed while the peer keeps its context: its window is the peer's
     /// reference.
+    ///
+    /// Kept in whole seconds, rounded up (at least 1 s, at most 65 535 s).
     pub fn release_idle_compressor(mut self, after: Option<Duration>) -> Self {
-        self.release_idle_compressor = after;
+        self.release_idle_secs = after.map_or(0, |d| {
+            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            u16::try_from(secs).unwrap_or(u16::MAX).max(1)
+        });
         self
     }
 
@@ -166,7 +174,7 @@ impl DeflateConfig {
     }
     /// See [`release_idle_compressor`](Self::release_idle_compressor).
     pub fn get_release_idle_compressor(&self) -> Option<Duration> {
-        self.release_idle_compressor
+        (self.release_idle_secs > 0).then(|| Duration::from_secs(u64::from(self.release_idle_secs)))
     }
 
     /// The server's side of the negotiation, for servers that do their own HTTP upgrade
