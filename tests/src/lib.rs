@@ -34,6 +34,23 @@ pub async fn timeout<R: Runtime, F: Future>(d: Duration, f: F) -> Option<F::Outp
     .await
 }
 
+/// Close `ws` with 1000 and read until the peer's answer ends it, within `d`: the ending,
+/// which a test then checks (`None` if the close could not be queued or did not finish
+/// in time).
+pub async fn close_and_wait<S, R>(ws: &mut tether_rt::WebSocket<S, R>, d: Duration) -> Option<tether_rt::proto::Closed>
+where
+    R: Runtime,
+    R::Io<S>: tether_rt::Transport,
+{
+    ws.close(tether_rt::proto::CloseCode::NORMAL, "bye").await.ok()?;
+    timeout::<R, _>(d, async {
+        while let Ok(Some(_)) = ws.recv().await {}
+        ws.closed()
+    })
+    .await
+    .flatten()
+}
+
 /// Sleep for `d` on runtime `R`'s timer.
 pub async fn sleep<R: Runtime>(d: Duration) {
     let _ = R::sleep_until(R::now() + d).await;

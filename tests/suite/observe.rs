@@ -52,6 +52,20 @@ async fn raw_peer(addr: SocketAddr, path: &'static str, bytes: Vec<u8>, drop_at_
     peer.join().unwrap()
 }
 
+/// A raw peer on a thread that upgrades on `path`, then reads nothing and holds its socket
+/// until told (or 20 s): the sender to tell it, and the thread.
+fn silent_peer(addr: SocketAddr, path: &'static str) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let mut s = raw::connect(addr);
+        s.write_all(raw::request(path).as_bytes()).unwrap();
+        let head = raw::read_head(&mut s);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let _ = wait.recv_timeout(Duration::from_secs(20));
+    });
+    (done, peer)
+}
+
 /// The close code of the first frame in `answer`, which must be a close frame.
 fn close_code(answer: &[u8]) -> u16 {
     let close = parse_frame(answer).expect("a close frame");
@@ -270,14 +284,7 @@ fn a_member_the_hub_evicts_is_counted_as_evicted() {
         let served = rt::spawn(async move { server.serve(listener, signal).await });
 
         // The member upgrades, then never reads (a thread holds its socket until told).
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let peer = std::thread::spawn(move || {
-            let mut s = raw::connect(addr);
-            s.write_all(raw::request("/room").as_bytes()).unwrap();
-            let head = raw::read_head(&mut s);
-            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-            let _ = wait.recv_timeout(Duration::from_secs(20));
-        });
+        let (done, peer) = silent_peer(addr, "/room");
         while hub.room_len(&"room") < 1 {
             sleep::<R>(Duration::from_millis(5)).await;
         }
@@ -321,14 +328,7 @@ fn a_peer_that_stops_reading_is_counted_as_a_write_timeout() {
         let served = rt::spawn(async move { server.serve(listener, signal).await });
 
         // The peer upgrades, then never reads (a thread holds its socket until told).
-        let (done, wait) = std::sync::mpsc::channel::<()>();
-        let peer = std::thread::spawn(move || {
-            let mut s = raw::connect(addr);
-            s.write_all(raw::request("/flood").as_bytes()).unwrap();
-            let head = raw::read_head(&mut s);
-            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-            let _ = wait.recv_timeout(Duration::from_secs(20));
-        });
+        let (done, peer) = silent_peer(addr, "/flood");
         let now = stats_until(&stats, "the write timeout", |s| s.closes.total() == 1).await;
         assert_eq!(now.closes.get(CloseKind::WriteTimeout), 1, "{now:?}");
         assert!(now.traffic.messages_out > 0, "{now:?}");

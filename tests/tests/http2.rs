@@ -426,14 +426,7 @@ fn tether_client_multiplexes_websockets_on_one_tls_connection() {
         }
         roundtrip(&mut sockets[2], Message::binary(Bytes::from(big))).await;
         for ws in &mut sockets {
-            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
-            let closed = tokio::time::timeout(STEP, async {
-                while let Ok(Some(_)) = ws.recv().await {}
-                ws.closed()
-            })
-            .await
-            .expect("close in time")
-            .expect("closed");
+            let closed = tether_tests::close_and_wait(ws, STEP).await.expect("closed in time");
             assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
         }
     });
@@ -580,14 +573,7 @@ fn tether_client_against_axums_own_http2_websockets() {
         }
         roundtrip(&mut sockets[1], Message::binary(Bytes::from(big))).await;
         for ws in &mut sockets {
-            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
-            let closed = tokio::time::timeout(STEP, async {
-                while let Ok(Some(_)) = ws.recv().await {}
-                ws.closed()
-            })
-            .await
-            .expect("close in time")
-            .expect("closed");
+            let closed = tether_tests::close_and_wait(ws, STEP).await.expect("closed in time");
             assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
         }
     });

@@ -525,14 +525,7 @@ fn tether_client_over_hyper_against_axums_own_extractor() {
                 tokio::time::timeout(STEP, ws.recv()).await.expect("echo in time").expect("recv").expect("a message");
             assert_eq!(echoed, m);
         }
-        ws.close(CloseCode::NORMAL, "").await.expect("close");
-        let closed = tokio::time::timeout(STEP, async {
-            while let Ok(Some(_)) = ws.recv().await {}
-            ws.closed()
-        })
-        .await
-        .expect("close in time")
-        .expect("closed");
+        let closed = tether_tests::close_and_wait(&mut ws, STEP).await.expect("closed in time");
         assert_eq!((closed.code, closed.cause), (CloseCode::NORMAL, CloseCause::LocallyInitiated));
     });
 }

@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 
 use bytes::Bytes;
 
-use super::client::{check_101, check_answer, check_request, new_key, DeflateOffer};
+use super::client::{check_101, check_answer, check_request, new_key, AgreedDeflate, DeflateOffer};
 use super::server::{assemble_request, build_request, error_response_bytes};
 use super::{AcceptOptions, ClientRequest, Header, Request, ServerHandshake};
 use crate::config::{Config, Role};
@@ -359,6 +359,47 @@ impl HandshakeError {
     }
 }
 
+/// The headers both client forms send after their own (`Origin`, `Sec-WebSocket-Protocol`,
+/// the permessage-deflate offer of `config`, the request's extra headers).
+fn with_client_headers(
+    mut builder: http::request::Builder,
+    request: &ClientRequest,
+    config: &Config,
+) -> http::request::Builder {
+    if let Some(origin) = &request.origin {
+        builder = builder.header(http::header::ORIGIN, origin.as_str());
+    }
+    if !request.protocols.is_empty() {
+        builder = builder.header(http::header::SEC_WEBSOCKET_PROTOCOL, request.protocols.join(", "));
+    }
+    #[cfg(feature = "deflate")]
+    if let Some(d) = &config.deflate {
+        builder = builder.header(http::header::SEC_WEBSOCKET_EXTENSIONS, crate::deflate::client_offer(d));
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = config;
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+}
+
+/// The client [`Connection`] an accepted answer agreed on: its subprotocol, and its
+/// permessage-deflate parameters under `config`'s settings.
+fn client_connection(config: Config, protocol: Option<String>, deflate: Option<AgreedDeflate>) -> Connection {
+    #[cfg(feature = "deflate")]
+    let settings = config.deflate.clone();
+    let mut conn = Connection::new(Role::Client, config);
+    #[cfg(feature = "deflate")]
+    if let (Some(params), Some(d)) = (deflate, &settings) {
+        conn.set_deflate(params, d);
+    }
+    #[cfg(not(feature = "deflate"))]
+    let _ = deflate;
+    conn.set_protocol(protocol);
+    conn
+}
+
 /// The client side of RFC 8441: a WebSocket on an HTTP/2 stream. [`new`](Self::new) checks
 /// the [`ClientRequest`] as the HTTP/1.1 handshake does and returns the extended CONNECT to
 /// send (method CONNECT, HTTP/2, `:authority` and `:path` from the request,
@@ -408,25 +449,12 @@ impl Http2ClientHandshake {
             .path_and_query(request.path.as_str())
             .build()
             .map_err(|_| invalid("Host"))?;
-        let mut builder = http::Request::builder()
+        let builder = http::Request::builder()
             .method(http::Method::CONNECT)
             .version(http::Version::HTTP_2)
             .uri(uri)
             .header(http::header::SEC_WEBSOCKET_VERSION, "13");
-        if let Some(origin) = &request.origin {
-            builder = builder.header(http::header::ORIGIN, origin.as_str());
-        }
-        if !request.protocols.is_empty() {
-            builder = builder.header(http::header::SEC_WEBSOCKET_PROTOCOL, request.protocols.join(", "));
-        }
-        #[cfg(feature = "deflate")]
-        if let Some(d) = &config.deflate {
-            builder = builder.header(http::header::SEC_WEBSOCKET_EXTENSIONS, crate::deflate::client_offer(d));
-        }
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let connect = builder.body(()).map_err(|_| invalid("header"))?;
+        let connect = with_client_headers(builder, &request, &config).body(()).map_err(|_| invalid("header"))?;
         Ok((Http2ClientHandshake { config, protocols: request.protocols }, connect))
     }
 
@@ -447,17 +475,7 @@ impl Http2ClientHandshake {
         #[cfg(not(feature = "deflate"))]
         let offer: Option<&DeflateOffer> = None;
         let (protocol, deflate) = check_answer(&headers, &self.protocols, offer)?;
-        #[cfg(feature = "deflate")]
-        let deflate_config = self.config.deflate.clone();
-        let mut conn = Connection::new(Role::Client, self.config);
-        #[cfg(feature = "deflate")]
-        if let (Some(params), Some(d)) = (deflate, &deflate_config) {
-            conn.set_deflate(params, d);
-        }
-        #[cfg(not(feature = "deflate"))]
-        let _ = deflate;
-        conn.set_protocol(protocol);
-        Ok(conn)
+        Ok(client_connection(self.config, protocol, deflate))
     }
 }
 
@@ -509,7 +527,7 @@ impl Http1ClientHandshake {
         check_request(&request)?;
         let invalid = |what: &str| HandshakeError::ApiMisuse(ApiMisuse::InvalidHeader(String::from(what)));
         let (key, expected_accept) = new_key(&config);
-        let mut builder = http::Request::builder()
+        let builder = http::Request::builder()
             .method(http::Method::GET)
             .version(http::Version::HTTP_11)
             .uri(request.path.as_str())
@@ -518,20 +536,7 @@ impl Http1ClientHandshake {
             .header(http::header::CONNECTION, "Upgrade")
             .header(http::header::SEC_WEBSOCKET_KEY, key.as_str())
             .header(http::header::SEC_WEBSOCKET_VERSION, "13");
-        if let Some(origin) = &request.origin {
-            builder = builder.header(http::header::ORIGIN, origin.as_str());
-        }
-        if !request.protocols.is_empty() {
-            builder = builder.header(http::header::SEC_WEBSOCKET_PROTOCOL, request.protocols.join(", "));
-        }
-        #[cfg(feature = "deflate")]
-        if let Some(d) = &config.deflate {
-            builder = builder.header(http::header::SEC_WEBSOCKET_EXTENSIONS, crate::deflate::client_offer(d));
-        }
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let get = builder.body(()).map_err(|_| invalid("header"))?;
+        let get = with_client_headers(builder, &request, &config).body(()).map_err(|_| invalid("header"))?;
         Ok((Http1ClientHandshake { config, protocols: request.protocols, expected_accept }, get))
     }
 
@@ -555,17 +560,7 @@ impl Http1ClientHandshake {
         let offer: Option<&DeflateOffer> = None;
         let (protocol, deflate) =
             check_101(&headers, minor_version(response.version), &self.expected_accept, &self.protocols, offer)?;
-        #[cfg(feature = "deflate")]
-        let deflate_config = self.config.deflate.clone();
-        let mut conn = Connection::new(Role::Client, self.config);
-        #[cfg(feature = "deflate")]
-        if let (Some(params), Some(d)) = (deflate, &deflate_config) {
-            conn.set_deflate(params, d);
-        }
-        #[cfg(not(feature = "deflate"))]
-        let _ = deflate;
-        conn.set_protocol(protocol);
-        Ok(conn)
+        Ok(client_connection(self.config, protocol, deflate))
     }
 }
 
